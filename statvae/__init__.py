@@ -1,0 +1,19 @@
+"""statvae: posterior collapse in linear VAEs as a phase transition.
+
+Derive the exact ELBO of any linear-Gaussian VAE configuration, analyse the
+stability of the collapsed point, compute critical hyper-parameters for
+real data, and export every formula as LaTeX.
+
+>>> import statvae
+>>> statvae.LinearVAE(3, 2).collapse().critical("sigma2", spectrum=[3.0, 1.7, 0.9])
+3.0
+"""
+
+from .errors import AnalysisError, DataError, ModelError, StatvaeError
+from .model import ConditionalVAE, HierarchicalVAE, LinearVAE, ModelGraph, VAEModel
+from .latex import latex
+
+__version__ = "0.1.0"
+
+__all__ = ["LinearVAE", "ConditionalVAE", "HierarchicalVAE", "ModelGraph", "VAEModel", "latex",
+           "StatvaeError", "ModelError", "DataError", "AnalysisError", "__version__"]

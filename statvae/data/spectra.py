@@ -1,0 +1,143 @@
+"""Validation of spectra, covariances and samples; canonical spectra of a model.
+
+Everything numeric that enters statvae passes through here first, so bad
+input fails early with a one-line :class:`~statvae.errors.DataError`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import DataError
+
+__all__ = [
+    "validate_spectrum",
+    "validate_covariance",
+    "validate_samples",
+    "covariance_from_samples",
+    "canonical_spectra",
+]
+
+
+def validate_spectrum(spectrum, name: str = "spectrum") -> np.ndarray:
+    """Return a spectrum as a float array sorted in descending order.
+
+    Raises
+    ------
+    DataError
+        If it is empty, not one-dimensional, or has a NaN, infinite or
+        negative entry.
+
+    Examples
+    --------
+    >>> validate_spectrum([1, 3, 2])
+    array([3., 2., 1.])
+    """
+    try:
+        s = np.asarray(spectrum, dtype=float)
+    except (TypeError, ValueError):
+        raise DataError(f"{name} must be a list of numbers, got {spectrum!r}") from None
+    if s.ndim != 1:
+        raise DataError(f"{name} must be one-dimensional, got shape {s.shape}")
+    if s.size == 0:
+        raise DataError(f"{name} is empty")
+    if not np.all(np.isfinite(s)):
+        raise DataError(f"{name} has a NaN or infinite entry")
+    if np.any(s < 0):
+        raise DataError(f"{name} has a negative entry ({s.min():g}): eigenvalues of a covariance are >= 0")
+    return np.sort(s)[::-1].copy()
+
+
+def validate_covariance(cov, rtol: float = 1e-8) -> np.ndarray:
+    """Check that ``cov`` is a finite, symmetric, positive semi-definite matrix.
+
+    Symmetry and definiteness are tested to a relative tolerance ``rtol`` of
+    the largest absolute entry; the symmetrised matrix is returned.
+
+    Examples
+    --------
+    >>> validate_covariance([[2, 1], [1, 2]])
+    array([[2., 1.],
+           [1., 2.]])
+    """
+    try:
+        c = np.asarray(cov, dtype=float)
+    except (TypeError, ValueError):
+        raise DataError("covariance must be a numeric matrix") from None
+    if c.ndim != 2 or c.shape[0] != c.shape[1]:
+        raise DataError(f"covariance must be a square matrix, got shape {c.shape}")
+    if c.size == 0:
+        raise DataError("covariance is empty")
+    if not np.all(np.isfinite(c)):
+        raise DataError("covariance has a NaN or infinite entry")
+    scale = max(np.abs(c).max(), np.finfo(float).tiny)
+    if np.abs(c - c.T).max() > rtol * scale:
+        raise DataError(f"covariance is not symmetric (max |C - C^T| = {np.abs(c - c.T).max():.3g})")
+    c = (c + c.T) / 2
+    lo = np.linalg.eigvalsh(c).min()
+    if lo < -rtol * scale * max(1, c.shape[0]):
+        raise DataError(f"covariance is not positive semi-definite (smallest eigenvalue {lo:.3g})")
+    return c
+
+
+def validate_samples(x) -> np.ndarray:
+    """Check a samples matrix (rows are samples): 2-D, finite, at least two rows."""
+    try:
+        a = np.asarray(x, dtype=float)
+    except (TypeError, ValueError):
+        raise DataError("data must be a numeric matrix (rows are samples)") from None
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.ndim != 2 or a.shape[1] == 0:
+        raise DataError(f"data must be a 2-D matrix (rows are samples), got shape {a.shape}")
+    if a.shape[0] < 2:
+        raise DataError(f"data need at least 2 samples to estimate a covariance, got {a.shape[0]}")
+    if not np.all(np.isfinite(a)):
+        bad = int((~np.isfinite(a)).any(axis=1).sum())
+        raise DataError(f"data have NaN or infinite entries in {bad} row(s)")
+    return a
+
+
+def covariance_from_samples(x, ddof: int = 1) -> np.ndarray:
+    """Sample covariance of the rows of ``x`` (``ddof=1``: unbiased, as ``numpy.cov``)."""
+    a = validate_samples(x)
+    if ddof not in (0, 1):
+        raise DataError(f"ddof must be 0 or 1, got {ddof!r}")
+    if a.shape[0] <= ddof:
+        raise DataError("not enough samples for the requested ddof")
+    return np.atleast_2d(np.cov(a, rowvar=False, ddof=ddof))
+
+
+def canonical_spectra(graph, cov) -> dict:
+    """Eigenvalues that govern each observed variable, in the canonical gauge.
+
+    The objective is invariant under rotations of each observed variable and,
+    for an observed variable ``y`` generated with observed parents ``x``
+    (a conditional model), under the shift ``y -> y - K x`` together with
+    ``C -> C - K`` and ``B -> ...``: the collapsed point fixes ``K`` to the
+    regression of ``y`` on ``x``.  In that gauge ``y`` is uncorrelated with
+    ``x`` and its covariance is the residual ``Sigma_yy - Sigma_yx
+    Sigma_xx^+ Sigma_xy``.  Returns ``{variable: descending eigenvalues}``.
+    """
+    c = validate_covariance(cov)
+    obs = graph.observed()
+    k = sum(v.dim for v in obs)
+    if c.shape[0] != k:
+        raise DataError(f"covariance must be {k}x{k} for this model, got {c.shape[0]}x{c.shape[1]}")
+    sl, off = {}, 0
+    for v in obs:
+        sl[v.name] = slice(off, off + v.dim)
+        off += v.dim
+    out = {}
+    for v in obs:
+        blk = c[sl[v.name], sl[v.name]]
+        pa = [m.source for m in graph.parents(v.name, "generative") if graph.variable(m.source).observed]
+        if pa:
+            idx = np.concatenate([np.arange(k)[sl[p]] for p in pa])
+            sxx = c[np.ix_(idx, idx)]
+            syx = c[sl[v.name], idx]
+            blk = blk - syx @ np.linalg.pinv(sxx, rcond=1e-12, hermitian=True) @ syx.T
+            blk = (blk + blk.T) / 2
+        ev = np.linalg.eigvalsh(blk)
+        out[v.name] = np.sort(np.clip(ev, 0, None))[::-1]
+    return out

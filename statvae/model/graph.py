@@ -1,0 +1,291 @@
+"""Declarative description of a linear-Gaussian VAE as a networkx graph.
+
+Variables (observed and latent) are nodes; linear maps are edges.  An edge
+``source -> target`` with ``role="generative"`` is a term ``M @ source`` in
+the mean of the Gaussian ``p(target | parents)``; with ``role="inference"``
+it is a term in the mean of ``q(target | parents)``.  Each variable carries
+the attributes of its own Gaussian factors:
+
+* an observed variable with generative parents has ``p(x | pa) = N(sum M pa,
+  s I)``; ``s`` is the hyper-parameter named by ``variance`` (``"sigma2"``) or
+  a free parameter when ``variance == "learned"``.  An observed variable
+  without generative parents is a conditioning *input* (it is not modelled).
+* a latent variable has an inference factor ``q(z | pa) = N(sum A pa, D)``
+  whose covariance kind is ``encoder`` (``diagonal``, ``full``,
+  ``isotropic`` or ``fixed``), a generative factor (the prior ``N(0, v I)``
+  when it has no generative parents), and a KL weight named by ``beta``.
+
+The graph is walked by :mod:`statvae.symbolic.moments`.  Nothing here
+knows any formula; it only describes and validates.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass, field, replace
+
+import networkx as nx
+
+from ..errors import ModelError
+from . import hyper as H
+
+__all__ = ["Variable", "Map", "ModelGraph", "ENCODER_KINDS"]
+
+ENCODER_KINDS = ("diagonal", "full", "isotropic", "fixed")
+
+
+def check_dim(name: str, dim) -> int:
+    """Validate a dimension: a positive integer."""
+    if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
+        if isinstance(dim, float) and dim.is_integer():
+            dim = int(dim)
+        else:
+            raise ModelError(f"dimension of {name} must be a positive integer, got {dim!r}")
+    if dim <= 0:
+        raise ModelError(f"dimension of {name} must be a positive integer, got {dim!r}")
+    return int(dim)
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A node of the model graph.
+
+    Attributes
+    ----------
+    name : str
+        Identifier (``"x"``, ``"z"``, ``"z1"``).
+    dim : int
+        Number of coordinates.
+    observed : bool
+        Observed (data) or latent.
+    latex : str
+        LaTeX name of the variable.
+    index : str
+        Letter used for its coordinates in per-mode formulas (``i``, ``j``).
+    variance : str or None
+        Hyper-parameter name of the generative noise variance (``"sigma2"``,
+        ``"tau2"``, ``"prior_variance"``), ``"learned"``, or ``None`` for an
+        observed input with no generative factor.
+    encoder : str or None
+        Latent only: covariance kind of ``q`` (one of :data:`ENCODER_KINDS`).
+    encoder_variance : str or None
+        Latent with ``encoder == "fixed"``: hyper-parameter name of the
+        fixed encoder variance ``d0``.
+    beta : str or None
+        Latent only: hyper-parameter name of the KL weight of this level.
+    covariance_name : str or None
+        Latent only: parameter name of the encoder covariance (``"D"``).
+    spectrum_latex : str or None
+        Observed only: LaTeX letter of its eigenvalues (``\\xi``).
+    dim_latex : str
+        LaTeX of its symbolic dimension (``N``, ``n_{1}``).
+    covariance_latex : str
+        Observed only: LaTeX of the covariance whose spectrum matters
+        (``\\Sigma``; ``\\Sigma_{y|x}`` for a conditioned output).
+    """
+
+    name: str
+    dim: int
+    observed: bool
+    latex: str
+    index: str
+    variance: str | None = None
+    encoder: str | None = None
+    encoder_variance: str | None = None
+    beta: str | None = None
+    covariance_name: str | None = None
+    spectrum_latex: str | None = None
+    dim_latex: str = "N"
+    covariance_latex: str = r"\Sigma"
+
+
+@dataclass(frozen=True)
+class Map:
+    """An edge of the model graph: a linear map ``target += M @ source``.
+
+    Attributes
+    ----------
+    name : str
+        Parameter name of the matrix (shape ``target.dim x source.dim``).
+    source, target : str
+        Variable names.
+    role : str
+        ``"generative"`` (decoder side) or ``"inference"`` (encoder side).
+    weight_decay : str or None
+        Hyper-parameter name of the weight decay ``(eta/2) ||M||_F^2``.
+    """
+
+    name: str
+    source: str
+    target: str
+    role: str
+    weight_decay: str | None = None
+
+
+@dataclass
+class ModelGraph:
+    """A validated model graph (networkx ``DiGraph``) with typed accessors.
+
+    Build it with :meth:`add_variable` and :meth:`add_map`, then call
+    :meth:`validate` (the presets in :mod:`statvae.model.presets` do this).
+
+    Examples
+    --------
+    >>> g = ModelGraph()
+    >>> g.add_variable(Variable("x", 3, True, "x", "i", variance="sigma2"))
+    >>> g.add_variable(Variable("z", 1, False, "z", "j", variance="prior_variance",
+    ...                         encoder="diagonal", beta="beta", covariance_name="D"))
+    >>> g.add_map(Map("W", "z", "x", "generative", "weight_decay_dec"))
+    >>> g.add_map(Map("V", "x", "z", "inference", "weight_decay_enc"))
+    >>> g.validate()
+    >>> [v.name for v in g.latents()]
+    ['z']
+    """
+
+    graph: nx.DiGraph = field(default_factory=nx.DiGraph)
+
+    # -- construction -------------------------------------------------
+    def add_variable(self, var: Variable) -> None:
+        if var.name in self.graph:
+            raise ModelError(f"variable {var.name!r} defined twice")
+        check_dim(var.name, var.dim)
+        self.graph.add_node(var.name, var=var)
+
+    def add_map(self, m: Map) -> None:
+        for end in (m.source, m.target):
+            if end not in self.graph:
+                raise ModelError(f"map {m.name!r} refers to unknown variable {end!r}")
+        if m.role not in ("generative", "inference"):
+            raise ModelError(f"map {m.name!r}: role must be 'generative' or 'inference', got {m.role!r}")
+        if m.source == m.target:
+            raise ModelError(f"map {m.name!r} from {m.source!r} to itself makes a cycle")
+        if self.graph.has_edge(m.source, m.target):
+            raise ModelError(f"two maps from {m.source!r} to {m.target!r}")
+        if m.name in {e.name for e in self.maps()}:
+            raise ModelError(f"map name {m.name!r} used twice")
+        self.graph.add_edge(m.source, m.target, map=m, order=self.graph.number_of_edges())
+
+    # -- accessors ----------------------------------------------------
+    def variable(self, name: str) -> Variable:
+        return self.graph.nodes[name]["var"]
+
+    def variables(self) -> list[Variable]:
+        return [d["var"] for _, d in self.graph.nodes(data=True)]
+
+    def observed(self) -> list[Variable]:
+        return [v for v in self.variables() if v.observed]
+
+    def latents(self) -> list[Variable]:
+        return [v for v in self.variables() if not v.observed]
+
+    def maps(self, role: str | None = None) -> list[Map]:
+        edges = sorted(self.graph.edges(data=True), key=lambda e: e[2]["order"])
+        return [d["map"] for _, _, d in edges if role is None or d["map"].role == role]
+
+    def role_graph(self, role: str) -> nx.DiGraph:
+        """Subgraph with only the edges of one role (all nodes kept)."""
+        g = nx.DiGraph()
+        g.add_nodes_from(self.graph.nodes)
+        g.add_edges_from((m.source, m.target) for m in self.maps(role))
+        return g
+
+    def parents(self, name: str, role: str) -> list[Map]:
+        """Maps of the given role that point into ``name`` (in a fixed order)."""
+        return sorted((m for m in self.maps(role) if m.target == name), key=lambda m: m.name)
+
+    def inference_order(self) -> list[str]:
+        """Variables in an order where every inference parent comes first."""
+        return list(nx.lexicographical_topological_sort(self.role_graph("inference")))
+
+    def touches_latent(self, m: Map) -> bool:
+        return not self.variable(m.source).observed or not self.variable(m.target).observed
+
+    def resized(self, dims: dict[str, int]) -> "ModelGraph":
+        """Same structure with some dimensions changed."""
+        g = ModelGraph()
+        for v in self.variables():
+            g.add_variable(replace(v, dim=dims.get(v.name, v.dim)))
+        for m in self.maps():
+            g.add_map(m)
+        return g
+
+    def structure_key(self) -> tuple:
+        """A hashable description of everything but dimensions and values."""
+        vs = tuple(sorted((replace(v, dim=0) for v in self.variables()), key=lambda v: v.name))
+        ms = tuple(sorted(self.maps(), key=lambda m: m.name))
+        return (vs, ms)
+
+    def dims_key(self) -> tuple:
+        return tuple(sorted((v.name, v.dim) for v in self.variables()))
+
+    # -- validation ---------------------------------------------------
+    def validate(self) -> None:
+        """Check the description; raise :class:`ModelError` with one line if bad."""
+        if not self.latents():
+            raise ModelError("the model has no latent variable")
+        if not self.observed():
+            raise ModelError("the model has no observed variable")
+        for role in ("generative", "inference"):
+            g = self.role_graph(role)
+            if not nx.is_directed_acyclic_graph(g):
+                cyc = nx.find_cycle(g)
+                path = " -> ".join([cyc[0][0]] + [e[1] for e in cyc])
+                raise ModelError(f"the {role} maps form a cycle: {path}")
+        for v in self.variables():
+            check_dim(v.name, v.dim)
+            if v.variance is not None and v.variance != "learned":
+                H.spec(v.variance)
+            if v.observed:
+                if v.encoder is not None or v.beta is not None:
+                    raise ModelError(f"observed variable {v.name!r} cannot have an encoder or a KL weight")
+                if self.parents(v.name, "inference"):
+                    raise ModelError(f"observed variable {v.name!r} cannot be the target of an inference map")
+                has_gen = bool(self.parents(v.name, "generative"))
+                if has_gen and v.variance is None:
+                    raise ModelError(f"observed variable {v.name!r} has generative parents but no variance")
+                if not has_gen and v.variance is not None:
+                    raise ModelError(f"observed variable {v.name!r} has a variance but no generative parents")
+            else:
+                if v.encoder not in ENCODER_KINDS:
+                    raise ModelError(
+                        f"encoder of {v.name!r} must be one of {', '.join(ENCODER_KINDS)} "
+                        f"or a positive number, got {v.encoder!r}"
+                    )
+                if v.encoder == "fixed":
+                    if v.encoder_variance is None:
+                        raise ModelError(f"fixed encoder of {v.name!r} needs an encoder_variance")
+                    H.spec(v.encoder_variance)
+                if v.beta is None or v.covariance_name is None or v.variance is None:
+                    raise ModelError(f"latent {v.name!r} needs beta, covariance_name and variance")
+                if v.variance == "learned":
+                    raise ModelError(f"latent {v.name!r}: a learned prior variance is not supported")
+                H.spec(v.beta)
+                if not self.parents(v.name, "inference"):
+                    raise ModelError(f"latent {v.name!r} has no inference map: q({v.name}|...) needs parents")
+        for m in self.maps():
+            if m.weight_decay is not None:
+                H.spec(m.weight_decay)
+        observed_out = any(
+            self.variable(m.target).observed for m in self.maps("generative") if not self.variable(m.source).observed
+        )
+        if not observed_out:
+            raise ModelError("no generative map from a latent to an observed variable: nothing is reconstructed")
+
+    # -- hyper-parameters ---------------------------------------------
+    def hyper_names(self) -> list[str]:
+        """Names of all hyper-parameters the graph refers to, in a stable order."""
+        names: list[str] = []
+
+        def add(n):
+            if n is not None and n != "learned" and n not in names:
+                names.append(n)
+
+        for v in self.variables():
+            add(v.variance)
+            add(v.beta)
+            if v.encoder == "fixed":
+                add(v.encoder_variance)
+        for m in self.maps():
+            add(m.weight_decay)
+        order = list(H.HYPER)
+        return sorted(names, key=order.index)

@@ -1,0 +1,112 @@
+"""The model object users hold: a validated graph plus hyper-parameter values."""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from ..errors import ModelError
+from . import hyper as H
+from .graph import ModelGraph
+
+__all__ = ["VAEModel"]
+
+
+class VAEModel:
+    """A linear-Gaussian VAE: structure (a :class:`ModelGraph`) and values.
+
+    Hyper-parameter values are numbers or sympy expressions; a value left
+    unset is the canonical symbol of that hyper-parameter (see
+    :func:`statvae.model.hyper.symbol`).
+
+    Parameters
+    ----------
+    graph : ModelGraph
+        The structure; validated here.
+    values : dict, optional
+        Hyper-parameter values by name.  Names the graph does not use raise
+        :class:`~statvae.errors.ModelError`.
+    kind : str
+        Short name of the preset (``"linear"``, ``"conditional"``,
+        ``"hierarchical"``) or ``"custom"``.
+
+    Examples
+    --------
+    >>> import statvae
+    >>> m = statvae.LinearVAE(3, 2)
+    >>> m.values["beta"], m.values["sigma2"]
+    (1, sigma2)
+    >>> m.free_hyper()
+    ['sigma2']
+    """
+
+    def __init__(self, graph: ModelGraph, values: dict | None = None, kind: str = "custom"):
+        graph.validate()
+        self.graph = graph
+        self.kind = kind
+        names = graph.hyper_names()
+        values = dict(values or {})
+        unknown = sorted(set(values) - set(names))
+        if unknown:
+            raise ModelError(
+                f"{', '.join(unknown)} is not a hyper-parameter of this model; its hyper-parameters are: "
+                f"{', '.join(names)}"
+            )
+        self.values: dict[str, sp.Expr] = {n: H.coerce_value(n, values.get(n)) for n in names}
+
+    # -- descriptions -------------------------------------------------
+    @property
+    def dims(self) -> dict[str, int]:
+        return {v.name: v.dim for v in self.graph.variables()}
+
+    def hyper_names(self) -> list[str]:
+        return list(self.values)
+
+    def free_hyper(self) -> list[str]:
+        """Hyper-parameters whose value is still their own symbol."""
+        return [n for n, v in self.values.items() if v == H.symbol(n)]
+
+    def substitutions(self, **overrides) -> dict[sp.Symbol, sp.Expr]:
+        """Map canonical symbols to the model's values (plus overrides)."""
+        vals = self.with_values(**overrides).values if overrides else self.values
+        return {H.symbol(n): v for n, v in vals.items() if v != H.symbol(n)}
+
+    def with_values(self, **values) -> "VAEModel":
+        """A copy with some hyper-parameter values replaced (``None`` frees one)."""
+        merged = dict(self.values)
+        for n, v in values.items():
+            if n not in merged:
+                raise ModelError(
+                    f"{n} is not a hyper-parameter of this model; its hyper-parameters are: {', '.join(merged)}"
+                )
+            merged[n] = v
+        return VAEModel(self.graph, {n: (None if v == H.symbol(n) else v) for n, v in merged.items()}, self.kind)
+
+    def resized(self, **dims: int) -> "VAEModel":
+        """The same model with other dimensions (``data_dim`` names are variable names)."""
+        g = self.graph.resized(dims)
+        return VAEModel(g, {n: (None if v == H.symbol(n) else v) for n, v in self.values.items()}, self.kind)
+
+    def structure_key(self) -> tuple:
+        return (self.kind, self.graph.structure_key())
+
+    def key(self) -> tuple:
+        """Hashable key of the full description (structure, dimensions, values)."""
+        return (self.structure_key(), self.graph.dims_key(), tuple(sorted((n, sp.srepr(v)) for n, v in self.values.items())))
+
+    def __repr__(self) -> str:
+        dims = ", ".join(f"{k}={v}" for k, v in self.dims.items())
+        vals = ", ".join(f"{k}={v}" for k, v in self.values.items())
+        return f"<{self.kind} VAE: {dims}; {vals}>"
+
+    # -- delegation to the symbolic layer (imported lazily: it sits above this one) --
+    def objective(self, form: str = "eigen", covariance=None):
+        """The exact symbolic objective; see :func:`statvae.symbolic.objective.build_objective`."""
+        from ..symbolic.objective import build_objective
+
+        return build_objective(self, form=form, covariance=covariance)
+
+    def collapse(self):
+        """Stability analysis of the collapsed point; see :class:`statvae.symbolic.collapse.CollapseAnalysis`."""
+        from ..symbolic.collapse import analyse_collapse
+
+        return analyse_collapse(self)

@@ -1,0 +1,583 @@
+"""Stability analysis of the collapsed point: ``model.collapse()``.
+
+The analysis object holds the per-mode Hessian blocks (derived once per
+model structure, for symbolic sizes, by :mod:`statvae.symbolic.modes`), the
+model's hyper-parameter values, and answers:
+
+* ``.blocks``: each independent block with its eigenvalues and determinant;
+* ``.condition``: the stability condition as a sympy boolean (generic mode
+  indices: it must hold for every ``i``, ``j``...);
+* ``.criterion``: the same solved for the leading hyper-parameter, with the
+  maximum over modes written out (``sigma'^2 > max_i xi_i^2 / beta``);
+* ``.critical(solve_for, spectrum=..., **values)``: the critical value of any
+  hyper-parameter for numeric data;
+* ``.hessian()`` / ``.explicit_hessian()``: the full Hessian for explicit sizes,
+  assembled from the blocks or derived entry by entry.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from itertools import combinations, product
+
+import numpy as np
+import sympy as sp
+
+from ..errors import AnalysisError, DataError, ModelError
+from ..model import hyper as H
+from ..model.vae import VAEModel
+from . import names as NM
+from .modes import ModeBlock, ModeStructure, assemble_hessian, mode_structure
+from .stability import (
+    MaxOver,
+    MinOver,
+    BlockCondition,
+    block_condition,
+    numeric_blocks_stable,
+    preferred_target,
+    solve_relational,
+)
+
+__all__ = ["CollapseAnalysis", "HessianBlock", "CriticalPoint", "analyse_collapse", "EXPLICIT_LIMIT"]
+
+#: Largest number of map entries touching latents (``N*n`` for the plain model)
+#: for which :meth:`CollapseAnalysis.explicit_hessian` runs without ``force=True``.
+EXPLICIT_LIMIT = 24
+
+
+def analyse_collapse(model: VAEModel) -> "CollapseAnalysis":
+    """Build the :class:`CollapseAnalysis` of ``model``."""
+    return CollapseAnalysis(model, mode_structure(model))
+
+
+@dataclass
+class HessianBlock:
+    """A Hessian block with the model's hyper-parameter values substituted.
+
+    Attributes
+    ----------
+    pattern : tuple
+        Coordinates touched, e.g. ``(("x", 1), ("z", 1))``.
+    labels : list of str
+        LaTeX names of the block's parameters (``W_{ij}``, ``V_{ji}``).
+    matrix : sympy.Matrix
+    multiplicity : sympy.Expr
+        Number of copies (``N n``).
+    touches_latent : bool
+        Whether the block's parameters are odd under a latent sign flip
+        (its instability is the instability of collapse).
+    condition : BlockCondition
+    """
+
+    pattern: tuple
+    labels: list
+    matrix: sp.Matrix
+    multiplicity: sp.Expr
+    touches_latent: bool
+    condition: BlockCondition
+    source: ModeBlock = field(repr=False)
+
+    @property
+    def determinant(self) -> sp.Expr:
+        return sp.factor(sp.simplify(self.matrix.det()))
+
+    @property
+    def eigenvalues(self) -> dict:
+        """``{eigenvalue: multiplicity}`` (sympy closed forms)."""
+        return {sp.simplify(k): v for k, v in self.matrix.eigenvals().items()}
+
+    @property
+    def name(self) -> str:
+        return ", ".join(self.labels)
+
+
+@dataclass
+class CriticalPoint:
+    """A value of a hyper-parameter where collapse gains or loses stability.
+
+    Attributes
+    ----------
+    parameter : str
+    value : float
+    stable_side : str
+        ``"above"`` if collapse is stable just above ``value``, ``"below"`` if
+        just below.
+    block : str
+        Labels of the block whose eigenvalue crosses zero.
+    mode : dict
+        Which coordinates (0-based, per observed variable) carry the crossing.
+    method : str
+        ``"closed form"`` or ``"bracketed root"``.
+    """
+
+    parameter: str
+    value: float
+    stable_side: str
+    block: str
+    mode: dict
+    method: str
+
+
+class CollapseAnalysis:
+    """Stability of the collapsed point of a linear-Gaussian VAE.
+
+    Obtain it with ``model.collapse()``.
+
+    Examples
+    --------
+    >>> import statvae
+    >>> a = statvae.LinearVAE(3, 2).collapse()
+    >>> a.criterion
+    sigma2 > max_i(x_eig_i)
+    >>> a.critical("sigma2", spectrum=[3.0, 1.7, 0.9])
+    3.0
+    >>> statvae.LinearVAE(3, 2, beta=2).collapse().critical("sigma2", spectrum=[3.0, 1.7, 0.9])
+    1.5
+    """
+
+    def __init__(self, model: VAEModel, structure: ModeStructure):
+        self.model = model
+        self.structure = structure
+        sub = model.substitutions()
+        self._sub = sub
+        self.blocks: list[HessianBlock] = []
+        for b in structure.blocks:
+            mat = b.matrix.xreplace(sub).applyfunc(lambda e: sp.factor(sp.simplify(e)))
+            self.blocks.append(HessianBlock(b.pattern, b.labels, mat, b.multiplicity, b.touches_latent,
+                                            block_condition(mat), b))
+        self.collapsed_point = {k: (v.xreplace(sub) if hasattr(v, "xreplace") else v)
+                                for k, v in structure.collapsed.items()}
+
+    def __repr__(self) -> str:
+        return f"<CollapseAnalysis of {self.model!r}: {len(self.blocks)} block types; condition {self.condition}>"
+
+    # -- symbolic results ---------------------------------------------------
+    @property
+    def latent_blocks(self) -> list[HessianBlock]:
+        """Blocks whose parameters are odd under a latent flip (the collapse directions)."""
+        return [b for b in self.blocks if b.touches_latent]
+
+    @property
+    def degenerate_blocks(self) -> list[HessianBlock]:
+        """Blocks singular for every value of their symbols (flat directions)."""
+        return [b for b in self.blocks if b.condition.degenerate]
+
+    @property
+    def condition(self) -> sp.Basic:
+        """Collapse is a local maximum: every block negative definite.
+
+        A sympy boolean in the generic mode symbols (``x_eig_i`` is
+        ``xi_i^2``); it must hold for every mode index.
+        """
+        return sp.And(*[b.condition.as_boolean() for b in self.blocks])
+
+    @property
+    def criterion(self) -> sp.Basic:
+        """:attr:`condition` solved for the leading hyper-parameter, maxima over modes explicit."""
+        rels = []
+        for b in self.blocks:
+            for r in b.condition.relations:
+                rels.append(self._quantified(r, b))
+        out = []
+        for r in rels:
+            if r is not sp.true and r not in out:
+                out.append(r)
+        return sp.And(*out) if out else sp.true
+
+    def _quantified(self, rel, block: HessianBlock):
+        if rel in (sp.true, sp.false):
+            return rel
+        target = preferred_target(rel.free_symbols, self.model)
+        spectral = [s for s in rel.free_symbols if "_eig_" in s.name]
+        if target is None:
+            return rel
+        solved = solve_relational(rel, target)
+        if not spectral or solved is rel or len(spectral) != 1:
+            return solved
+        idx = sp.Symbol(spectral[0].name.split("_eig_")[1])
+        if isinstance(solved, (sp.StrictGreaterThan, sp.GreaterThan)):
+            return solved.func(solved.lhs, MaxOver(solved.rhs, idx))
+        return solved.func(solved.lhs, MinOver(solved.rhs, idx))
+
+    def critical_expression(self, solve_for: str | None = None) -> sp.Expr:
+        """Closed-form critical value of ``solve_for`` for symbolic data.
+
+        The largest (or smallest) root over modes of the block determinants,
+        written with :class:`MaxOver`.  Raises :class:`AnalysisError` when no
+        closed form is available.
+
+        Examples
+        --------
+        >>> import statvae
+        >>> statvae.LinearVAE(4, 2, beta=None).collapse().critical_expression("sigma2")
+        max_i(x_eig_i/beta)
+        """
+        name = solve_for or self._default_target()
+        p = self._target_symbol(name)
+        parts = []
+        rng = random.Random(0)
+        for b in self.latent_blocks:
+            det = sp.numer(sp.together(b.matrix.det()))
+            if p not in det.free_symbols:
+                continue
+            try:
+                roots = sp.solve(det, p)
+            except NotImplementedError:
+                raise AnalysisError(f"no closed form for the critical {name}; use critical() with numeric data")
+            sample = {s: sp.Rational(rng.randint(2, 40), 7) for s in b.matrix.free_symbols if s != p}
+            good = []
+            for r in roots:
+                v = complex(r.xreplace(sample).evalf())
+                if abs(v.imag) < 1e-12 and v.real > 0:
+                    good.append(sp.factor(sp.simplify(r)))
+            if len(good) != 1:
+                raise AnalysisError(f"no unique closed form for the critical {name} of block {b.name}")
+            root = good[0]
+            vr = float(root.xreplace(sample))
+            f = sp.lambdify([p], b.matrix.xreplace(sample), "numpy")
+            above = numeric_blocks_stable(np.array([f(vr * 1.5)], dtype=float))[0]
+            spectral = sorted({s for s in root.free_symbols if "_eig_" in s.name}, key=str)
+            if not spectral:
+                parts.append(root)
+            elif len(spectral) == 1:
+                idx = sp.Symbol(spectral[0].name.split("_eig_")[1])
+                parts.append(MaxOver(root, idx) if above else MinOver(root, idx))
+            else:
+                raise AnalysisError(f"no closed form for the critical {name}: block {b.name} mixes modes")
+        if not parts:
+            raise AnalysisError(f"the stability of collapse does not depend on {name}")
+        return parts[0] if len(parts) == 1 else sp.Max(*parts)
+
+    def _default_target(self) -> str:
+        t = preferred_target({H.symbol(n) for n in self.model.values}, self.model)
+        if t is None:
+            raise AnalysisError("the model has no hyper-parameter to solve for")
+        return t.name
+
+    def _target_symbol(self, name: str) -> sp.Symbol:
+        if name not in self.model.values:
+            raise ModelError(
+                f"cannot solve for {name!r}: not a hyper-parameter of this model "
+                f"(its hyper-parameters are: {', '.join(self.model.values)})"
+            )
+        return H.symbol(name)
+
+    # -- explicit sizes -------------------------------------------------------
+    def hessian(self, spectra: dict | None = None) -> sp.Matrix:
+        """The full Hessian at the collapsed point for the model's dimensions.
+
+        Assembled from the blocks, rows in the parameter order of
+        :func:`statvae.symbolic.parameters.build_parameters`; eigenvalues are
+        the ``"eigen"``-form symbols unless ``spectra`` (``{variable:
+        values}``) is given.
+        """
+        return assemble_hessian(self.structure, self.model, spectra)
+
+    def explicit_hessian(self, form: str = "eigen", covariance=None, force: bool = False, backend: str = "auto"):
+        """Derive the collapsed point and Hessian entry by entry (small models).
+
+        Independent of the per-mode derivation: the objective of the model
+        at its real size is differentiated and the stationary equations are
+        solved directly.  Returns ``(point, hessian, objective)``.
+
+        Raises
+        ------
+        AnalysisError
+            If the model has more than :data:`EXPLICIT_LIMIT` latent map
+            entries per map and ``force`` is false (the cost grows like the
+            square of the number of parameters; see docs/performance.md).
+        """
+        from .derivatives import gradient, hessian
+        from .stationary import solve_stationary, verify_stationary
+
+        size = max(self.model.graph.variable(m.source).dim * self.model.graph.variable(m.target).dim
+                   for m in self.model.graph.maps())
+        if size > EXPLICIT_LIMIT and not force:
+            raise AnalysisError(
+                f"explicit-entry Hessian of a model with {size} entries per map is slow "
+                f"(limit {EXPLICIT_LIMIT}); use .hessian() (per-mode) or force=True"
+            )
+        obj = self.model.objective(form=form, covariance=covariance)
+        params = obj.parameters
+        latents = {v.name for v in self.model.graph.latents()}
+        zero = {e.symbol: 0 for e in params.latent_odd(latents)}
+        rest = [s for s in params.symbols if s not in zero]
+        grad = dict(zip(params.symbols, gradient(obj.total, params.symbols, backend=backend)))
+        point = {**zero, **(solve_stationary(grad, rest, zero) if rest else {})}
+        verify_stationary(grad, point)
+        h = hessian(obj.total, params.symbols, backend=backend).xreplace(point)
+        h = h.applyfunc(sp.simplify)
+        return point, h, obj
+
+    # -- numeric data ---------------------------------------------------------
+    def spectra(self, spectrum=None, covariance=None) -> dict:
+        """Eigenvalues per observed variable (canonical gauge), validated."""
+        from ..data.spectra import canonical_spectra, validate_spectrum
+
+        g = self.model.graph
+        obs = g.observed()
+        if (spectrum is None) == (covariance is None):
+            raise DataError("give exactly one of spectrum= or covariance=")
+        if covariance is not None:
+            out = canonical_spectra(g, covariance)
+        elif isinstance(spectrum, dict):
+            missing = [v.name for v in obs if v.name not in spectrum]
+            if missing:
+                raise DataError(f"spectrum lacks the observed variable(s) {', '.join(missing)}")
+            out = {v.name: validate_spectrum(spectrum[v.name], f"spectrum of {v.name}") for v in obs}
+        else:
+            flat = validate_spectrum(spectrum) if len(obs) == 1 else None
+            if flat is not None:
+                out = {obs[0].name: flat}
+            else:
+                raw = np.asarray(spectrum, dtype=float).ravel()
+                total = sum(v.dim for v in obs)
+                if raw.size != total:
+                    raise DataError(f"spectrum needs {total} values ({', '.join(f'{v.name}: {v.dim}' for v in obs)}), "
+                                    f"got {raw.size}")
+                out, k = {}, 0
+                for v in obs:
+                    out[v.name] = validate_spectrum(raw[k:k + v.dim], f"spectrum of {v.name}")
+                    k += v.dim
+        for v in obs:
+            if len(out[v.name]) != v.dim:
+                raise DataError(f"the spectrum of {v.name} has {len(out[v.name])} values but the model's "
+                                f"{v.name} has dimension {v.dim}")
+        return out
+
+    def _numeric_values(self, solve_for: str | None, values: dict) -> dict:
+        vals = {}
+        for n, v in self.model.values.items():
+            if n in values:
+                vals[n] = H.coerce_value(n, values[n])
+            else:
+                vals[n] = v
+        extra = sorted(set(values) - set(self.model.values))
+        if extra:
+            raise ModelError(f"{', '.join(extra)} is not a hyper-parameter of this model; "
+                             f"its hyper-parameters are: {', '.join(self.model.values)}")
+        out = {}
+        for n, v in vals.items():
+            if n == solve_for:
+                continue
+            if not v.is_number:
+                raise AnalysisError(f"{n} has no value: pass {n}=... (or --{n.replace('_', '-')} on the command line)")
+            out[H.symbol(n)] = v
+        return out
+
+    def _mode_arrays(self, block: ModeBlock, spectra: dict):
+        """Arrays of spectral values for every mode of a block, and the mode indices."""
+        g = self.model.graph
+        per_var = []
+        for var_name, count in block.pattern:
+            var = g.variable(var_name)
+            if var.observed:
+                per_var.append((var, list(combinations(range(var.dim), count))))
+        if not per_var:
+            return {}, [dict()]
+        modes = list(product(*[c for _, c in per_var]))
+        arrays = {}
+        for k, (var, _) in enumerate(per_var):
+            for r in range(max(len(m[k]) for m in modes)):
+                sym = NM.spectral_symbol(var, var.index + "'" * r)
+                arrays[sym] = np.array([spectra[var.name][m[k][r]] for m in modes], dtype=float)
+        mode_ids = [{var.name: m[k] for k, (var, _) in enumerate(per_var)} for m in modes]
+        return arrays, mode_ids
+
+    def _block_function(self, block: ModeBlock, p: sp.Symbol | None):
+        st = self.structure
+        args = ([p] if p is not None else []) + block.spectral + [H.symbol(n) for n in self.model.values] \
+            + list(st.dims.values()) + list(st.traces.values())
+        args = list(dict.fromkeys(args))
+        return sp.lambdify(args, block.matrix, "numpy"), args
+
+    def _evaluator(self, solve_for: str | None, spectrum, covariance, values):
+        spectra = self.spectra(spectrum, covariance)
+        hv = self._numeric_values(solve_for, values)
+        self._exact = hv
+        st = self.structure
+        env = {k: float(v) for k, v in hv.items()}
+        g = self.model.graph
+        for v in g.variables():
+            env[st.dims[v.name]] = float(v.dim)
+        for v in g.observed():
+            env[st.traces[v.name]] = float(np.sum(spectra[v.name]))
+        p = H.symbol(solve_for) if solve_for else None
+        evals = []
+        for b in self.structure.blocks:
+            f, args = self._block_function(b, p)
+            arrays, mode_ids = self._mode_arrays(b, spectra)
+            nmodes = len(mode_ids)
+
+            def at(pv, f=f, args=args, arrays=arrays, nmodes=nmodes, b=b):
+                vals = []
+                for a in args:
+                    if a is p:
+                        vals.append(np.full(nmodes, pv, dtype=float))
+                    elif a in arrays:
+                        vals.append(arrays[a])
+                    else:
+                        vals.append(np.full(nmodes, env[a], dtype=float))
+                m = np.array(f(*vals), dtype=object)
+                out = np.empty((nmodes,) + b.matrix.shape)
+                for r in range(b.matrix.shape[0]):
+                    for c in range(b.matrix.shape[1]):
+                        out[:, r, c] = np.broadcast_to(np.asarray(m[r, c], dtype=float), (nmodes,))
+                return out
+
+            evals.append((b, at, arrays, mode_ids))
+        return spectra, env, evals
+
+    def stable(self, spectrum=None, covariance=None, **values) -> bool:
+        """Whether collapse has no ascent direction for numeric data and values."""
+        _, _, evals = self._evaluator(None, spectrum, covariance, values)
+        return all(numeric_blocks_stable(at(None)).all() for _, at, _, _ in evals)
+
+    def ascent_directions(self, spectrum=None, covariance=None, **values) -> int:
+        """Number of positive Hessian eigenvalues at collapse (the Morse index of the ELBO)."""
+        _, _, evals = self._evaluator(None, spectrum, covariance, values)
+        g = self.model.graph
+        total = 0
+        for b, at, _, _ in evals:
+            mats = at(None)
+            ev = np.linalg.eigvalsh(mats)
+            scale = np.abs(mats).reshape(len(mats), -1).max(axis=1)[:, None]
+            pos = int((ev > 1e-10 * np.maximum(scale, 1e-300)).sum())
+            copies = 1
+            for var_name, count in b.pattern:
+                var = g.variable(var_name)
+                if not var.observed:
+                    copies *= int(sp.binomial(var.dim, count))
+            total += pos * copies
+        return total
+
+    def critical_points(self, solve_for: str | None = None, spectrum=None, covariance=None,
+                        **values) -> list[CriticalPoint]:
+        """Every value of ``solve_for`` at which collapse gains or loses stability."""
+        name = solve_for or self._default_target()
+        p = self._target_symbol(name)
+        spectra, env, evals = self._evaluator(name, spectrum, covariance, values)
+        nonneg = H.spec(name).nonnegative
+        cands = []  # (value, block, mode, method)
+        for b, at, arrays, mode_ids in evals:
+            if p not in b.matrix.free_symbols:
+                continue
+            roots, method = self._det_roots(b, p, self._exact)
+            for k, mode in enumerate(mode_ids):
+                sub_env = dict(env)
+                for sym, arr in arrays.items():
+                    sub_env[sym] = arr[k]
+                if roots is not None:
+                    for r in roots:
+                        v = complex(r(*[sub_env[a] for a in self._root_args(b, p)]))
+                        if abs(v.imag) <= 1e-12 * max(1, abs(v.real)) and (v.real > 0 or (nonneg and v.real == 0)):
+                            cands.append((v.real, b, mode, method))
+                else:
+                    for v in self._numeric_roots(at, k, nonneg):
+                        cands.append((v, b, mode, "bracketed root"))
+        cands.sort(key=lambda c: c[0])
+        uniq = []
+        for c in cands:
+            if uniq and abs(c[0] - uniq[-1][0]) <= 1e-12 * max(abs(c[0]), 1e-300):
+                continue
+            uniq.append(c)
+
+        def stable_at(v):
+            return all(numeric_blocks_stable(at(v)).all() for _, at, _, _ in evals)
+
+        if not uniq:
+            probe = 1.0
+            raise AnalysisError(
+                f"collapse is {'stable' if stable_at(probe) else 'unstable'} for every "
+                f"{name} {'>= 0' if nonneg else '> 0'}: no critical value"
+            )
+        vals = [c[0] for c in uniq]
+        lo = 0.0 if nonneg else vals[0] / 2
+        probes = [lo] + [(a + b) / 2 for a, b in zip(vals, vals[1:])] + [vals[-1] * 2 + 1]
+        status = [stable_at(v) for v in probes]
+        out = []
+        for k, (v, b, mode, method) in enumerate(uniq):
+            if status[k] != status[k + 1]:
+                out.append(CriticalPoint(name, float(v), "above" if status[k + 1] else "below",
+                                         ", ".join(b.labels), {n: list(ix) for n, ix in mode.items()}, method))
+        if not out:
+            raise AnalysisError(
+                f"collapse is {'stable' if status[0] else 'unstable'} for every {name} "
+                f"{'>= 0' if nonneg else '> 0'}: no critical value"
+            )
+        return out
+
+    def critical(self, solve_for: str | None = None, spectrum=None, covariance=None, **values) -> float:
+        """Critical value of one hyper-parameter where collapse loses stability.
+
+        Parameters
+        ----------
+        solve_for : str
+            A hyper-parameter of the model (``"sigma2"``, ``"beta"``,
+            ``"weight_decay_enc"``...).  Default: ``sigma2`` if the model has
+            it, else ``beta``.
+        spectrum : array_like or dict, optional
+            Eigenvalues of the data covariance (for a conditional model: of
+            the joint covariance, assumed diagonal, ``x`` first; or a dict
+            ``{"x": ..., "y": ...}`` of canonical spectra).
+        covariance : array_like, optional
+            A full covariance instead (rotated and, for a conditional model,
+            residualised internally).
+        **values
+            Values of the other hyper-parameters (override the model's).
+
+        Returns
+        -------
+        float
+
+        Raises
+        ------
+        AnalysisError
+            If collapse is stable (or unstable) for every value, or the
+            stable set has several boundaries (see :meth:`critical_points`).
+        """
+        pts = self.critical_points(solve_for, spectrum, covariance, **values)
+        if len(pts) > 1:
+            desc = ", ".join(f"{c.value:.6g} (stable {c.stable_side})" for c in pts)
+            raise AnalysisError(f"collapse changes stability at several values of {pts[0].parameter}: {desc}")
+        return pts[0].value
+
+    # -- helpers for the root finding --------------------------------------
+    def _root_args(self, b: ModeBlock, p):
+        st = self.structure
+        return list(dict.fromkeys(b.spectral + list(st.dims.values()) + list(st.traces.values())))
+
+    _roots_cache: dict = {}
+
+    def _det_roots(self, b: ModeBlock, p, exact: dict):
+        """Roots of ``det B = 0`` in ``p`` with the other hyper-parameters substituted exactly."""
+        key = (id(b), p, tuple(sorted((k.name, sp.srepr(v)) for k, v in exact.items())))
+        if key in CollapseAnalysis._roots_cache:
+            return CollapseAnalysis._roots_cache[key]
+        det = sp.numer(sp.together(sp.simplify(b.matrix.xreplace(exact).det())))
+        try:
+            roots = sp.solve(det, p)
+            fns = [sp.lambdify(self._root_args(b, p), r, modules=["numpy", {"sqrt": np.emath.sqrt}]) for r in roots]
+            res = (fns, "closed form")
+        except (NotImplementedError, sp.PolynomialError):
+            res = (None, "bracketed root")
+        CollapseAnalysis._roots_cache[key] = res
+        return res
+
+    @staticmethod
+    def _numeric_roots(at, k, nonneg):
+        from scipy.optimize import brentq
+
+        grid = np.concatenate([[0.0] if nonneg else [], np.logspace(-10, 10, 801)])
+
+        def worst(v):
+            m = at(v)[k:k + 1]
+            return float(np.linalg.eigvalsh(m).max())
+
+        vals = [worst(v) for v in grid]
+        out = []
+        for a, b, fa, fb in zip(grid, grid[1:], vals, vals[1:]):
+            if (fa > 0) != (fb > 0):
+                out.append(brentq(worst, a, b, xtol=1e-300, rtol=4e-16, maxiter=500))
+        return out

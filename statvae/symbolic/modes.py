@@ -1,0 +1,356 @@
+"""Per-mode structure of the Hessian at the collapsed point, for symbolic sizes.
+
+Why a handful of tiny models determine the Hessian of every size
+---------------------------------------------------------------
+Work in the canonical gauge: each observed variable rotated to the
+eigenbasis of its (residual) covariance, so the data covariance is
+diagonal.  Then the objective is invariant under the sign flip of any
+single coordinate (of data or latent), and the collapsed point is a fixed
+point of all of them.  Each parameter entry is odd under the flips of the
+coordinates it touches an odd number of times (its *character*), so
+
+1. (symmetry) the Hessian entry between two entries with different
+   characters vanishes;
+2. (restriction) the Hessian entry between two entries depends only on the
+   coordinates they touch: setting every other parameter to its collapsed
+   value, the untouched coordinates contribute constants, because at the
+   collapsed point coordinates are uncoupled.  A pair of entries touches at
+   most two coordinates of each variable.
+
+Hence every entry of the Hessian of a model of any size equals an entry of
+the Hessian of the *representative* model with two coordinates per
+variable (``R2``), with the spectral symbols renamed.  statvae derives
+``R2``'s Hessian, groups its entries by the set of coordinates they touch,
+*checks* that entries of different groups do not couple, and keeps one
+block per pattern (e.g. one data coordinate ``i`` and one latent ``j``).
+The full Hessian is the direct sum of these blocks over all index choices;
+:func:`assemble_hessian` builds it for explicit sizes and the tests compare
+it with the explicit-entry Hessian.
+
+Parameters that touch no coordinate (a learned decoder variance, an
+isotropic encoder scale) are global: their collapsed values depend on the
+whole spectrum (through its trace).  They are solved from the collapsed
+objective of the one-coordinate model ``R1`` in which each variable's single
+coordinate carries the multiplicity of its dimension: at the collapsed
+point all coordinates of a variable contribute the same function of their
+eigenvalue, and the objective is affine in the covariance, so the sum over
+coordinates is the dimension times the value at the mean eigenvalue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import combinations
+
+import sympy as sp
+
+from ..errors import AnalysisError
+from ..model.vae import VAEModel
+from . import names as NM
+from .derivatives import gradient, hessian
+from .objective import build_objective
+from .stationary import solve_stationary, verify_stationary
+
+__all__ = ["ModeBlock", "ModeStructure", "mode_structure", "assemble_hessian"]
+
+
+@dataclass
+class ModeBlock:
+    """One independent block of the Hessian at the collapsed point.
+
+    Attributes
+    ----------
+    pattern : tuple
+        ``((variable, count), ...)``: how many distinct coordinates of each
+        variable the block's parameters touch (``(("x", 1), ("z", 1))`` is
+        one data eigen-direction and one latent).
+    labels : list of str
+        LaTeX labels of the parameters, in generic indices (``W_{ij}``).
+    template : list of tuple
+        ``(block name, roles)`` per parameter: how to find the parameter in a
+        model of explicit size (see :func:`assemble_hessian`).
+    matrix : sympy.Matrix
+        The block (generic spectral symbols, symbolic hyper-parameters).
+    multiplicity : sympy.Expr
+        Number of copies in a model of symbolic size (``N n``).
+    spectral : list of sympy.Symbol
+        Generic eigenvalue symbols the block depends on (``xi_i^2``).
+    indices : dict
+        Variable name -> list of index letters used by the block.
+    touches_latent : bool
+        ``True`` for blocks of parameters that couple a latent to something
+        (their loss of negativity is the instability of collapse);
+        ``False`` for directions along the collapsed manifold.
+    """
+
+    pattern: tuple
+    labels: list
+    template: list
+    matrix: sp.Matrix
+    multiplicity: sp.Expr
+    spectral: list
+    indices: dict
+    touches_latent: bool
+
+    @property
+    def size(self) -> int:
+        return self.matrix.shape[0]
+
+    def determinant(self) -> sp.Expr:
+        return sp.factor(sp.simplify(self.matrix.det()))
+
+    def eigenvalues(self) -> dict:
+        return {sp.simplify(k): v for k, v in self.matrix.eigenvals().items()}
+
+    def name(self) -> str:
+        return ", ".join(f"{v}:{c}" for v, c in self.pattern) or "global"
+
+
+@dataclass
+class ModeStructure:
+    """Everything the collapse analysis needs, for symbolic sizes.
+
+    Attributes
+    ----------
+    model : VAEModel
+        The model (hyper-parameters kept symbolic here).
+    blocks : list of ModeBlock
+    collapsed : dict
+        Block name -> collapsed value, as a LaTeX-ready sympy object, e.g.
+        ``{"W": 0, "D": sigma_0^2 I, "sigma2": tr(Sigma)/N}`` (generic).
+    global_values : dict
+        Global parameter symbol -> value (in trace and dimension symbols).
+    diagonal_values : dict
+        Block name -> collapsed value of its diagonal entries.
+    """
+
+    model: VAEModel
+    blocks: list
+    collapsed: dict
+    global_values: dict
+    diagonal_values: dict = field(default_factory=dict)
+    dims: dict = field(default_factory=dict)
+    traces: dict = field(default_factory=dict)
+
+
+_CACHE: dict = {}
+
+
+def mode_structure(model: VAEModel, backend: str = "auto") -> ModeStructure:
+    """Derive (and cache) the per-mode structure of ``model``'s collapse Hessian."""
+    key = model.structure_key()
+    if key not in _CACHE:
+        _CACHE[key] = _derive(model, backend)
+    return _CACHE[key]
+
+
+def _symbolic(model: VAEModel) -> VAEModel:
+    return model.with_values(**{n: None for n in model.values})
+
+
+def _derive(model: VAEModel, backend: str) -> ModeStructure:
+    model = _symbolic(model)
+    g = model.graph
+    dims = {v.name: NM.dim_symbol(v) for v in g.variables()}
+    traces = {v.name: NM.trace_symbol(v) for v in g.observed()}
+
+    # --- collapsed values from the weighted one-coordinate model --------
+    r1 = model.resized(**{v.name: 1 for v in g.variables()})
+    obj1 = build_objective(r1, "eigen", substitute=False, weights=dims)
+    mean = {NM.spectral_symbol(v, 1): traces[v.name] / dims[v.name] for v in g.observed()}
+    total1 = obj1.total.xreplace(mean)
+    p1 = obj1.parameters
+    zero1 = {e.symbol: 0 for e in p1.entries if e.odd_coordinates()}
+    even1 = [e.symbol for e in p1.entries if not e.odd_coordinates()]
+    grad1 = dict(zip(p1.symbols, gradient(total1, p1.symbols, backend=backend)))
+    sol1 = solve_stationary(grad1, even1, zero1) if even1 else {}
+    point1 = {**zero1, **sol1}
+    verify_stationary(grad1, point1)
+    globals_ = {e.symbol: sol1[e.symbol] for e in p1.entries if not e.coords}
+    diag_vals = {e.block: sol1[e.symbol] for e in p1.entries if e.coords and not e.odd_coordinates()}
+    for b, val in diag_vals.items():
+        if val.free_symbols & (set(traces.values()) | set(dims.values())):
+            raise AnalysisError(f"the collapsed value of {b} depends on the spectrum; per-mode analysis does not apply")
+
+    # --- Hessian of the two-coordinate model at its collapsed point ------
+    r2 = model.resized(**{v.name: 2 for v in g.variables()})
+    obj2 = build_objective(r2, "eigen", substitute=False)
+    p2 = obj2.parameters
+    point2 = {}
+    for e in p2.entries:
+        if e.odd_coordinates():
+            point2[e.symbol] = 0
+        elif not e.coords:
+            point2[e.symbol] = globals_[e.symbol]
+        else:
+            point2[e.symbol] = diag_vals[e.block]
+    glob2 = [e.symbol for e in p2.entries if not e.coords]
+    grad2 = dict(zip(p2.symbols, gradient(obj2.total, p2.symbols, backend=backend)))
+    verify_stationary(grad2, point2, skip=glob2)
+    h2 = hessian(obj2.total, p2.symbols, backend=backend).xreplace(point2)
+    h2 = h2.applyfunc(lambda x: sp.factor(sp.simplify(x)))
+
+    groups: dict = {}
+    for k, e in enumerate(p2.entries):
+        groups.setdefault(e.coordinate_set, []).append(k)
+    for ga, gb in combinations(groups, 2):
+        for a in groups[ga]:
+            for b in groups[gb]:
+                if h2[a, b] != 0:
+                    raise AnalysisError(
+                        f"Hessian entries {p2.symbols[a]} and {p2.symbols[b]} couple across modes "
+                        f"({h2[a, b]}); the per-mode decomposition does not hold for this model"
+                    )
+
+    blocks, seen = [], set()
+    latent_names = {v.name for v in g.latents()}
+    for cs, idx in sorted(groups.items(), key=lambda kv: kv[1][0]):
+        pattern = _pattern(cs)
+        if pattern in seen:
+            continue
+        seen.add(pattern)
+        entries = [p2.entries[k] for k in idx]
+        if not cs:  # global parameters: their block comes from the weighted R1 model
+            gsyms = [e.symbol for e in entries]
+            hm = hessian(total1, gsyms, backend=backend).xreplace(point1)
+            mat = hm.applyfunc(lambda x: sp.factor(sp.simplify(x)))
+            rename, letters = {}, {}
+        else:
+            rename, letters = _generic_names(cs, g)
+            mat = sp.Matrix(len(idx), len(idx), lambda a, b: h2[idx[a], idx[b]]).xreplace(rename)
+            leftover = {s for s in mat.free_symbols if s.name.split("_eig_")[-1].isdigit() and "_eig_" in s.name}
+            if leftover:
+                raise AnalysisError(f"block {pattern} depends on eigenvalues of other modes: {leftover}")
+        roles = [(e.block, _roles(e, cs)) for e in entries]
+        labels = [_label(e, cs, g, letters) for e in entries]
+        mult = sp.Mul(*[sp.binomial(dims[v], c) for v, c in pattern])
+        spectral = sorted({s for s in mat.free_symbols if "_eig_" in s.name}, key=lambda s: s.name)
+        touches = bool(_odd_pattern(entries) & latent_names)
+        blocks.append(ModeBlock(pattern, labels, roles, mat, sp.simplify(mult), spectral, letters, touches))
+
+    collapsed = _collapsed_description(model, p1, sol1, dims)
+    return ModeStructure(model, blocks, collapsed, globals_, diag_vals, dims, traces)
+
+
+def _pattern(cs: frozenset) -> tuple:
+    count: dict = {}
+    for v, _ in cs:
+        count[v] = count.get(v, 0) + 1
+    return tuple(sorted(count.items()))
+
+
+def _odd_pattern(entries) -> set:
+    out = set()
+    for e in entries:
+        out |= {v for v, _ in e.odd_coordinates()}
+    return out
+
+
+def _ranks(cs: frozenset) -> dict:
+    """Coordinate -> rank (0, 1) among the set's coordinates of the same variable."""
+    out = {}
+    for v in {c[0] for c in cs}:
+        for r, c in enumerate(sorted(c for c in cs if c[0] == v)):
+            out[c] = r
+    return out
+
+
+def _roles(entry, cs) -> tuple:
+    rk = _ranks(cs)
+    return tuple((c[0], rk[c]) for c in entry.coords)
+
+
+def _letter(var, rank: int) -> str:
+    return var.index + "'" * rank
+
+
+def _generic_names(cs: frozenset, g) -> tuple[dict, dict]:
+    rk = _ranks(cs)
+    rename, letters = {}, {}
+    for c, r in sorted(rk.items()):
+        var = g.variable(c[0])
+        letters.setdefault(c[0], []).append(_letter(var, r))
+        if var.observed:
+            rename[NM.spectral_symbol(var, c[1] + 1)] = NM.spectral_symbol(var, _letter(var, r))
+    return rename, letters
+
+
+def _label(entry, cs, g, letters) -> str:
+    from .names import latex_names
+
+    if not entry.coords:
+        return latex_names().get(entry.symbol, str(entry.symbol))
+    rk = _ranks(cs)
+    base = entry.block
+    if base[-1].isdigit() and len(base) > 1:
+        base = f"{base[:-1]}^{{({base[-1]})}}"
+    sub = "".join(_letter(g.variable(c[0]), rk[c]) for c in entry.coords)
+    return f"{base}_{{{sub}}}"
+
+
+def _collapsed_description(model, p1, sol1, dims) -> dict:
+    """Block name -> collapsed value in matrix notation (generic sizes)."""
+    g = model.graph
+    out = {}
+    for name, b in p1.blocks.items():
+        if b.kind == "map":
+            if any(not g.variable(x).observed for x in (_map(g, name).source, _map(g, name).target)):
+                out[name] = sp.Integer(0)
+            else:
+                out[name] = sp.Integer(0)  # canonical gauge: the observed-observed map is the regression, zero here
+        elif b.kind == "covariance":
+            z = g.variable(b.owner)
+            if b.encoder == "fixed":
+                out[name] = b.value[0, 0] * sp.Identity(dims[z.name])
+            else:
+                e = b.entries[0]
+                out[name] = sol1[e.symbol] * sp.Identity(dims[z.name])
+        else:
+            out[name] = sol1[b.entries[0].symbol]
+    return out
+
+
+def _map(g, name):
+    return next(m for m in g.maps() if m.name == name)
+
+
+def assemble_hessian(structure: ModeStructure, model: VAEModel, spectra: dict | None = None) -> sp.Matrix:
+    """The full collapse Hessian of ``model`` (explicit size) from the blocks.
+
+    Rows and columns follow ``build_parameters(model)`` order.  With
+    ``spectra=None`` the eigenvalues are the symbols of the ``"eigen"`` form
+    (``x_eig_1``...); otherwise ``{variable: values}``.  Hyper-parameters
+    are substituted from ``model.values``.
+    """
+    from .parameters import build_parameters
+
+    g = model.graph
+    params = build_parameters(model)
+    k = len(params)
+    h = sp.zeros(k, k)
+    groups: dict = {}
+    for i, e in enumerate(params.entries):
+        groups.setdefault(e.coordinate_set, []).append(i)
+    by_pattern = {b.pattern: b for b in structure.blocks}
+    dims_sub = {structure.dims[v.name]: v.dim for v in g.variables()}
+    tr_sub = {}
+    for v in g.observed():
+        vals = [NM.spectral_symbol(v, i + 1) for i in range(v.dim)] if spectra is None else list(spectra[v.name])
+        tr_sub[structure.traces[v.name]] = sp.Add(*vals)
+    for cs, idx in groups.items():
+        blk = by_pattern[_pattern(cs)]
+        rk = _ranks(cs)
+        sub = dict(dims_sub)
+        sub.update(tr_sub)
+        for c, r in rk.items():
+            var = g.variable(c[0])
+            if var.observed:
+                val = NM.spectral_symbol(var, c[1] + 1) if spectra is None else spectra[var.name][c[1]]
+                sub[NM.spectral_symbol(var, _letter(var, r))] = val
+        mat = blk.matrix.xreplace(sub)
+        pos = {(params.entries[i].block, _roles(params.entries[i], cs)): i for i in idx}
+        order = [pos[t] for t in blk.template]
+        for a, ia in enumerate(order):
+            for b, ib in enumerate(order):
+                h[ia, ib] = mat[a, b]
+    return h.xreplace(model.substitutions())

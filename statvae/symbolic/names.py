@@ -1,0 +1,52 @@
+"""LaTeX names of the symbols statvae creates.
+
+sympy symbols stay plain (ASCII names, so they survive symengine and
+pickling); how each prints in LaTeX is registered here and applied by
+:func:`statvae.latex`.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from ..model import hyper as H
+
+__all__ = ["register_latex", "latex_names", "dim_symbol", "spectral_symbol", "trace_symbol"]
+
+_LATEX: dict[sp.Symbol, str] = {}
+
+
+def register_latex(symbol: sp.Symbol, latex: str) -> None:
+    _LATEX[symbol] = latex
+
+
+def latex_names(expr=None) -> dict[sp.Symbol, str]:
+    """Symbol -> LaTeX map (restricted to the free symbols of ``expr`` if given)."""
+    names = dict(H.latex_names())
+    names.update(_LATEX)
+    if expr is None:
+        return names
+    free = getattr(expr, "free_symbols", set())
+    return {s: t for s, t in names.items() if s in free}
+
+
+def _named(name: str, latex: str, **assumptions) -> sp.Symbol:
+    s = sp.Symbol(name, **assumptions)
+    register_latex(s, latex)
+    return s
+
+
+def dim_symbol(var) -> sp.Symbol:
+    """Symbolic dimension of a variable (``N``, ``n``, ``N_x``, ``n_1``)."""
+    tex = var.dim_latex
+    return _named(f"dim_{var.name}", tex, integer=True, positive=True)
+
+
+def spectral_symbol(var, index) -> sp.Symbol:
+    """Eigenvalue symbol of an observed variable: ``xi_i^2`` (``index`` a letter or 1-based int)."""
+    return _named(f"{var.name}_eig_{index}", f"{var.spectrum_latex}_{{{index}}}^{{2}}", positive=True)
+
+
+def trace_symbol(var) -> sp.Symbol:
+    """Trace of the (residual) covariance of an observed variable."""
+    return _named(f"tr_{var.name}", rf"\operatorname{{tr}}{var.covariance_latex}", positive=True)

@@ -1,0 +1,275 @@
+"""The exact symbolic objective of a model, in several forms.
+
+Forms
+-----
+``"eigen"``
+    Data covariance diagonal, ``diag(xi_1^2, ..., xi_N^2)`` per observed
+    variable.  The objective is invariant under rotations of each observed
+    variable, so for the plain and hierarchical models this is general.
+    For a conditional model the ``y`` symbols are the eigenvalues of the
+    residual covariance ``Sigma_{y|x}`` and ``x`` and ``y`` are uncorrelated
+    (the canonical gauge ``y -> y - C* x``, see ``docs/theory.md``).
+``"explicit"``
+    Every entry ``Sigma_ab`` of the joint covariance of the observed
+    variables is a symbol.
+``"matrix"``
+    Matrix expressions with symbolic dimensions (``N``, ``n``), for display
+    and LaTeX only.
+``covariance=array``
+    A numeric covariance (validated: symmetric positive semi-definite).
+
+The objective (maximised) is::
+
+    L = sum_{observed v} E log p(v|pa) - sum_{latent z} beta_z KL_z - weight decay,
+    KL_z = -(E log p(z|pa) + H[q(z|pa)])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy as sp
+
+from ..errors import DataError, ModelError
+from ..model import hyper as H
+from ..model.vae import VAEModel
+from .moments import ExplicitAlgebra, MatrixAlgebra, objective_terms
+from .names import dim_symbol, register_latex, spectral_symbol
+from .parameters import ParameterSet, build_parameters, variance_of
+
+__all__ = ["Objective", "build_objective", "observed_covariance_blocks"]
+
+FORMS = ("eigen", "explicit", "matrix")
+
+
+@dataclass
+class Objective:
+    """An exact symbolic objective.
+
+    Attributes
+    ----------
+    model : VAEModel
+    form : str
+        ``"eigen"``, ``"explicit"``, ``"matrix"`` or ``"numeric"``.
+    total : sympy.Expr
+        The objective ``L`` (maximised).
+    terms : dict
+        ``"reconstruction"``, one ``"kl"`` entry per latent (``"kl"`` for a
+        single latent, ``"kl_z1"``, ``"kl_z2"`` otherwise) and
+        ``"weight_decay"``; ``total = reconstruction - sum beta KL - weight_decay``.
+    parameters : ParameterSet or None
+        Explicit-entry parameters (``None`` for the matrix form).
+    data_symbols : list of sympy.Symbol
+        Symbols standing for the data (eigenvalues or covariance entries).
+    covariance : sympy.Matrix or None
+        Joint covariance of the observed variables used.
+    """
+
+    model: VAEModel
+    form: str
+    total: sp.Expr
+    terms: dict
+    parameters: ParameterSet | None
+    data_symbols: list
+    covariance: object
+    kl: dict = field(default_factory=dict)
+
+    @property
+    def symbols(self) -> list:
+        """Free parameters in the documented flat order."""
+        if self.parameters is None:
+            raise ModelError("the matrix form has no explicit parameters; use form='eigen' or 'explicit'")
+        return self.parameters.symbols
+
+    def gradient(self, backend: str = "auto") -> sp.Matrix:
+        """Gradient with respect to :attr:`symbols` (a column Matrix)."""
+        from .derivatives import gradient
+
+        return gradient(self.total, self.symbols, backend=backend)
+
+    def hessian(self, backend: str = "auto") -> sp.Matrix:
+        """Hessian with respect to :attr:`symbols` (symmetric Matrix)."""
+        from .derivatives import hessian
+
+        return hessian(self.total, self.symbols, backend=backend)
+
+    def stationary_equations(self, backend: str = "auto") -> list:
+        """``[Eq(dL/dtheta_k, 0), ...]`` for every free parameter."""
+        return [sp.Eq(g, 0) for g in self.gradient(backend=backend)]
+
+    def substitute(self, mapping: dict) -> "Objective":
+        """The same objective with symbols replaced (e.g. hyper-parameter values)."""
+        sub = lambda e: e.xreplace(mapping) if hasattr(e, "xreplace") else e  # noqa: E731
+        return Objective(self.model, self.form, sub(self.total), {k: sub(v) for k, v in self.terms.items()},
+                         self.parameters, self.data_symbols, self.covariance, {k: sub(v) for k, v in self.kl.items()})
+
+    def __repr__(self) -> str:
+        n = "symbolic" if self.parameters is None else len(self.parameters)
+        return f"<Objective {self.form} of {self.model!r}; {n} parameters>"
+
+
+def observed_covariance_blocks(model: VAEModel, cov: sp.Matrix) -> dict:
+    """Split a joint covariance (observed variables in graph order) into blocks."""
+    obs = model.graph.observed()
+    offsets, k = {}, 0
+    for v in obs:
+        offsets[v.name] = (k, k + v.dim)
+        k += v.dim
+    if cov.shape != (k, k):
+        raise DataError(f"covariance must be {k}x{k} for this model, got {cov.shape[0]}x{cov.shape[1]}")
+    out = {}
+    for a in obs:
+        for b in obs:
+            (a0, a1), (b0, b1) = offsets[a.name], offsets[b.name]
+            out[(a.name, b.name)] = sp.ImmutableMatrix(cov[a0:a1, b0:b1])
+    return out
+
+
+def _eigen_covariance(model: VAEModel):
+    diag, syms = [], []
+    for v in model.graph.observed():
+        for i in range(v.dim):
+            s = spectral_symbol(v, i + 1)
+            diag.append(s)
+            syms.append(s)
+    return sp.diag(*diag), syms
+
+
+def _explicit_covariance(model: VAEModel):
+    k = sum(v.dim for v in model.graph.observed())
+    m = sp.zeros(k, k)
+    syms = []
+    for a in range(k):
+        for b in range(a, k):
+            s = sp.Symbol(f"Sigma_{a + 1}_{b + 1}", positive=True) if a == b else sp.Symbol(f"Sigma_{a + 1}_{b + 1}", real=True)
+            register_latex(s, rf"\Sigma_{{{a + 1}{b + 1}}}" if k < 10 else rf"\Sigma_{{{a + 1},{b + 1}}}")
+            m[a, b] = m[b, a] = s
+            syms.append(s)
+    return m, syms
+
+
+def _numeric_covariance(model: VAEModel, covariance):
+    from ..data.spectra import validate_covariance
+
+    c = validate_covariance(covariance)
+    k = sum(v.dim for v in model.graph.observed())
+    if c.shape[0] != k:
+        raise DataError(f"covariance must be {k}x{k} for this model, got {c.shape[0]}x{c.shape[1]}")
+    return sp.Matrix(c.tolist()), []
+
+
+def build_objective(model: VAEModel, form: str = "eigen", covariance=None, substitute: bool = True,
+                    weights: dict | None = None) -> Objective:
+    """Build the exact objective of ``model``.
+
+    Parameters
+    ----------
+    model : VAEModel
+    form : {"eigen", "explicit", "matrix"}
+        See the module docstring.  Ignored when ``covariance`` is given.
+    covariance : array_like, optional
+        A numeric joint covariance of the observed variables.
+    substitute : bool
+        Replace hyper-parameter symbols by the model's values.
+    weights : dict, optional
+        Coordinate multiplicities (internal; see
+        :func:`statvae.symbolic.moments.objective_terms`).
+
+    Returns
+    -------
+    Objective
+
+    Examples
+    --------
+    >>> import statvae
+    >>> obj = statvae.LinearVAE(1, 1).objective()
+    >>> obj.symbols
+    [W_1_1, V_1_1, D_1_1]
+    >>> obj.terms["kl"].subs({obj.symbols[1]: 0, obj.symbols[2]: 1})
+    0
+    """
+    if covariance is None and form not in FORMS:
+        raise ModelError(f"form must be one of {', '.join(FORMS)}, got {form!r}")
+    g = model.graph
+    if covariance is None and form == "matrix":
+        return _matrix_objective(model, substitute)
+    params = build_parameters(model)
+    if covariance is not None:
+        cov, data_syms = _numeric_covariance(model, covariance)
+        form = "numeric"
+    elif form == "eigen":
+        cov, data_syms = _eigen_covariance(model)
+    else:
+        cov, data_syms = _explicit_covariance(model)
+    values = {name: b.value for name, b in params.blocks.items() if b.kind != "variance"}
+    variances = {v.name: variance_of(model, params, v) for v in g.variables() if v.variance is not None}
+    t = objective_terms(model, values, observed_covariance_blocks(model, cov), variances, ExplicitAlgebra, weights)
+    obj = _combine(model, form, t, params, data_syms, cov)
+    return obj.substitute(model.substitutions()) if substitute else obj
+
+
+def _combine(model, form, t, params, data_syms, cov) -> Objective:
+    g = model.graph
+    recon = sp.Add(*[t.log_p[v.name] for v in g.observed() if v.name in t.log_p])
+    lat = g.latents()
+    kl = {z.name: -(t.log_p[z.name] + t.entropy[z.name]) for z in lat}
+    terms = {"reconstruction": recon}
+    for z in lat:
+        terms["kl" if len(lat) == 1 else f"kl_{z.name}"] = kl[z.name]
+    terms["weight_decay"] = t.weight_decay
+    total = recon - sp.Add(*[H.symbol(z.beta) * kl[z.name] for z in lat]) - t.weight_decay
+    return Objective(model, form, total, terms, params, data_syms, cov, kl)
+
+
+def _matrix_objective(model: VAEModel, substitute: bool) -> Objective:
+    g = model.graph
+    dims = {v.name: dim_symbol(v) for v in g.variables()}
+    obs = g.observed()
+    blocks = {}
+    for a in obs:
+        for b in obs:
+            if a.name == b.name:
+                name = r"\Sigma" if len(obs) == 1 else rf"\Sigma_{{{a.name}{a.name}}}"
+            else:
+                name = rf"\Sigma_{{{a.name}{b.name}}}"
+            if (b.name, a.name) in blocks:
+                blocks[(a.name, b.name)] = blocks[(b.name, a.name)].T
+            else:
+                blocks[(a.name, b.name)] = sp.MatrixSymbol(name, dims[a.name], dims[b.name])
+    values = {}
+    for m in g.maps():
+        values[m.name] = sp.MatrixSymbol(_matrix_name(m.name), dims[m.target], dims[m.source])
+    for z in g.latents():
+        n = dims[z.name]
+        if z.encoder in ("diagonal", "full"):
+            values[z.covariance_name] = sp.MatrixSymbol(_matrix_name(z.covariance_name), n, n)
+        elif z.encoder == "isotropic":
+            from .parameters import scale_symbol
+
+            values[z.covariance_name] = scale_symbol(z) * sp.Identity(n)
+        else:
+            values[z.covariance_name] = H.symbol(z.encoder_variance) * sp.Identity(n)
+    variances = {}
+    for v in g.variables():
+        if v.variance == "learned":
+            from .parameters import learned_variance_symbol
+
+            variances[v.name] = learned_variance_symbol(v)
+        elif v.variance is not None:
+            variances[v.name] = H.symbol(v.variance)
+    t = objective_terms(model, values, blocks, variances, MatrixAlgebra(dims))
+    obj = _combine(model, "matrix", t, None, [], None)
+    return obj.substitute(model.substitutions()) if substitute else obj
+
+
+def _matrix_name(block: str) -> str:
+    if block[-1].isdigit() and len(block) > 1:
+        return f"{block[:-1]}_{{{block[-1]}}}"
+    return block
+
+
+def numeric_covariance(values) -> np.ndarray:  # pragma: no cover - thin alias
+    from ..data.spectra import validate_covariance
+
+    return validate_covariance(values)

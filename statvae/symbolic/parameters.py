@@ -1,0 +1,184 @@
+"""Explicit-entry parameters of a model: one sympy symbol per free entry.
+
+Each free entry records the *coordinates* it touches (``(variable, index)``
+pairs, 0-based), which is what the per-mode analysis groups by: the decoder
+entry ``W[i, j]`` touches ``(x, i)`` and ``(z, j)``; the encoder covariance
+entry ``D[j, k]`` touches ``(z, j)`` and ``(z, k)``; a learned variance or an
+isotropic encoder scale touches nothing.
+
+Layout of the flat parameter vector (the order of :attr:`ParameterSet.entries`):
+maps in graph order (row-major), then encoder covariances of each latent in
+graph order (diagonal: ``D_11..D_nn``; full: upper triangle row-major;
+isotropic: one scale; fixed: nothing), then learned variances.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from ..model import hyper as H
+from .names import register_latex
+from ..model.graph import Variable
+from ..model.vae import VAEModel
+
+__all__ = ["ParamEntry", "ParamBlock", "ParameterSet", "build_parameters"]
+
+Coord = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class ParamEntry:
+    """One free scalar parameter.
+
+    Attributes
+    ----------
+    symbol : sympy.Symbol
+    block : str
+        Name of the block it belongs to (``"W"``, ``"D"``, ``"sigma2"``).
+    index : tuple of int
+        Position inside the block (0-based; ``()`` for scalars).
+    coords : tuple of (str, int)
+        Coordinates touched, with repetition (``D[j, j]`` touches ``(z, j)``
+        twice).
+    """
+
+    symbol: sp.Symbol
+    block: str
+    index: tuple
+    coords: tuple
+
+    @property
+    def coordinate_set(self) -> frozenset:
+        return frozenset(self.coords)
+
+    def odd_coordinates(self) -> frozenset:
+        """Coordinates touched an odd number of times (the flip character)."""
+        return frozenset(c for c in set(self.coords) if self.coords.count(c) % 2 == 1)
+
+
+@dataclass
+class ParamBlock:
+    """A named block of parameters and the matrix (or scalar) it forms.
+
+    ``kind`` is ``"map"``, ``"covariance"`` or ``"variance"``; ``value`` is the
+    sympy Matrix (maps, covariances) or expression (variances) built from the
+    entries (a fixed encoder covariance is ``d0 * I`` with no entries).
+    """
+
+    name: str
+    kind: str
+    value: object
+    entries: list
+    owner: str
+    encoder: str | None = None
+
+
+class ParameterSet:
+    """All free parameters of a model with explicit dimensions."""
+
+    def __init__(self, blocks: list[ParamBlock]):
+        self.blocks = {b.name: b for b in blocks}
+        self.entries: list[ParamEntry] = [e for b in blocks for e in b.entries]
+        self.symbols: list[sp.Symbol] = [e.symbol for e in self.entries]
+        self.by_symbol = {e.symbol: e for e in self.entries}
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def value(self, name: str):
+        return self.blocks[name].value
+
+    def latent_odd(self, latent_names: set[str]) -> list[ParamEntry]:
+        """Entries odd under the sign flip of some latent coordinate."""
+        return [e for e in self.entries if any(c[0] in latent_names for c in e.odd_coordinates())]
+
+    def index(self, symbol: sp.Symbol) -> int:
+        return self.symbols.index(symbol)
+
+
+def named_symbol(name: str, latex: str, **assumptions) -> sp.Symbol:
+    """Create a plain sympy Symbol and register how it prints in LaTeX."""
+    s = sp.Symbol(name, **assumptions)
+    register_latex(s, latex)
+    return s
+
+
+def entry_symbol(block: str, r: int, c: int | None = None, positive: bool = False) -> sp.Symbol:
+    """Symbol of a block entry (1-based in its name and LaTeX)."""
+    base = _split_latex_name(block)
+    if c is None:
+        name, tex = f"{block}_{r + 1}", f"{base}_{{{r + 1}}}"
+    else:
+        name, tex = f"{block}_{r + 1}_{c + 1}", f"{base}_{{{r + 1}{c + 1}}}" if max(r, c) < 9 else f"{base}_{{{r + 1},{c + 1}}}"
+    return named_symbol(name, tex, positive=True) if positive else named_symbol(name, tex, real=True)
+
+
+def _split_latex_name(block: str) -> str:
+    # "U1" -> "U^{(1)}" keeps entry subscripts readable
+    if block[-1].isdigit() and len(block) > 1:
+        return f"{block[:-1]}^{{({block[-1]})}}"
+    return block
+
+
+def scale_symbol(latent: Variable) -> sp.Symbol:
+    """Symbol of an isotropic encoder scale ``d`` (``D = d I``)."""
+    name = "d" + latent.covariance_name[1:]
+    tex = "d" if len(name) == 1 else f"d_{{{name[1:]}}}"
+    return named_symbol(name, tex, positive=True)
+
+
+def learned_variance_symbol(var: Variable) -> sp.Symbol:
+    """A learned decoder variance is a parameter with the hyper-parameter's symbol."""
+    return H.symbol("sigma2") if var.name in ("x", "y") else named_symbol(f"s_{var.name}", f"s_{{{var.name}}}", positive=True)
+
+
+def build_parameters(model: VAEModel) -> ParameterSet:
+    """Create the explicit-entry parameters of ``model`` (its current dimensions)."""
+    g = model.graph
+    blocks: list[ParamBlock] = []
+    for m in g.maps():
+        rows, cols = g.variable(m.target).dim, g.variable(m.source).dim
+        entries, mat = [], sp.zeros(rows, cols)
+        for r in range(rows):
+            for c in range(cols):
+                s = entry_symbol(m.name, r, c)
+                mat[r, c] = s
+                entries.append(ParamEntry(s, m.name, (r, c), ((m.target, r), (m.source, c))))
+        blocks.append(ParamBlock(m.name, "map", sp.ImmutableMatrix(mat), entries, m.target))
+    for v in g.latents():
+        n, name = v.dim, v.covariance_name
+        entries = []
+        if v.encoder == "diagonal":
+            mat = sp.zeros(n, n)
+            for j in range(n):
+                s = entry_symbol(name, j, j, positive=True)
+                mat[j, j] = s
+                entries.append(ParamEntry(s, name, (j, j), ((v.name, j), (v.name, j))))
+        elif v.encoder == "full":
+            mat = sp.zeros(n, n)
+            for j in range(n):
+                for k in range(j, n):
+                    s = entry_symbol(name, j, k, positive=(j == k))
+                    mat[j, k] = mat[k, j] = s
+                    entries.append(ParamEntry(s, name, (j, k), ((v.name, j), (v.name, k))))
+        elif v.encoder == "isotropic":
+            s = scale_symbol(v)
+            mat = s * sp.eye(n)
+            entries.append(ParamEntry(s, name, (), ()))
+        else:  # fixed
+            mat = H.symbol(v.encoder_variance) * sp.eye(n)
+        blocks.append(ParamBlock(name, "covariance", sp.ImmutableMatrix(mat), entries, v.name, v.encoder))
+    for v in g.variables():
+        if v.variance == "learned":
+            s = learned_variance_symbol(v)
+            blocks.append(ParamBlock(s.name, "variance", s, [ParamEntry(s, s.name, (), ())], v.name))
+    return ParameterSet(blocks)
+
+
+def variance_of(model: VAEModel, params: ParameterSet, var: Variable) -> sp.Expr:
+    """Noise variance of the generative factor of ``var`` (hyper symbol or learned parameter)."""
+    if var.variance == "learned":
+        return learned_variance_symbol(var)
+    return H.symbol(var.variance)

@@ -1,0 +1,197 @@
+"""Stability conditions and critical values from the Hessian blocks.
+
+The collapsed point is a strict local maximum iff every block is negative
+definite (Sylvester: the leading principal minors of ``-B`` are positive).
+A block whose determinant vanishes identically for the model's values
+(exactly flat directions, e.g. a hierarchical VAE with equal KL weights)
+can only be negative *semi*-definite; for it the condition asks that no
+eigenvalue be positive (every principal minor of ``-B`` non-negative) and
+the block is reported as degenerate.
+
+Critical values are where the number of positive Hessian eigenvalues (the
+ascent directions of the ELBO) changes from zero, found from the roots of
+the block determinants: in closed form when sympy can solve
+``det B(p) = 0`` for the parameter, by bracketed root finding otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+import sympy as sp
+
+from ..model import hyper as H
+
+__all__ = ["MaxOver", "simplify_positive", "block_condition", "solve_relational", "BlockCondition"]
+
+
+class MaxOver(sp.Function):
+    """``max_i f(xi_i^2)``: maximum of an expression over a mode index (display form).
+
+    ``MaxOver(expr, Symbol("i"))`` prints as ``\\max_{i} expr``.
+    """
+
+    nargs = 2
+
+    def _latex(self, printer):
+        expr, idx = self.args
+        return rf"\max_{{{printer._print(idx)}}} {printer.parenthesize(expr, 0) if expr.is_Add else printer._print(expr)}"
+
+    def _sympystr(self, printer):
+        expr, idx = self.args
+        return f"max_{printer._print(idx)}({printer._print(expr)})"
+
+
+class MinOver(MaxOver):
+    """``min_i f(xi_i^2)`` (display form)."""
+
+    def _latex(self, printer):
+        expr, idx = self.args
+        return rf"\min_{{{printer._print(idx)}}} {printer.parenthesize(expr, 0) if expr.is_Add else printer._print(expr)}"
+
+    def _sympystr(self, printer):
+        expr, idx = self.args
+        return f"min_{printer._print(idx)}({printer._print(expr)})"
+
+
+def simplify_positive(expr: sp.Expr) -> tuple[sp.Expr, int]:
+    """Factor ``expr`` and drop factors of known sign.
+
+    Returns ``(core, sign)`` with ``expr = sign * (positive factor) * core``
+    where ``core`` has no factor of known sign (``core == 1`` if all known).
+    """
+    f = sp.factor(sp.simplify(expr))
+    sign = 1
+    core = sp.Integer(1)
+    for fac in sp.Mul.make_args(f):
+        base, e = fac.as_base_exp()
+        if fac.is_positive:
+            continue
+        if fac.is_negative:
+            sign = -sign
+            continue
+        if e.is_Integer and e % 2 == 0 and base.is_real:
+            core = core * fac
+            continue
+        if e.is_Integer and base.is_positive is None and base.is_negative is None:
+            core = core * (base if e % 2 else base**2)
+            continue
+        core = core * fac
+    return core, sign
+
+
+@dataclass
+class BlockCondition:
+    """The stability condition of one block.
+
+    Attributes
+    ----------
+    relations : list of sympy.Basic
+        Relations (``expr > 0`` or ``expr >= 0``) that must all hold;
+        ``[]`` means always satisfied, ``[sympy.false]`` never.
+    degenerate : bool
+        ``True`` when the block is singular for every value of its symbols
+        (only negative semi-definiteness can hold).
+    """
+
+    relations: list
+    degenerate: bool
+
+    def as_boolean(self) -> sp.Basic:
+        return sp.And(*self.relations) if self.relations else sp.true
+
+
+def _minor_condition(minor: sp.Expr, strict: bool):
+    core, sign = simplify_positive(minor)
+    if core.is_number:
+        val = sign * core
+        ok = (val > 0) if strict else (val >= 0)
+        return sp.true if ok else sp.false
+    expr = sign * core
+    return sp.Gt(expr, 0) if strict else sp.Ge(expr, 0)
+
+
+def block_condition(block: sp.Matrix) -> BlockCondition:
+    """Negative-definiteness condition of a symbolic block.
+
+    Examples
+    --------
+    >>> s, x = sp.symbols("s x", positive=True)
+    >>> block_condition(sp.Matrix([[-1/s, x/s], [x/s, -x]])).relations
+    [s - x > 0]
+    """
+    nb = -block
+    k = nb.shape[0]
+    det = sp.simplify(nb.det())
+    degenerate = det == 0
+    rels = []
+    if not degenerate:
+        for m in range(1, k + 1):
+            c = _minor_condition(nb[:m, :m].det(), strict=True)
+            if c is sp.false:
+                return BlockCondition([sp.false], False)
+            if c is not sp.true:
+                rels.append(c)
+    else:
+        for m in range(1, k + 1):
+            for rows in combinations(range(k), m):
+                c = _minor_condition(nb.extract(list(rows), list(rows)).det(), strict=False)
+                if c is sp.false:
+                    return BlockCondition([sp.false], True)
+                if c is not sp.true:
+                    rels.append(c)
+    out = []
+    for r in rels:
+        if r not in out:
+            out.append(r)
+    return BlockCondition(out, degenerate)
+
+
+def solve_relational(rel: sp.Basic, target: sp.Symbol) -> sp.Basic:
+    """Rewrite ``rel`` as ``target > g`` / ``target < g`` when it is linear in ``target``.
+
+    Only a sign-definite coefficient is divided out; otherwise ``rel`` is
+    returned unchanged.
+    """
+    if not isinstance(rel, sp.core.relational.Relational) or target not in rel.free_symbols:
+        return rel
+    expr = sp.expand(rel.lhs - rel.rhs)
+    poly = sp.Poly(expr, target) if expr.is_polynomial(target) else None
+    if poly is None or poly.degree() != 1:
+        num, den = sp.fraction(sp.together(expr))
+        if den.is_positive and num.is_polynomial(target) and sp.Poly(num, target).degree() == 1:
+            poly = sp.Poly(sp.expand(num), target)
+        else:
+            return rel
+    a, b = poly.all_coeffs()
+    a = sp.factor(a)
+    if a.is_positive:
+        flip = False
+    elif a.is_negative:
+        flip = True
+    else:
+        return rel
+    bound = sp.factor(sp.simplify(-b / a))
+    strict = isinstance(rel, (sp.StrictGreaterThan, sp.StrictLessThan))
+    greater = isinstance(rel, (sp.StrictGreaterThan, sp.GreaterThan)) != flip
+    if greater:
+        return sp.Gt(target, bound) if strict else sp.Ge(target, bound)
+    return sp.Lt(target, bound) if strict else sp.Le(target, bound)
+
+
+def preferred_target(free: set, model) -> sp.Symbol | None:
+    """The hyper-parameter a condition is best solved for (sigma2, then beta, ...)."""
+    for name in ("sigma2", "beta", "beta1", "beta2", "weight_decay_dec", "weight_decay_enc", "tau2",
+                 "encoder_variance", "prior_variance"):
+        if name in model.values and H.symbol(name) in free:
+            return H.symbol(name)
+    return None
+
+
+def numeric_blocks_stable(mats: np.ndarray, rtol: float = 1e-10) -> np.ndarray:
+    """For a stack of symmetric matrices, ``True`` where none has a positive eigenvalue."""
+    ev = np.linalg.eigvalsh(mats)
+    scale = np.abs(mats).reshape(mats.shape[0], -1).max(axis=1)
+    return ev.max(axis=1) <= rtol * np.maximum(scale, 1e-300)
