@@ -1,4 +1,144 @@
-"""LaTeX export (placeholder, replaced below)."""
+"""LaTeX export of every statvae object, in the paper's notation.
+
+``statvae.latex(obj)`` accepts sympy expressions, relations and matrices,
+:class:`~statvae.symbolic.objective.Objective`, Hessian blocks, block
+conditions, :class:`~statvae.symbolic.collapse.CollapseAnalysis`, critical
+points and plain dicts of those.  Symbols print as in the paper:
+``\\sigma'^{2}`` for the decoder variance, ``\\xi_{i}^{2}`` for the data
+eigenvalues, ``N`` and ``n`` for dimensions.
+
+Examples
+--------
+>>> import statvae
+>>> a = statvae.LinearVAE(3, 2).collapse()
+>>> statvae.latex(a.criterion)
+"\\\\sigma'^{2} > \\\\max_{i} \\\\xi_{i}^{2}"
+"""
+
+from __future__ import annotations
+
 import sympy as sp
-def latex(obj, **kw):
-    return sp.latex(obj)
+
+from .errors import StatvaeError
+
+__all__ = ["latex", "expr_latex"]
+
+
+def expr_latex(expr) -> str:
+    """LaTeX of a sympy object with statvae's symbol names."""
+    from .symbolic.names import latex_names
+
+    names = latex_names(expr)
+    return sp.latex(expr, symbol_names=names, mul_symbol=None, ln_notation=False)
+
+
+def _lines(pairs, align: bool, env: str = "align") -> str:
+    if align:
+        body = " \\\\\n".join(f"{lhs} &= {rhs}" if "=" not in lhs else f"{lhs} & {rhs}" for lhs, rhs in pairs)
+        return f"\\begin{{{env}}}\n{body}\n\\end{{{env}}}"
+    return ",\\quad ".join(f"{lhs} = {rhs}" for lhs, rhs in pairs)
+
+
+def _objective(obj, align: bool) -> str:
+    model = obj.model
+    pairs = [(r"\mathcal{L}", expr_latex(obj.total))]
+    if align:
+        for name, term in obj.terms.items():
+            pairs.append((_term_name(name, model), expr_latex(term)))
+    return _lines(pairs, align)
+
+
+def _term_name(name: str, model) -> str:
+    if name == "reconstruction":
+        return r"\mathcal{L}_{\mathrm{rec}}"
+    if name == "weight_decay":
+        return r"\mathcal{R}"
+    if name == "kl":
+        return r"\mathrm{KL}"
+    return rf"\mathrm{{KL}}_{{{name.split('_', 1)[1]}}}"
+
+
+def _block(b) -> str:
+    labels = ", ".join(b.labels)
+    return rf"H_{{({labels})}} = {expr_latex(b.matrix)}"
+
+
+def _analysis(a, align: bool) -> str:
+    pairs = []
+    for name, val in a.collapsed_point.items():
+        pairs.append((_matrix_name(name), expr_latex(val)))
+    for b in a.blocks:
+        pairs.append((rf"H_{{({', '.join(b.labels)})}}", expr_latex(b.matrix)))
+    pairs.append((r"\text{stable} \iff", expr_latex(a.criterion)))
+    try:
+        t = a._default_target()
+        from .model import hyper as H
+
+        pairs.append((H.spec(t).latex + r"_{c}", expr_latex(a.critical_expression(t))))
+    except StatvaeError:
+        pass
+    if not align:
+        return ",\\quad ".join(f"{l} {r}" if l.endswith(r"\iff") else f"{l} = {r}" for l, r in pairs)
+    body = " \\\\\n".join(f"{l} & {r}" if l.endswith(r"\iff") else f"{l} &= {r}" for l, r in pairs)
+    return f"\\begin{{align}}\n{body}\n\\end{{align}}"
+
+
+def _matrix_name(block: str) -> str:
+    from .model import hyper as H
+
+    if block in H.HYPER:
+        return H.spec(block).latex
+    if block[-1].isdigit() and len(block) > 1:
+        return f"{block[:-1]}_{{{block[-1]}}}"
+    return block
+
+
+def latex(obj, align: bool = False) -> str:
+    """LaTeX for a statvae object.
+
+    Parameters
+    ----------
+    obj
+        A sympy object, an ``Objective``, a ``HessianBlock`` or ``ModeBlock``,
+        a ``BlockCondition``, a ``CollapseAnalysis``, a ``CriticalPoint``, or a
+        dict mapping names to any of these.
+    align : bool
+        Wrap multi-line results in an ``align`` environment (one line per
+        term, block, or entry).
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    StatvaeError
+        For objects statvae cannot print.
+    """
+    from .symbolic.collapse import CollapseAnalysis, CriticalPoint, HessianBlock
+    from .symbolic.modes import ModeBlock
+    from .symbolic.objective import Objective
+    from .symbolic.stability import BlockCondition
+
+    if isinstance(obj, Objective):
+        return _objective(obj, align)
+    if isinstance(obj, CollapseAnalysis):
+        return _analysis(obj, align)
+    if isinstance(obj, (HessianBlock, ModeBlock)):
+        s = _block(obj)
+        return f"\\begin{{align}}\n{s.replace(' = ', ' &= ', 1)}\n\\end{{align}}" if align else s
+    if isinstance(obj, BlockCondition):
+        return expr_latex(obj.as_boolean())
+    if isinstance(obj, CriticalPoint):
+        from .model import hyper as H
+
+        return rf"{H.spec(obj.parameter).latex}_{{c}} = {obj.value:.12g}"
+    if isinstance(obj, dict):
+        pairs = [(k if isinstance(k, str) else expr_latex(k), latex(v)) for k, v in obj.items()]
+        return _lines(pairs, align)
+    if isinstance(obj, (sp.Basic, sp.MatrixBase)):
+        s = expr_latex(obj)
+        return f"\\begin{{align}}\n{s}\n\\end{{align}}" if align else s
+    if isinstance(obj, (int, float)):
+        return expr_latex(sp.sympify(obj))
+    raise StatvaeError(f"statvae.latex cannot print objects of type {type(obj).__name__}")

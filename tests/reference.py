@@ -80,7 +80,7 @@ import math
 from typing import Callable, Dict, Sequence
 
 import numpy as np
-from scipy import optimize
+from scipy import linalg, optimize
 
 __all__ = [
     "DEFAULT_HYPER",
@@ -96,6 +96,8 @@ __all__ = [
     "fd_gradient",
     "fd_hessian",
     "collapsed_hessian",
+    "collapsed_spectrum",
+    "count_zero_modes",
     "hessian_eigenvalues",
     "max_hessian_eigenvalue",
     "critical_by_bisection",
@@ -491,6 +493,19 @@ class Problem:
     def terms(self, theta) -> Dict[str, float]:
         return terms(self.kind, self.unpack(theta), self.Sigma, self.hyper)
 
+    def magnitude(self, theta) -> float:
+        """Round-off scale F of the objective at theta: the sum of the
+        magnitudes of its terms (reconstruction, beta-weighted KLs, weight
+        decay), at least 1."""
+        T = self.terms(theta)
+        h = self.hyper
+        if self.kind == "hierarchical":
+            F = abs(T["reconstruction"]) + h["beta1"] * abs(T["kl1"]) + h["beta2"] * abs(T["kl2"])
+        else:
+            F = abs(T["reconstruction"]) + h["beta"] * abs(T["kl"])
+        F += abs(T["weight_decay"])
+        return float(max(F, 1.0)) if np.isfinite(F) else float("inf")
+
     def fd_scale(self, theta) -> np.ndarray:
         """Per-coordinate length scale for finite differences.
 
@@ -780,17 +795,52 @@ def maximize_objective(problem: Problem, theta0, gtol: float = 1e-10, maxiter: i
 # --------------------------------------------------------------------------
 def collapsed_hessian(problem: Problem, h: float = 1e-2, levels: int = 3):
     """(theta*, H): the collapsed point and the FD Hessian of the objective
-    over all free parameters there."""
+    over all free parameters there (steps ``h * problem.fd_scale``)."""
     theta = collapsed_point(problem)
     H = fd_hessian(problem.f_batch, theta, h=h, scale=problem.fd_scale(theta), levels=levels, vectorized=True)
     return theta, H
 
 
+def collapsed_spectrum(problem: Problem, h: float = 1e-2) -> Dict[str, np.ndarray]:
+    """Hessian spectrum at the collapsed point, raw and step-scaled.
+
+    Returns a dict with ``theta``, ``H``, ``steps`` (d = h * fd_scale),
+    ``eigenvalues`` (of H, ascending), ``scaled_eigenvalues`` (of
+    diag(d) H diag(d), ascending; same inertia as H by Sylvester's law, but
+    with FD round-off of uniform size ~ eps * F in every entry),
+    ``scaled_vectors`` and ``magnitude`` F = :meth:`Problem.magnitude`."""
+    theta, H = collapsed_hessian(problem, h=h)
+    d = h * problem.fd_scale(theta)
+    Ht = H * np.outer(d, d)
+    evt, vect = np.linalg.eigh(Ht)
+    return {
+        "theta": theta,
+        "H": H,
+        "steps": d,
+        "eigenvalues": np.linalg.eigvalsh(H),
+        "scaled_eigenvalues": evt,
+        "scaled_vectors": vect,
+        "magnitude": problem.magnitude(theta),
+    }
+
+
 def hessian_eigenvalues(problem_factory: Callable[[float], Problem], value: float, h: float = 1e-2) -> np.ndarray:
     """Ascending eigenvalues of the FD Hessian at the collapsed point of
     ``problem_factory(value)``."""
-    _, H = collapsed_hessian(problem_factory(value), h=h)
-    return np.linalg.eigvalsh(H)
+    return collapsed_spectrum(problem_factory(value), h=h)["eigenvalues"]
+
+
+def count_zero_modes(spec: Dict[str, np.ndarray], zero_tol: float = 1e-10) -> int:
+    """Number of numerically-zero Hessian eigenvalues in a
+    :func:`collapsed_spectrum` result: |scaled eigenvalue| <= zero_tol * F.
+
+    In step-scaled coordinates an eigenvalue is the second-order change of f
+    over one FD step along that direction; the FD round-off there is about
+    25 eps F per entry (~ 3e-13 F for 50 parameters), so the default
+    1e-10 leaves a margin of several hundred while any physical curvature
+    that changes f by more than 1e-10 relative over a step counts as
+    non-zero."""
+    return int(np.sum(np.abs(spec["scaled_eigenvalues"]) <= zero_tol * spec["magnitude"]))
 
 
 def _drop_zero_modes(ev, k0):
@@ -803,11 +853,37 @@ def _drop_zero_modes(ev, k0):
     return float(np.max(ev[keep]))
 
 
-def max_hessian_eigenvalue(problem_factory: Callable[[float], Problem], value: float, zero_modes: int = 0, h: float = 1e-2) -> float:
+def _max_eig_without_zero_modes(spec, k0, scaled):
+    if scaled:
+        return _drop_zero_modes(spec["scaled_eigenvalues"], k0)
+    if k0 <= 0:
+        return float(spec["eigenvalues"][-1])
+    evt, vect, d, H = spec["scaled_eigenvalues"], spec["scaled_vectors"], spec["steps"], spec["H"]
+    idx = np.argsort(np.abs(evt))[:k0]
+    Z = d[:, None] * vect[:, idx]  # (near-)null vectors of H in original coordinates
+    Q = linalg.null_space(Z.T)  # orthonormal basis of their complement
+    if Q.shape[1] == 0:
+        return 0.0
+    return float(np.linalg.eigvalsh(Q.T @ H @ Q)[-1])
+
+
+def max_hessian_eigenvalue(
+    problem_factory: Callable[[float], Problem], value: float, zero_modes=0, h: float = 1e-2,
+    scaled: bool = False, zero_tol: float = 1e-10,
+) -> float:
     """Largest eigenvalue of the FD Hessian at the collapsed point of
-    ``problem_factory(value)``.  If ``zero_modes = k > 0`` the k eigenvalues of
-    smallest absolute value are discarded first (exact flat directions)."""
-    return _drop_zero_modes(hessian_eigenvalues(problem_factory, value, h=h), int(zero_modes))
+    ``problem_factory(value)``.
+
+    ``zero_modes``: ``0`` (default) plain largest eigenvalue; an int k > 0:
+    the k directions whose step-scaled eigenvalues have the smallest |.| are
+    treated as exact flat directions and removed (the Hessian is restricted to
+    the Euclidean complement of those null vectors, which leaves the other
+    eigenvalues unchanged when they span an exact null space); ``"auto"``:
+    k = :func:`count_zero_modes` at this value.  ``scaled=True`` returns the
+    eigenvalue of diag(d) H diag(d) instead (same sign)."""
+    spec = collapsed_spectrum(problem_factory(value), h=h)
+    k0 = count_zero_modes(spec, zero_tol) if zero_modes == "auto" else int(zero_modes)
+    return _max_eig_without_zero_modes(spec, k0, scaled)
 
 
 def critical_by_bisection(
@@ -816,69 +892,74 @@ def critical_by_bisection(
     hi: float,
     tol: float = 1e-10,
     zero_modes="auto",
-    zero_tol: float = 1e-7,
+    zero_tol: float = 1e-10,
     method: str = "brentq",
     h: float = 1e-2,
     full_output: bool = False,
 ):
     """Parameter value at which the collapsed point changes stability.
 
-    Let ev(v) be the Hessian spectrum at the collapsed point of
-    ``problem_factory(v)`` and ``g(v)`` its largest eigenvalue after the
-    ``k0`` eigenvalues of smallest absolute value have been discarded (exact
-    zero modes, i.e. flat directions that exist for every v).  One end of
-    ``[lo, hi]`` must be unstable (``g > zero_tol * max|ev|``) and the other
-    stable (``g < 0``); the root of g in between is returned, found with
-    ``brentq`` (default; relative tolerance ``tol``) or plain bisection on the
-    sign of g (``method="bisect"``, same tolerance).  Either end may be the
-    unstable one.
+    For a value v let ``ev~(v)`` be the spectrum of the step-scaled Hessian
+    diag(d) H diag(d) at the collapsed point of ``problem_factory(v)`` (same
+    signs as H by Sylvester's law of inertia, better conditioned, FD noise of
+    uniform size ~eps F) and ``g(v)`` its largest eigenvalue after the ``k0``
+    eigenvalues of smallest |.| have been discarded (exact zero modes, i.e.
+    flat directions that exist for every v).  One end of ``[lo, hi]`` must be
+    unstable (``g > zero_tol * F``) and the other clearly stable
+    (``g < -zero_tol * F``; a stable end whose largest kept eigenvalue is only
+    ~0 means unremoved zero modes or a marginal bracket, and is rejected),
+    where F = :meth:`Problem.magnitude`.  Either end may be the unstable one.
+    The root of g in between is returned, found with ``brentq`` (default;
+    relative tolerance ``tol``) or plain bisection on the sign of g
+    (``method="bisect"``, same tolerance).
 
     ``zero_modes``:
-      * ``"auto"`` (default): k0 = min over the two ends of the number of
-        eigenvalues with |ev| <= zero_tol * max|ev| -- i.e. modes that are
-        (numerically) zero at both ends are treated as exact zero modes.  With
-        no zero modes this is plain root finding on the largest eigenvalue.
+      * ``"auto"`` (default): k0 = min over the two ends of
+        :func:`count_zero_modes` -- modes that are numerically zero at both
+        ends are treated as exact zero modes (e.g. n1*n2 of them in the
+        hierarchical model with beta1 == beta2, or n per null direction of a
+        singular Sigma in the linear model).  With none this is plain root
+        finding on the largest eigenvalue.
       * an int: use that k0 (``0`` = plain largest eigenvalue).
 
     Near the root the crossing eigenvalue becomes as small as the zero modes
     and cannot be told apart from them; this only happens inside the FD-noise
-    band (~1e-11 relative) so the root is still located to roughly
-    noise / |dg/dv|.  Raises ValueError if the bracket is not valid.
+    band, so the root is still located to about noise / |dg/dv| (observed
+    ~1e-11 relative for well-scaled problems).  Raises ValueError if the
+    bracket is not valid.
 
     Returns the critical value (or ``(value, info)`` if ``full_output``)."""
     lo, hi = float(lo), float(hi)
-    ev_lo = hessian_eigenvalues(problem_factory, lo, h=h)
-    ev_hi = hessian_eigenvalues(problem_factory, hi, h=h)
-
-    def nzero(ev):
-        return int(np.sum(np.abs(ev) <= zero_tol * max(np.abs(ev).max(), 1e-300)))
-
+    spec_lo = collapsed_spectrum(problem_factory(lo), h=h)
+    spec_hi = collapsed_spectrum(problem_factory(hi), h=h)
     if zero_modes == "auto":
-        k0 = min(nzero(ev_lo), nzero(ev_hi))
+        k0 = min(count_zero_modes(spec_lo, zero_tol), count_zero_modes(spec_hi, zero_tol))
     else:
         k0 = int(zero_modes)
-    g_lo, g_hi = _drop_zero_modes(ev_lo, k0), _drop_zero_modes(ev_hi, k0)
-    thr_lo = zero_tol * np.abs(ev_lo).max()
-    thr_hi = zero_tol * np.abs(ev_hi).max()
-    unstable_lo = g_lo > thr_lo
-    unstable_hi = g_hi > thr_hi
-    if unstable_lo == unstable_hi or (unstable_lo and not g_hi < 0) or (unstable_hi and not g_lo < 0):
+    g_lo = _max_eig_without_zero_modes(spec_lo, k0, True)
+    g_hi = _max_eig_without_zero_modes(spec_hi, k0, True)
+    thr_lo = zero_tol * spec_lo["magnitude"]
+    thr_hi = zero_tol * spec_hi["magnitude"]
+    unstable_lo, stable_lo = g_lo > thr_lo, g_lo < -thr_lo
+    unstable_hi, stable_hi = g_hi > thr_hi, g_hi < -thr_hi
+    if not ((unstable_lo and stable_hi) or (unstable_hi and stable_lo)):
         raise ValueError(
-            f"invalid bracket: g({lo}) = {g_lo:.3g}, g({hi}) = {g_hi:.3g} "
-            f"(k0 = {k0} zero modes removed); need one end > 0 and the other < 0"
+            f"invalid bracket: scaled g({lo}) = {g_lo:.3g}, g({hi}) = {g_hi:.3g} "
+            f"(k0 = {k0} zero modes removed); need one end > +zero_tol*F "
+            f"({max(thr_lo, thr_hi):.2g}) and the other < -zero_tol*F"
         )
     nev = [2]
 
     def g(v):
         nev[0] += 1
-        return max_hessian_eigenvalue(problem_factory, v, zero_modes=k0, h=h)
+        return _max_eig_without_zero_modes(collapsed_spectrum(problem_factory(v), h=h), k0, True)
 
     xtol = 1e-15 * max(abs(lo), abs(hi), 1e-300)
     if method == "brentq":
         root = optimize.brentq(g, lo, hi, xtol=xtol, rtol=max(tol, 4.5e-16), maxiter=200)
     elif method == "bisect":
         a, b = lo, hi
-        sa = g_lo > 0
+        sa = unstable_lo
         while abs(b - a) > tol * max(abs(a), abs(b)) + xtol:
             m = 0.5 * (a + b)
             if (g(m) > 0) == sa:
@@ -889,5 +970,11 @@ def critical_by_bisection(
     else:
         raise ValueError("method must be 'brentq' or 'bisect'")
     if full_output:
-        return root, {"zero_modes": k0, "g_lo": g_lo, "g_hi": g_hi, "evaluations": nev[0], "unstable_end": "lo" if unstable_lo else "hi"}
+        return root, {
+            "zero_modes": k0,
+            "g_lo": g_lo,
+            "g_hi": g_hi,
+            "evaluations": nev[0],
+            "unstable_end": "lo" if unstable_lo else "hi",
+        }
     return root

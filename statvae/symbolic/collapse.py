@@ -35,6 +35,7 @@ from .stability import (
     BlockCondition,
     block_condition,
     numeric_blocks_stable,
+    preference_order,
     preferred_target,
     solve_relational,
 )
@@ -44,6 +45,12 @@ __all__ = ["CollapseAnalysis", "HessianBlock", "CriticalPoint", "analyse_collaps
 #: Largest number of map entries touching latents (``N*n`` for the plain model)
 #: for which :meth:`CollapseAnalysis.explicit_hessian` runs without ``force=True``.
 EXPLICIT_LIMIT = 24
+
+
+def _tidy_identity(v):
+    if isinstance(v, sp.MatMul) and len(v.args) == 2 and v.args[0] == 1:
+        return v.args[1]
+    return v
 
 
 def analyse_collapse(model: VAEModel) -> "CollapseAnalysis":
@@ -146,8 +153,7 @@ class CollapseAnalysis:
             mat = b.matrix.xreplace(sub).applyfunc(lambda e: sp.factor(sp.simplify(e)))
             self.blocks.append(HessianBlock(b.pattern, b.labels, mat, b.multiplicity, b.touches_latent,
                                             block_condition(mat), b))
-        self.collapsed_point = {k: (v.xreplace(sub) if hasattr(v, "xreplace") else v)
-                                for k, v in structure.collapsed.items()}
+        self.collapsed_point = {k: _tidy_identity(v.xreplace(sub)) for k, v in structure.collapsed.items()}
 
     def __repr__(self) -> str:
         return f"<CollapseAnalysis of {self.model!r}: {len(self.blocks)} block types; condition {self.condition}>"
@@ -188,11 +194,12 @@ class CollapseAnalysis:
     def _quantified(self, rel, block: HessianBlock):
         if rel in (sp.true, sp.false):
             return rel
-        target = preferred_target(rel.free_symbols, self.model)
         spectral = [s for s in rel.free_symbols if "_eig_" in s.name]
-        if target is None:
-            return rel
-        solved = solve_relational(rel, target)
+        solved = rel
+        for target in preference_order(rel.free_symbols, self.model):
+            solved = solve_relational(rel, target)
+            if solved is not rel:
+                break
         if not spectral or solved is rel or len(spectral) != 1:
             return solved
         idx = sp.Symbol(spectral[0].name.split("_eig_")[1])

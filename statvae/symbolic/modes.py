@@ -300,11 +300,8 @@ def _collapsed_description(model, p1, sol1, dims) -> dict:
                 out[name] = sp.Integer(0)  # canonical gauge: the observed-observed map is the regression, zero here
         elif b.kind == "covariance":
             z = g.variable(b.owner)
-            if b.encoder == "fixed":
-                out[name] = b.value[0, 0] * sp.Identity(dims[z.name])
-            else:
-                e = b.entries[0]
-                out[name] = sol1[e.symbol] * sp.Identity(dims[z.name])
+            val = b.value[0, 0] if b.encoder == "fixed" else sol1[b.entries[0].symbol]
+            out[name] = sp.MatMul(val, sp.Identity(dims[z.name]))
         else:
             out[name] = sol1[b.entries[0].symbol]
     return out

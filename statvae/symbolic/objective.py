@@ -260,6 +260,11 @@ def _matrix_objective(model: VAEModel, substitute: bool) -> Objective:
             variances[v.name] = H.symbol(v.variance)
     t = objective_terms(model, values, blocks, variances, MatrixAlgebra(dims))
     obj = _combine(model, "matrix", t, None, [], None)
+    # tidy the constants: the log(2 pi) of the prior and of the entropy cancel
+    c = sp.Dummy("c")
+    tidy = lambda e: sp.expand(e.xreplace({sp.log(2 * sp.pi): c})).xreplace({c: sp.log(2 * sp.pi)})  # noqa: E731
+    obj = Objective(obj.model, obj.form, tidy(obj.total), {k: tidy(v) for k, v in obj.terms.items()}, None, [], None,
+                    {k: tidy(v) for k, v in obj.kl.items()})
     return obj.substitute(model.substitutions()) if substitute else obj
 
 

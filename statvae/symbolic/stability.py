@@ -181,13 +181,19 @@ def solve_relational(rel: sp.Basic, target: sp.Symbol) -> sp.Basic:
     return sp.Lt(target, bound) if strict else sp.Le(target, bound)
 
 
+_PREFERENCE = ("sigma2", "beta", "beta1", "beta2", "weight_decay_dec", "weight_decay_enc", "tau2",
+               "encoder_variance", "encoder_variance1", "encoder_variance2", "prior_variance")
+
+
+def preference_order(free: set, model) -> list:
+    """Hyper-parameters in ``free``, in the order conditions are best solved for them."""
+    return [H.symbol(n) for n in _PREFERENCE if n in model.values and H.symbol(n) in free]
+
+
 def preferred_target(free: set, model) -> sp.Symbol | None:
     """The hyper-parameter a condition is best solved for (sigma2, then beta, ...)."""
-    for name in ("sigma2", "beta", "beta1", "beta2", "weight_decay_dec", "weight_decay_enc", "tau2",
-                 "encoder_variance", "prior_variance"):
-        if name in model.values and H.symbol(name) in free:
-            return H.symbol(name)
-    return None
+    order = preference_order(free, model)
+    return order[0] if order else None
 
 
 def numeric_blocks_stable(mats: np.ndarray, rtol: float = 1e-10) -> np.ndarray:

@@ -1,0 +1,135 @@
+"""The ``statvae`` command line.
+
+Sub-commands:
+
+``statvae derive``
+    objective, collapsed point, Hessian blocks, stability condition and
+    critical expression of a model (text, LaTeX or JSON);
+``statvae threshold``
+    the critical value of a hyper-parameter for a spectrum, covariance,
+    samples or a built-in dataset.
+
+Errors (bad options, bad data, impossible analyses) print one line on
+stderr and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ..errors import StatvaeError
+from .options import add_data_options, add_model_options, build_model, load_data
+
+__all__ = ["main", "build_parser"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are one line (no usage block) and exit 2."""
+
+    def error(self, message):  # noqa: D401 - argparse API
+        sys.stderr.write(f"{self.prog}: error: {' '.join(message.split())}\n")
+        sys.exit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="statvae", description="Posterior collapse in linear VAEs as a phase transition: exact "
+                "ELBOs, stability of the collapsed point, critical hyper-parameters, LaTeX.",
+                epilog="Run 'statvae COMMAND --help' for the options of a command.")
+    from .. import __version__
+
+    p.add_argument("--version", action="version", version=f"statvae {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    d = sub.add_parser("derive", help="derive objective, collapse Hessian blocks, condition and critical expression",
+                       description="Derive, for symbolic dimensions N and n, the exact objective, the collapsed "
+                       "point, the per-mode Hessian blocks at collapse, the stability condition and the critical "
+                       "value of the leading hyper-parameter.")
+    add_model_options(d)
+    d.add_argument("--format", choices=["text", "latex", "json"], default="text", help="output format (default text)")
+    d.add_argument("--solve-for", metavar="PARAM", default=None,
+                   help="hyper-parameter of the critical expression (default: sigma2, else beta)")
+    d.add_argument("--explicit", action="store_true",
+                   help="also print the explicit-entry objective for the given --data-dim and --latent-dim")
+    d.set_defaults(func=_derive)
+
+    t = sub.add_parser("threshold", help="critical value of a hyper-parameter for given data",
+                       description="Critical value of a hyper-parameter where the collapsed point loses "
+                       "stability, for the given data.")
+    add_model_options(t)
+    add_data_options(t)
+    t.add_argument("--solve-for", metavar="PARAM", default=None,
+                   help="hyper-parameter to solve for: sigma2, beta, weight_decay_enc, weight_decay_dec, "
+                   "prior_variance, tau2, beta1, beta2, encoder_variance (default: sigma2, else beta)")
+    t.add_argument("--json", action="store_true", help="print one JSON object")
+    t.set_defaults(func=_threshold)
+    return p
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``statvae`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except StatvaeError as exc:
+        sys.stderr.write(f"statvae: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("statvae: interrupted\n")
+        return 130
+
+
+def _derive(args) -> int:
+    from .derive import run_derive
+
+    return run_derive(args)
+
+
+def _threshold(args) -> int:
+    from ..latex import latex
+    from ..model import hyper as H
+
+    data, desc = load_data(args)
+    dim = len(data["spectrum"]) if "spectrum" in data else data["covariance"].shape[0]
+    model = build_model(args, dim)
+    analysis = model.collapse()
+    name = args.solve_for or analysis._default_target()
+    point = analysis.critical_points(name, **data)
+    if len(point) > 1:
+        desc_pts = ", ".join(f"{c.value:.10g} (stable {c.stable_side})" for c in point)
+        raise StatvaeError(f"collapse changes stability at several values of {name}: {desc_pts}")
+    cp = point[0]
+    spectra = analysis.spectra(**data)
+    governing = [v.name for v in model.graph.observed() if v.variance is not None][0]
+    if args.json:
+        out = {
+            "parameter": name,
+            "critical": cp.value,
+            "condition_latex": latex(analysis.criterion),
+            "spectrum": [float(v) for v in spectra[governing]],
+            "stable_side": cp.stable_side,
+            "block": cp.block,
+            "mode": cp.mode,
+            "method": cp.method,
+            "model": model.kind,
+            "data": desc,
+        }
+        if len(spectra) > 1:
+            out["spectra"] = {k: [float(x) for x in v] for k, v in spectra.items()}
+        print(json.dumps(out))
+        return 0
+    from .render import text, text_name
+
+    pname = text_name(H.spec(name).latex)
+    print(f"model:     {model.kind} VAE ({', '.join(f'{k}={v}' for k, v in model.dims.items())})")
+    print(f"data:      {desc}")
+    top = ", ".join(f"{v:.6g}" for v in spectra[governing][:5])
+    more = " ..." if len(spectra[governing]) > 5 else ""
+    print(f"spectrum:  {top}{more}  ({len(spectra[governing])} eigenvalues of {governing})")
+    print(f"condition: {text(analysis.criterion)}")
+    print(f"critical:  {pname} = {cp.value:.12g}  (collapse is stable {cp.stable_side} it; "
+          f"block {text_name(cp.block)}, {cp.method})")
+    return 0

@@ -1,0 +1,142 @@
+"""Command-line options shared by sub-commands: model description and data source."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from ..errors import DataError, ModelError
+from ..model import ConditionalVAE, HierarchicalVAE, LinearVAE, VAEModel
+
+__all__ = ["add_model_options", "add_data_options", "build_model", "load_data"]
+
+
+def _floats(text: str, what: str) -> list[float]:
+    parts = [p.strip() for p in str(text).split(",")]
+    if not text or not all(parts):
+        raise DataError(f"{what} must be a comma-separated list of numbers, got {text!r}")
+    try:
+        return [float(p) for p in parts]
+    except ValueError:
+        raise DataError(f"{what} must be a comma-separated list of numbers, got {text!r}") from None
+
+
+def _ints(text: str, what: str) -> list[int]:
+    vals = _floats(text, what)
+    if not all(float(v).is_integer() for v in vals):
+        raise ModelError(f"{what} must be integers, got {text!r}")
+    return [int(v) for v in vals]
+
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model options")
+    g.add_argument("--model", choices=["linear", "conditional", "hierarchical"], default="linear",
+                   help="model family (default: linear)")
+    g.add_argument("--data-dim", metavar="N", help="data dimension N (default: from the data, else 3)")
+    g.add_argument("--latent-dim", metavar="n", default=None,
+                   help="latent dimension n; hierarchical: n1,n2 (default: 1; hierarchical 1,1)")
+    g.add_argument("--x-dim", metavar="Nx", help="conditional: the first Nx coordinates of the data are x")
+    g.add_argument("--beta", metavar="B", default=None,
+                   help="KL weight beta (default 1); hierarchical: beta1,beta2")
+    g.add_argument("--sigma2", metavar="S", default=None, help="decoder variance sigma'^2 (fixed decoder variance)")
+    g.add_argument("--decoder-variance", choices=["fixed", "learned"], default="fixed",
+                   help="sigma'^2 a hyper-parameter (fixed) or a free parameter (learned)")
+    g.add_argument("--encoder", default="diagonal", metavar="KIND",
+                   help="encoder covariance: diagonal, full, isotropic or fixed:VALUE; hierarchical: KIND1,KIND2")
+    g.add_argument("--weight-decay-enc", metavar="ETA", default="0", help="weight decay on encoder maps (default 0)")
+    g.add_argument("--weight-decay-dec", metavar="ETA", default="0", help="weight decay on decoder maps (default 0)")
+    g.add_argument("--prior-variance", metavar="V", default="1", help="prior variance (default 1)")
+    g.add_argument("--tau2", metavar="T", default="1", help="hierarchical: variance of p(z1|z2) (default 1)")
+
+
+def add_data_options(p: argparse.ArgumentParser, required: bool = True) -> None:
+    g = p.add_argument_group("data (choose one)")
+    src = g.add_mutually_exclusive_group(required=required)
+    src.add_argument("--spectrum", metavar="L1,L2,...", help="eigenvalues of the data covariance")
+    src.add_argument("--covariance", metavar="FILE", help="covariance matrix (.npy or .csv)")
+    src.add_argument("--data", metavar="FILE", help="samples, one per row (.npy or .csv)")
+    src.add_argument("--dataset", choices=["synthetic", "digits"],
+                     help="built-in data: synthetic Gaussian samples, or scikit-learn's digits (pixels / 16)")
+    g.add_argument("--ddof", type=int, choices=[0, 1], default=1,
+                   help="covariance of samples: 1 = unbiased (numpy.cov, default), 0 = maximum likelihood")
+    g.add_argument("--synthetic-spectrum", metavar="L1,L2,...", default="4,2,1,0.5",
+                   help="population eigenvalues of --dataset synthetic (default 4,2,1,0.5)")
+    g.add_argument("--samples", type=int, default=2000, help="number of synthetic samples (default 2000)")
+    g.add_argument("--seed", type=int, default=0, help="seed of the synthetic samples (default 0)")
+
+
+def _number(text, what):
+    if text is None:
+        return None
+    vals = _floats(text, what)
+    if len(vals) != 1:
+        raise ModelError(f"{what} takes one number, got {text!r}")
+    return vals[0]
+
+
+def build_model(args, data_dim: int | None) -> VAEModel:
+    """The model the options describe; ``data_dim`` is the dimension of the data, if known."""
+    given = None if args.data_dim is None else _ints(args.data_dim, "--data-dim")
+    if given is not None and len(given) != 1:
+        raise ModelError(f"--data-dim takes one integer, got {args.data_dim!r}")
+    n_data = given[0] if given else None
+    if data_dim is not None and n_data is not None and n_data != data_dim:
+        raise DataError(f"--data-dim {n_data} does not match the data, which have {data_dim} dimensions")
+    n_data = n_data or data_dim or 3
+    common = dict(decoder_variance=args.decoder_variance,
+                  weight_decay_enc=_number(args.weight_decay_enc, "--weight-decay-enc"),
+                  weight_decay_dec=_number(args.weight_decay_dec, "--weight-decay-dec"),
+                  prior_variance=_number(args.prior_variance, "--prior-variance"))
+    if args.decoder_variance == "fixed":
+        common["sigma2"] = _number(args.sigma2, "--sigma2")
+    elif args.sigma2 is not None:
+        raise ModelError("--sigma2 cannot be given with --decoder-variance learned (sigma'^2 is then a parameter)")
+    if args.model != "hierarchical" and args.tau2 != "1":
+        raise ModelError("--tau2 applies to --model hierarchical only")
+    if args.model != "conditional" and args.x_dim is not None:
+        raise ModelError("--x-dim applies to --model conditional only")
+    if args.model == "hierarchical":
+        lat = _ints(args.latent_dim or "1,1", "--latent-dim")
+        betas = _floats(args.beta or "1,1", "--beta")
+        enc = [e.strip() for e in args.encoder.split(",")]
+        if len(enc) == 1:
+            enc = enc * 2
+        if len(lat) != 2 or len(betas) != 2 or len(enc) != 2:
+            raise ModelError("hierarchical models take two values: --latent-dim n1,n2 --beta b1,b2 --encoder k1,k2")
+        return HierarchicalVAE(n_data, tuple(lat), betas=tuple(betas), encoders=tuple(enc),
+                               tau2=_number(args.tau2, "--tau2"), **common)
+    lat = _ints(args.latent_dim or "1", "--latent-dim")
+    if len(lat) != 1:
+        raise ModelError(f"--latent-dim takes one integer for --model {args.model}, got {args.latent_dim!r}")
+    beta = _number(args.beta or "1", "--beta")
+    if "," in args.encoder:
+        raise ModelError(f"--encoder takes one kind for --model {args.model}, got {args.encoder!r}")
+    if args.model == "conditional":
+        if args.x_dim is None:
+            raise ModelError("--model conditional needs --x-dim (the first x-dim coordinates are x)")
+        xd = _ints(args.x_dim, "--x-dim")[0]
+        if xd <= 0 or xd >= n_data:
+            raise ModelError(f"--x-dim must be between 1 and {n_data - 1} (the data have {n_data} coordinates)")
+        return ConditionalVAE(xd, n_data - xd, lat[0], encoder=args.encoder, beta=beta, **common)
+    return LinearVAE(n_data, lat[0], encoder=args.encoder, beta=beta, **common)
+
+
+def load_data(args) -> tuple[dict, str]:
+    """Read the data source; returns (``{"spectrum"|"covariance": value}``, description)."""
+    from ..data import covariance_from_samples, digits, load_covariance, load_samples, synthetic
+
+    if args.spectrum is not None:
+        return {"spectrum": np.asarray(_floats(args.spectrum, "--spectrum"))}, "spectrum"
+    if args.covariance is not None:
+        return {"covariance": load_covariance(args.covariance)}, f"covariance {args.covariance}"
+    if args.data is not None:
+        x = load_samples(args.data)
+        return {"covariance": covariance_from_samples(x, args.ddof)}, f"{x.shape[0]} samples from {args.data}"
+    if args.dataset == "digits":
+        x = digits()
+        return {"covariance": covariance_from_samples(x, args.ddof)}, f"digits ({x.shape[0]} samples, 64 pixels / 16)"
+    spec = _floats(args.synthetic_spectrum, "--synthetic-spectrum")
+    x = synthetic(spec, samples=args.samples, seed=args.seed)
+    return ({"covariance": covariance_from_samples(x, args.ddof)},
+            f"synthetic ({args.samples} samples, population spectrum {args.synthetic_spectrum}, seed {args.seed})")
