@@ -95,6 +95,8 @@ __all__ = [
     "maximize_objective",
     "fd_gradient",
     "fd_hessian",
+    "fd_hessian_diagonal",
+    "balanced_fd_scale",
     "collapsed_hessian",
     "collapsed_spectrum",
     "count_zero_modes",
@@ -576,6 +578,25 @@ def fd_gradient(f: Callable, theta, h: float = 1e-2, scale=None, levels: int = 3
     return _richardson(est)
 
 
+def fd_hessian_diagonal(f: Callable, theta, h: float = 1e-2, scale=None, levels: int = 3, vectorized: bool = False):
+    """Diagonal of :func:`fd_hessian` only (2 P levels + 1 evaluations)."""
+    theta = np.asarray(theta, dtype=float)
+    P = theta.size
+    base = _steps(theta, h, scale)
+    pts = [theta[None, :]]
+    for l in range(levels):
+        E = np.diag(base / 2.0**l)
+        pts += [theta + E, theta - E]
+    vals = _evaluate(f, np.vstack(pts), vectorized)
+    est = []
+    for l in range(levels):
+        d = base / 2.0**l
+        fp = vals[1 + 2 * l * P : 1 + (2 * l + 1) * P]
+        fm = vals[1 + (2 * l + 1) * P : 1 + (2 * l + 2) * P]
+        est.append((fp - 2.0 * vals[0] + fm) / d**2)
+    return _richardson(est)
+
+
 def fd_hessian(f: Callable, theta, h: float = 1e-2, scale=None, levels: int = 3, vectorized: bool = False):
     """Central-difference Hessian with Richardson extrapolation (symmetric).
 
@@ -793,24 +814,53 @@ def maximize_objective(problem: Problem, theta0, gtol: float = 1e-10, maxiter: i
 # --------------------------------------------------------------------------
 # stability of the collapsed point
 # --------------------------------------------------------------------------
-def collapsed_hessian(problem: Problem, h: float = 1e-2, levels: int = 3):
+def balanced_fd_scale(problem: Problem, theta, h: float = 1e-2) -> np.ndarray:
+    """FD scales with the map coordinates equilibrated by curvature.
+
+    Starts from :meth:`Problem.fd_scale`; for every map coordinate (latent or
+    direct map) with a non-zero diagonal curvature H_ii (cheap FD estimate)
+    the scale becomes sqrt(F / |H_ii|), F = :meth:`Problem.magnitude`, so that
+    one step changes f by ~h^2 F in every map direction.  The objective is a
+    polynomial of degree <= 6 in the maps, so the size of a map step does
+    not affect the (Richardson-exact) truncation error, only round-off; this
+    balancing keeps badly scaled problems (e.g. p/s or Sigma/p far from 1)
+    accurate.  Covariance and sigma2 scales are left relative to their values
+    (their truncation error is what limits those steps)."""
+    theta = np.asarray(theta, dtype=float)
+    sc = problem.fd_scale(theta).copy()
+    F = problem.magnitude(theta)
+    maps = np.array(
+        [i for (nm, role, sl, _) in problem.blocks if role in ("latent_map", "direct_map") for i in range(sl.start, sl.stop)],
+        dtype=int,
+    )
+    if maps.size == 0 or not np.isfinite(F):
+        return sc
+    Hd = fd_hessian_diagonal(problem.f_batch, theta, h=h, scale=sc, vectorized=True)[maps]
+    ok = np.abs(Hd) > 1e-14 * F / (h * h)
+    sc[maps[ok]] = np.sqrt(F / np.abs(Hd[ok]))
+    return sc
+
+
+def collapsed_hessian(problem: Problem, h: float = 1e-2, levels: int = 3, return_scale: bool = False):
     """(theta*, H): the collapsed point and the FD Hessian of the objective
-    over all free parameters there (steps ``h * problem.fd_scale``)."""
+    over all free parameters there (steps ``h * balanced_fd_scale``).  With
+    ``return_scale`` also the scale vector used."""
     theta = collapsed_point(problem)
-    H = fd_hessian(problem.f_batch, theta, h=h, scale=problem.fd_scale(theta), levels=levels, vectorized=True)
-    return theta, H
+    sc = balanced_fd_scale(problem, theta, h=h)
+    H = fd_hessian(problem.f_batch, theta, h=h, scale=sc, levels=levels, vectorized=True)
+    return (theta, H, sc) if return_scale else (theta, H)
 
 
 def collapsed_spectrum(problem: Problem, h: float = 1e-2) -> Dict[str, np.ndarray]:
     """Hessian spectrum at the collapsed point, raw and step-scaled.
 
-    Returns a dict with ``theta``, ``H``, ``steps`` (d = h * fd_scale),
+    Returns a dict with ``theta``, ``H``, ``steps`` (d = h * balanced_fd_scale),
     ``eigenvalues`` (of H, ascending), ``scaled_eigenvalues`` (of
     diag(d) H diag(d), ascending; same inertia as H by Sylvester's law, but
     with FD round-off of uniform size ~ eps * F in every entry),
     ``scaled_vectors`` and ``magnitude`` F = :meth:`Problem.magnitude`."""
-    theta, H = collapsed_hessian(problem, h=h)
-    d = h * problem.fd_scale(theta)
+    theta, H, sc = collapsed_hessian(problem, h=h, return_scale=True)
+    d = h * sc
     Ht = H * np.outer(d, d)
     evt, vect = np.linalg.eigh(Ht)
     return {
