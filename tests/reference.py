@@ -685,22 +685,68 @@ class _Reparam:
         return Y
 
 
-def collapsed_point(problem: Problem, gtol: float = 1e-10, return_info: bool = False, max_newton: int = 30):
-    """The collapsed stationary point, found numerically.
+def _newton_ascent(F, y, scale_fn, max_iter, gstop, h=1e-2):
+    """Damped Newton maximisation of the vectorised function F from y.
+
+    Uses Richardson FD gradients/Hessians with steps ``h * scale_fn(y)``; if
+    the Hessian is not negative definite it is shifted (Levenberg-Marquardt)
+    to be so; backtracking keeps F finite and non-decreasing.  Stops when
+    max|grad| <= gstop(f) or no further progress is possible.  Returns
+    (y, f, grad, iterations)."""
+    fy = float(F(y[None])[0])
+    if not np.isfinite(fy):
+        raise RuntimeError("starting point of the collapsed-point search is infeasible")
+    g = fd_gradient(F, y, h=h, scale=scale_fn(y), vectorized=True)
+    it = 0
+    for it in range(1, max_iter + 1):
+        gn = np.max(np.abs(g))
+        if gn <= gstop(fy):
+            it -= 1
+            break
+        H = fd_hessian(F, y, h=h, scale=scale_fn(y), vectorized=True)
+        ev = np.linalg.eigvalsh(H)
+        big = max(np.abs(ev).max(), 1e-300)
+        shift = 0.0 if ev[-1] < -1e-12 * big else ev[-1] + 1e-3 * big
+        try:
+            step = -np.linalg.solve(H - shift * np.eye(y.size), g)
+        except np.linalg.LinAlgError:
+            step = g / big
+        t, accepted = 1.0, False
+        for _ in range(80):
+            y_new = y + t * step
+            f_new = float(F(y_new[None])[0])
+            if np.isfinite(f_new) and f_new >= fy - 1e-14 * max(1.0, abs(fy)):
+                accepted = True
+                break
+            t *= 0.5
+        if not accepted:
+            break
+        g_new = fd_gradient(F, y_new, h=h, scale=scale_fn(y_new), vectorized=True)
+        if np.max(np.abs(g_new)) >= gn and f_new <= fy:
+            break  # round-off floor reached
+        y, fy, g = y_new, f_new, g_new
+    return y, fy, g, it
+
+
+def collapsed_point(problem: Problem, gtol: float = 1e-12, return_info: bool = False, max_newton: int = 200):
+    """The collapsed stationary point, found numerically (nothing typed in).
 
     All maps touching a latent are fixed at zero; the remaining free
     parameters (encoder-covariance entries, learned sigma2, the conditional
-    direct map C) are maximised: first L-BFGS-B in an unconstrained
-    parametrisation (start D = I, sigma2 = 1, C = 0), then damped Newton
-    iterations in the original parametrisation using Richardson FD gradients
-    and Hessians, until the FD gradient (in original coordinates) is below
-    ``gtol`` in max-norm (relative to max(1, |f|)) or stops improving.
+    direct map C) are maximised by damped Newton iterations on Richardson FD
+    derivatives: first in an unconstrained parametrisation (positive scalars
+    as exp(u), a full D as L L^T with exp diagonal; start D = I, sigma2 = 1,
+    C = 0; in these coordinates the collapsed problem is essentially
+    concave), then polished in the original parametrisation until the FD
+    gradient (original coordinates, max-norm) is <= ``gtol * max(1, |f|)`` or
+    stops decreasing (round-off floor; typically ~1e-13).  A RuntimeError is
+    raised if it stays above 1e-6 * max(1, |f|).
 
-    Returns the full free-parameter vector (and an info dict if
-    ``return_info``)."""
+    Returns the full free-parameter vector (and an info dict with
+    ``grad_norm`` and iteration counts if ``return_info``)."""
     theta = np.zeros(problem.size)
     free = problem.free_index
-    info = {"grad_norm": 0.0, "newton_iterations": 0}
+    info = {"grad_norm": 0.0, "iterations_u": 0, "newton_iterations": 0}
     if free.size == 0:
         return (theta, info) if return_info else theta
 
@@ -715,66 +761,22 @@ def collapsed_point(problem: Problem, gtol: float = 1e-10, return_info: bool = F
 
     rep = _Reparam(problem)
 
-    def neg_u(U):
-        v = f_red(rep(U))
-        return np.where(np.isfinite(v), -v, np.inf)
+    def f_u(U):
+        with np.errstate(over="ignore", invalid="ignore"):
+            v = f_red(rep(U))
+        return np.where(np.isfinite(v), v, -np.inf)
 
-    def fun_u(u):
-        val = float(neg_u(u[None])[0])
-        g = fd_gradient(neg_u, u, h=1e-3, scale=1.0, levels=2, vectorized=True)
-        if not np.isfinite(val) or not np.all(np.isfinite(g)):
-            return 1e300, np.zeros_like(u)
-        return val, g
-
-    u0 = rep.start()
-    bounds = []
-    for i in range(rep.k):
-        bounds.append((None, None))
-    for typ, idx, n in rep.pieces:
-        if typ == "exp":
-            for i in idx:
-                bounds[i] = (-60.0, 60.0)
-    res = optimize.minimize(
-        fun_u, u0, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-11}
+    u, _, _, info["iterations_u"] = _newton_ascent(
+        f_u, rep.start(), lambda u: np.ones_like(u), max_newton, lambda f: 1e-9 * max(1.0, abs(f))
     )
-    y = rep(res.x[None])[0]
-    info["lbfgs"] = res.message
+    y = rep(u[None])[0]
 
-    # Newton polish in the original coordinates
     def scale_of(y):
         return problem.fd_scale(full(y)[0])[free]
 
-    fy = float(f_red(y[None])[0])
-    g = fd_gradient(f_red, y, scale=scale_of(y), vectorized=True)
-    for it in range(max_newton):
-        gn = np.max(np.abs(g))
-        if gn <= gtol * max(1.0, abs(fy)) * 1e-2:
-            break
-        H = fd_hessian(f_red, y, scale=scale_of(y), vectorized=True)
-        try:
-            ev = np.linalg.eigvalsh(H)
-            if ev[-1] < 0:
-                step = -np.linalg.solve(H, g)
-            else:  # not concave here: gradient step scaled by the curvature size
-                step = g / max(np.abs(ev).max(), 1.0)
-        except np.linalg.LinAlgError:
-            step = g / max(np.abs(H).max(), 1.0)
-        t = 1.0
-        accepted = False
-        for _ in range(60):
-            y_new = y + t * step
-            f_new = float(f_red(y_new[None])[0])
-            if np.isfinite(f_new) and f_new >= fy - 1e-13 * max(1.0, abs(fy)):
-                accepted = True
-                break
-            t *= 0.5
-        if not accepted:
-            break
-        g_new = fd_gradient(f_red, y_new, scale=scale_of(y_new), vectorized=True)
-        info["newton_iterations"] = it + 1
-        if np.max(np.abs(g_new)) >= gn and np.max(np.abs(t * step)) <= 1e-14 * max(1.0, np.max(np.abs(y))):
-            break
-        y, fy, g = y_new, f_new, g_new
+    y, fy, g, info["newton_iterations"] = _newton_ascent(
+        f_red, y, scale_of, max_newton, lambda f: gtol * max(1.0, abs(f))
+    )
     info["grad_norm"] = float(np.max(np.abs(g)))
     if info["grad_norm"] > 1e-6 * max(1.0, abs(fy)):
         raise RuntimeError(f"collapsed_point did not converge (|grad| = {info['grad_norm']:.3g}) for {problem!r}")
@@ -814,13 +816,17 @@ def maximize_objective(problem: Problem, theta0, gtol: float = 1e-10, maxiter: i
 # --------------------------------------------------------------------------
 # stability of the collapsed point
 # --------------------------------------------------------------------------
+BALANCE = 10000.0  # target f-change of one map step: h^2 * BALANCE * F
+
+
 def balanced_fd_scale(problem: Problem, theta, h: float = 1e-2) -> np.ndarray:
     """FD scales with the map coordinates equilibrated by curvature.
 
     Starts from :meth:`Problem.fd_scale`; for every map coordinate (latent or
     direct map) with a non-zero diagonal curvature H_ii (cheap FD estimate)
-    the scale becomes sqrt(F / |H_ii|), F = :meth:`Problem.magnitude`, so that
-    one step changes f by ~h^2 F in every map direction.  The objective is a
+    the scale becomes sqrt(BALANCE * F / |H_ii|), F = :meth:`Problem.magnitude`,
+    so that one step changes f by ~h^2 BALANCE F (1 % of F for the defaults)
+    in every map direction.  The objective is a
     polynomial of degree <= 6 in the maps, so the size of a map step does
     not affect the (Richardson-exact) truncation error, only round-off; this
     balancing keeps badly scaled problems (e.g. p/s or Sigma/p far from 1)
@@ -837,7 +843,7 @@ def balanced_fd_scale(problem: Problem, theta, h: float = 1e-2) -> np.ndarray:
         return sc
     Hd = fd_hessian_diagonal(problem.f_batch, theta, h=h, scale=sc, vectorized=True)[maps]
     ok = np.abs(Hd) > 1e-14 * F / (h * h)
-    sc[maps[ok]] = np.sqrt(F / np.abs(Hd[ok]))
+    sc[maps[ok]] = np.sqrt(BALANCE * F / np.abs(Hd[ok]))
     return sc
 
 

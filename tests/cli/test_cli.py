@@ -1,0 +1,172 @@
+"""The command line: outputs, JSON schema, and one-line errors with exit status 2."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from statvae.cli.main import main
+
+
+def run(args, capsys):
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_threshold_json_plain(capsys):
+    code, out, err = run(["threshold", "--spectrum", "3,1.7,0.9", "--latent-dim", "2", "--json"], capsys)
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["parameter"] == "sigma2"
+    assert d["critical"] == 3.0
+    assert d["spectrum"] == [3.0, 1.7, 0.9]
+    assert d["condition_latex"] == r"\sigma'^{2} > \max_{i} \xi_{i}^{2}"
+
+
+def test_threshold_beta_divides(capsys):
+    code, out, _ = run(["threshold", "--spectrum", "0.5,3,1", "--beta", "2", "--json"], capsys)
+    assert json.loads(out)["critical"] == 1.5
+
+
+def test_threshold_solve_for_beta(capsys):
+    code, out, err = run(["threshold", "--spectrum", "3,1", "--sigma2", "2", "--solve-for", "beta", "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["critical"] == pytest.approx(1.5, rel=1e-15)
+
+
+def test_threshold_covariance_and_data_files(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((500, 4)) @ rng.standard_normal((4, 4))
+    np.save(tmp_path / "x.npy", x)
+    np.savetxt(tmp_path / "x.csv", x, delimiter=",")
+    c1 = np.cov(x, rowvar=False)
+    np.save(tmp_path / "c.npy", c1)
+    expect = np.linalg.eigvalsh(c1).max()
+    for args in (["--data", str(tmp_path / "x.npy")], ["--data", str(tmp_path / "x.csv")],
+                 ["--covariance", str(tmp_path / "c.npy")]):
+        code, out, err = run(["threshold", *args, "--json"], capsys)
+        assert code == 0, err
+        assert json.loads(out)["critical"] == pytest.approx(expect, rel=1e-12)
+    code, out, _ = run(["threshold", "--data", str(tmp_path / "x.npy"), "--ddof", "0", "--json"], capsys)
+    assert json.loads(out)["critical"] == pytest.approx(np.linalg.eigvalsh(np.cov(x, rowvar=False, ddof=0)).max())
+
+
+def test_threshold_synthetic_is_seeded(capsys):
+    a = run(["threshold", "--dataset", "synthetic", "--seed", "3", "--json"], capsys)[1]
+    b = run(["threshold", "--dataset", "synthetic", "--seed", "3", "--json"], capsys)[1]
+    c = run(["threshold", "--dataset", "synthetic", "--seed", "4", "--json"], capsys)[1]
+    assert json.loads(a)["critical"] == json.loads(b)["critical"] != json.loads(c)["critical"]
+
+
+def test_threshold_digits(capsys):
+    pytest.importorskip("sklearn")
+    from sklearn.datasets import load_digits
+
+    code, out, err = run(["threshold", "--dataset", "digits", "--latent-dim", "8", "--json"], capsys)
+    assert code == 0, err
+    x = load_digits().data / 16.0
+    assert json.loads(out)["critical"] == pytest.approx(np.linalg.eigvalsh(np.cov(x, rowvar=False)).max(), rel=1e-12)
+    assert len(json.loads(out)["spectrum"]) == 64
+
+
+def test_threshold_conditional_uses_residual_spectrum(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((5, 5))
+    cov = a @ a.T
+    np.save(tmp_path / "c.npy", cov)
+    code, out, err = run(["threshold", "--model", "conditional", "--x-dim", "2", "--covariance",
+                          str(tmp_path / "c.npy"), "--json"], capsys)
+    assert code == 0, err
+    resid = cov[2:, 2:] - cov[2:, :2] @ np.linalg.solve(cov[:2, :2], cov[:2, 2:])
+    assert json.loads(out)["critical"] == pytest.approx(np.linalg.eigvalsh(resid).max(), rel=1e-10)
+
+
+def test_threshold_hierarchical(capsys):
+    code, out, err = run(["threshold", "--model", "hierarchical", "--latent-dim", "2,1", "--beta", "2,3",
+                          "--spectrum", "4,1", "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["critical"] == pytest.approx(2.0)
+
+
+def test_derive_text_latex_json(capsys):
+    code, out, _ = run(["derive"], capsys)
+    assert code == 0 and "σ'² > max_i(ξ_i²)" in out
+    code, out, _ = run(["derive", "--format", "latex"], capsys)
+    assert code == 0
+    assert r"\sigma'^{2} > \max_{i} \xi_{i}^{2}" in out
+    assert r"H_{(W_{ij}, V_{ji})} &= \left[\begin{matrix}- \frac{1}{\sigma'^{2}} & \frac{\xi_{i}^{2}}{\sigma'^{2}}" in out
+    code, out, _ = run(["derive", "--format", "json", "--model", "conditional", "--x-dim", "1", "--data-dim", "3"],
+                       capsys)
+    d = json.loads(out)
+    assert {"objective", "blocks", "condition", "critical"} <= set(d)
+
+
+def test_derive_large_model_is_fast():
+    import time
+
+    t = time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "statvae", "derive", "--data-dim", "64", "--latent-dim", "8"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert time.perf_counter() - t < 30
+
+
+BAD = [
+    (["threshold", "--spectrum", "3,-1"], "negative"),
+    (["threshold", "--spectrum", "3,nan"], "NaN"),
+    (["threshold", "--spectrum", ""], "list of numbers"),
+    (["threshold", "--spectrum", "a,b"], "list of numbers"),
+    (["threshold", "--covariance", "/nonexistent/c.npy"], "not found"),
+    (["threshold", "--data", "/nonexistent/x.csv"], "not found"),
+    (["threshold", "--spectrum", "3,1", "--bogus"], "unrecognized"),
+    (["threshold"], "required"),
+    (["threshold", "--spectrum", "3,1", "--latent-dim", "0"], "positive integer"),
+    (["threshold", "--spectrum", "3,1", "--latent-dim", "-2"], "positive integer"),
+    (["threshold", "--spectrum", "3,1", "--sigma2", "-1", "--solve-for", "beta"], "sigma2 must be > 0"),
+    (["threshold", "--spectrum", "3,1", "--weight-decay-enc", "-0.1"], "weight_decay_enc must be >= 0"),
+    (["threshold", "--spectrum", "3,1", "--solve-for", "gamma"], "not a hyper-parameter"),
+    (["threshold", "--spectrum", "3,1", "--solve-for", "beta"], "sigma2 has no value"),
+    (["threshold", "--spectrum", "3,1", "--encoder", "banana"], "encoder"),
+    (["threshold", "--spectrum", "3,1", "--data-dim", "5"], "does not match"),
+    (["threshold", "--spectrum", "3,1", "--model", "conditional"], "--x-dim"),
+    (["threshold", "--spectrum", "3,1", "--prior-variance", "0"], "prior_variance must be > 0"),
+    (["derive", "--model", "hierarchical", "--latent-dim", "1,2,3"], "two values"),
+    (["derive", "--solve-for", "tau2"], "not a hyper-parameter"),
+]
+
+
+@pytest.mark.parametrize("args,needle", BAD, ids=[" ".join(a) for a, _ in BAD])
+def test_bad_input_one_line_exit_2(args, needle, capsys):
+    with pytest.raises(SystemExit) as e:
+        sys.exit(main(args))
+    assert e.value.code == 2
+    out, err = capsys.readouterr()
+    assert err.count("\n") == 1 and err.startswith("statvae"), err
+    assert needle.lower() in err.lower(), err
+    assert "Traceback" not in err
+
+
+def test_bad_covariance_files(tmp_path, capsys):
+    np.save(tmp_path / "ns.npy", np.array([[1.0, 2.0], [0.0, 1.0]]))
+    np.save(tmp_path / "ind.npy", np.array([[1.0, 2.0], [2.0, 1.0]]))
+    np.save(tmp_path / "nan.npy", np.array([[1.0, np.nan], [np.nan, 1.0]]))
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "x.bin").write_bytes(b"\x00\x01")
+    for f, needle in [("ns.npy", "not symmetric"), ("ind.npy", "not positive semi-definite"),
+                      ("nan.npy", "NaN"), ("empty.csv", "empty"), ("x.bin", "unsupported")]:
+        code, out, err = run(["threshold", "--covariance", str(tmp_path / f)], capsys)
+        assert code == 2 and needle in err and err.count("\n") == 1, (f, err)
+    x = np.ones((10, 3))
+    x[4, 1] = np.nan
+    np.save(tmp_path / "xnan.npy", x)
+    code, out, err = run(["threshold", "--data", str(tmp_path / "xnan.npy")], capsys)
+    assert code == 2 and "NaN" in err
+
+
+def test_help_for_every_command():
+    for args in (["--help"], ["derive", "--help"], ["threshold", "--help"]):
+        r = subprocess.run([sys.executable, "-m", "statvae", *args], capture_output=True, text=True)
+        assert r.returncode == 0 and "usage" in r.stdout.lower()

@@ -1,0 +1,99 @@
+"""LaTeX output parses back (sympy's ANTLR LaTeX parser) to an equivalent expression.
+
+Each registered symbol name (e.g. ``\\sigma'^{2}``, ``U^{(1)}_{12}``) is first
+replaced by a unique placeholder the parser reads as one symbol, so the test
+checks the *structure* of the LaTeX (fractions, powers, logs, brackets,
+relations); the names themselves are checked against a fixed table.
+"""
+
+import random
+import re
+
+import pytest
+import sympy as sp
+
+import statvae
+from catalogue import all_models
+from statvae.latex import expr_latex
+from statvae.symbolic.names import latex_names
+from statvae.symbolic.stability import MaxOver
+
+parse_latex = pytest.importorskip("sympy.parsing.latex").parse_latex
+pytest.importorskip("antlr4")
+
+
+def roundtrip(expr) -> None:
+    text = expr_latex(expr)
+    names = latex_names(expr)
+    placeholders = {}
+    for k, (sym, tex) in enumerate(sorted(names.items(), key=lambda kv: -len(kv[1]))):
+        ph = f"q_{{{k}}}"
+        text = text.replace(tex, ph)
+        placeholders[sp.Symbol(f"q_{{{k}}}")] = sym
+    # the ANTLR parser reads "a \left(b\right)" as a function call: make the product explicit
+    text = re.sub(r"(q_\{\d+\})\s*\\left\(", r"\1 \\cdot \\left(", text)
+    parsed = parse_latex(text)
+    back = parsed.xreplace({**placeholders, sp.Symbol("pi"): sp.pi})
+    if isinstance(expr, sp.core.relational.Relational):
+        assert type(back) is type(expr), (text, back)
+        back, expr = back.lhs - back.rhs, expr.lhs - expr.rhs
+    rng = random.Random(0)
+    free = expr.free_symbols | back.free_symbols
+    for _ in range(3):
+        point = {s: sp.Rational(rng.randint(3, 40), 11) for s in free}
+        a, b = complex(expr.xreplace(point).evalf(30)), complex(back.xreplace(point).evalf(30))
+        assert abs(a - b) <= 1e-20 * max(1, abs(a)), (text, expr, back)
+
+
+def _strip_max(e):
+    return e.replace(lambda x: isinstance(x, MaxOver), lambda x: x.args[0])
+
+
+@pytest.mark.parametrize("label,model", all_models(), ids=[m[0] for m in all_models()])
+def test_objective_terms_roundtrip(label, model):
+    obj = model.objective(form="eigen")
+    roundtrip(obj.total)
+    for t in obj.terms.values():
+        roundtrip(t)
+
+
+@pytest.mark.parametrize("label,model", all_models(), ids=[m[0] for m in all_models()])
+def test_blocks_conditions_critical_roundtrip(label, model):
+    a = model.collapse()
+    for b in a.blocks:
+        for e in b.matrix:
+            roundtrip(e)
+        roundtrip(b.determinant)
+        for rel in b.condition.relations:
+            if rel not in (sp.true, sp.false):
+                roundtrip(rel)
+    for rel in sp.And.make_args(a.criterion):
+        if rel not in (sp.true, sp.false):
+            roundtrip(_strip_max(rel))
+    try:
+        crit = a.critical_expression()
+    except statvae.AnalysisError:
+        return
+    roundtrip(_strip_max(crit))
+
+
+def test_paper_notation():
+    a = statvae.LinearVAE(3, 2).collapse()
+    assert statvae.latex(a.criterion) == r"\sigma'^{2} > \max_{i} \xi_{i}^{2}"
+    tex = statvae.latex(a.blocks[0])
+    assert r"W_{ij}, V_{ji}" in tex and r"\frac{\xi_{i}^{2}}{\sigma'^{2}}" in tex
+    obj = statvae.LinearVAE(3, 2).objective(form="matrix")
+    assert r"\frac{N \log{\left(\sigma'^{2} \right)}}{2}" in statvae.latex(obj)
+
+
+def test_align_environment():
+    s = statvae.latex(statvae.LinearVAE(2, 1).collapse(), align=True)
+    assert s.startswith("\\begin{align}") and s.endswith("\\end{align}")
+    assert s.count("\\\\") >= 4
+    s = statvae.latex(statvae.LinearVAE(2, 1).objective(), align=True)
+    assert "&=" in s and s.startswith("\\begin{align}")
+
+
+def test_latex_rejects_unknown_objects():
+    with pytest.raises(statvae.StatvaeError):
+        statvae.latex(object())
