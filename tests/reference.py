@@ -816,7 +816,7 @@ def maximize_objective(problem: Problem, theta0, gtol: float = 1e-10, maxiter: i
 # --------------------------------------------------------------------------
 # stability of the collapsed point
 # --------------------------------------------------------------------------
-BALANCE = 10000.0  # target f-change of one map step: h^2 * BALANCE * F
+BALANCE = 100.0  # target f-change of one map step: h^2 * BALANCE * F
 
 
 def balanced_fd_scale(problem: Problem, theta, h: float = 1e-2) -> np.ndarray:
