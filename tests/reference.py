@@ -69,15 +69,23 @@ triangle row-major (j <= k; an off-diagonal entry sets both D_jk and D_kj);
 d0 = hyper ``encoder_variance``/``encoder_variance{1,2}``).  sigma2 is last,
 present iff ``decoder_variance == "learned"``.
 
-Zero modes / critical points
-----------------------------
-See :func:`critical_by_bisection`.
+Finite differences, collapsed point, critical points
+----------------------------------------------------
+* :func:`fd_gradient` / :func:`fd_hessian`: central differences with two
+  Richardson extrapolations (steps h, h/2, h/4 times a per-coordinate scale),
+  truncation O(step^6); the objective is a polynomial of degree <= 6 in the
+  maps, so in map directions they are exact up to round-off.
+* :func:`collapsed_point`: latent maps = 0, everything else maximised
+  numerically (damped Newton on FD derivatives), gradient ~1e-12.
+* :func:`critical_by_bisection`: root of the largest eigenvalue of the
+  step-scaled Hessian at the collapsed point, with exact zero modes
+  (flat directions present at both bracket ends) removed; see its docstring.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable, Dict, Sequence
+from typing import Callable, Dict
 
 import numpy as np
 from scipy import linalg, optimize

@@ -1,0 +1,70 @@
+"""Cost of the symbolic layer: per-mode derivation vs explicit-entry Hessians.
+
+Run:  python benchmarks/bench_symbolic.py [--max-entries 24] [--quick]
+
+Measures, in one run and side by side:
+* the per-mode collapse analysis (cold cache) of each preset: flat in N and n by construction;
+* the explicit-entry collapse Hessian (objective at full size, differentiated entry by entry,
+  stationary equations solved) of the plain linear VAE for growing N*n, with the sympy and
+  (if installed) symengine backends;
+and prints a Markdown table of times and of the ratio explicit / per-mode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import statvae
+from statvae.symbolic import modes
+from statvae.symbolic.derivatives import have_symengine
+
+
+def per_mode(factory) -> float:
+    modes._CACHE.clear()
+    t = time.perf_counter()
+    factory().collapse()
+    return time.perf_counter() - t
+
+
+def explicit(N, n, backend) -> float:
+    a = statvae.LinearVAE(N, n).collapse()
+    t = time.perf_counter()
+    a.explicit_hessian(force=True, backend=backend)
+    return time.perf_counter() - t
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--max-entries", type=int, default=24)
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    print("| model | per-mode analysis (s) |")
+    print("|---|---|")
+    for label, f in [
+        ("LinearVAE(64, 8)", lambda: statvae.LinearVAE(64, 8)),
+        ("LinearVAE(784, 16, encoder='full', learned variance)",
+         lambda: statvae.LinearVAE(784, 16, encoder="full", decoder_variance="learned")),
+        ("ConditionalVAE(32, 32, 8)", lambda: statvae.ConditionalVAE(32, 32, 8)),
+        ("HierarchicalVAE(64, (8, 4))", lambda: statvae.HierarchicalVAE(64, (8, 4))),
+    ]:
+        print(f"| {label} | {per_mode(f):.2f} |")
+    base = per_mode(lambda: statvae.LinearVAE(2, 1))
+    sizes = [(1, 1), (2, 1), (2, 2), (4, 2), (6, 2), (4, 4), (6, 4), (8, 3)]
+    sizes = [s for s in sizes if s[0] * s[1] <= args.max_entries]
+    if args.quick:
+        sizes = sizes[:4]
+    backends = ["sympy"] + (["symengine"] if have_symengine() else [])
+    print()
+    print("| N | n | parameters | " + " | ".join(f"explicit, {b} (s)" for b in backends)
+          + " | explicit / per-mode (sympy) |")
+    print("|---|---|---|" + "---|" * len(backends) + "---|")
+    for N, n in sizes:
+        times = [explicit(N, n, b) for b in backends]
+        print(f"| {N} | {n} | {2 * N * n + n} | " + " | ".join(f"{t:.2f}" for t in times)
+              + f" | {times[0] / base:.1f}x |")
+    print(f"\nper-mode analysis of the same model family (cold cache): {base:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
