@@ -18,8 +18,10 @@ try:
 except ImportError:  # tests/ turned into a package
     from tests import reference as ref
 
-# REFERENCE_EXAMPLES=200 pytest ... runs the property tests more thoroughly
-HSET = settings(max_examples=int(os.environ.get("REFERENCE_EXAMPLES", "8")), deadline=None, database=None)
+# The number of examples follows the active hypothesis profile (tests/conftest.py);
+# REFERENCE_EXAMPLES=N overrides it for these property tests only.
+_N_EXAMPLES = os.environ.get("REFERENCE_EXAMPLES")
+HSET = settings(deadline=None, database=None, **({"max_examples": int(_N_EXAMPLES)} if _N_EXAMPLES else {}))
 ENCODERS = ref.ENCODER_KINDS
 DECODERS = ("fixed", "learned")
 
