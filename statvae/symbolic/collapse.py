@@ -397,11 +397,63 @@ class CollapseAnalysis:
         args = ([p] if p is not None else []) + block.spectral + [H.symbol(n) for n in self.model.values] \
             + list(st.dims.values()) + list(st.traces.values())
         args = list(dict.fromkeys(args))
-        return sp.lambdify(args, block.matrix, "numpy"), args
+        return sp.lambdify(args, list(block.matrix), "numpy"), args
+
+    def gauge_breaking_decays(self) -> list[str]:
+        """Weight decays that break the regression gauge of a conditional model.
+
+        For an observed ``y`` generated from observed ``x``, the canonical gauge
+        shifts ``y -> y - K x``, which changes the maps out of ``x`` (the direct
+        map, and encoder maps from ``x`` into latents that also read ``y``).  A
+        weight decay on such a map is not invariant, so the per-mode reduction
+        to the residual spectrum holds only when it is zero or when ``x`` and
+        ``y`` are uncorrelated.
+        """
+        g = self.model.graph
+        out = []
+        for y in g.observed():
+            xs = {m.source for m in g.parents(y.name, "generative") if g.variable(m.source).observed}
+            for m in g.maps():
+                if m.source not in xs or m.weight_decay is None:
+                    continue
+                shifted = (m.role == "generative" and m.target == y.name) or (
+                    m.role == "inference" and any(p.source == y.name for p in g.parents(m.target, "inference")))
+                if shifted and m.weight_decay not in out:
+                    out.append(m.weight_decay)
+        return out
+
+    def _check_gauge(self, covariance, hv: dict) -> None:
+        names = [n for n in self.gauge_breaking_decays() if hv.get(H.symbol(n), 0) != 0]
+        if covariance is None or not names:
+            return
+        from ..data.spectra import validate_covariance
+
+        c = validate_covariance(covariance)
+        g = self.model.graph
+        off, sl = 0, {}
+        for v in g.observed():
+            sl[v.name] = slice(off, off + v.dim)
+            off += v.dim
+        for y in g.observed():
+            for m in g.parents(y.name, "generative"):
+                if g.variable(m.source).observed:
+                    cross = np.abs(c[sl[y.name], sl[m.source]]).max()
+                    if cross > 1e-12 * np.abs(c).max():
+                        raise AnalysisError(
+                            f"{', '.join(names)} > 0 with correlated {m.source} and {y.name}: the reduction to the "
+                            f"residual spectrum of {y.name} given {m.source} needs these weight decays to be zero "
+                            f"(or {m.source} and {y.name} uncorrelated); not supported yet"
+                        )
 
     def _evaluator(self, solve_for: str | None, spectrum, covariance, values):
         spectra = self.spectra(spectrum, covariance)
         hv = self._numeric_values(solve_for, values)
+        if solve_for in self.gauge_breaking_decays():
+            hv = {**hv, H.symbol(solve_for): sp.Integer(1)}
+            self._check_gauge(covariance, hv)
+            hv.pop(H.symbol(solve_for))
+        else:
+            self._check_gauge(covariance, hv)
         self._exact = hv
         st = self.structure
         env = {k: float(v) for k, v in hv.items()}
@@ -426,11 +478,12 @@ class CollapseAnalysis:
                         vals.append(arrays[a])
                     else:
                         vals.append(np.full(nmodes, env[a], dtype=float))
-                m = np.array(f(*vals), dtype=object)
-                out = np.empty((nmodes,) + b.matrix.shape)
-                for r in range(b.matrix.shape[0]):
-                    for c in range(b.matrix.shape[1]):
-                        out[:, r, c] = np.broadcast_to(np.asarray(m[r, c], dtype=float), (nmodes,))
+                with np.errstate(all="ignore"):
+                    entries = f(*vals)
+                k = b.matrix.shape[0]
+                out = np.empty((nmodes, k, k))
+                for idx, e in enumerate(entries):
+                    out[:, idx // k, idx % k] = np.broadcast_to(np.asarray(e, dtype=float), (nmodes,))
                 return out
 
             evals.append((b, at, arrays, mode_ids))
