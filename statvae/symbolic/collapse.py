@@ -35,6 +35,8 @@ from .stability import (
     BlockCondition,
     block_condition,
     numeric_blocks_stable,
+    positive_counts,
+    scaled_eigenvalues,
     preference_order,
     preferred_target,
     solve_relational,
@@ -500,10 +502,7 @@ class CollapseAnalysis:
         g = self.model.graph
         total = 0
         for b, at, _, _ in evals:
-            mats = at(None)
-            ev = np.linalg.eigvalsh(mats)
-            scale = np.abs(mats).reshape(len(mats), -1).max(axis=1)[:, None]
-            pos = int((ev > 1e-10 * np.maximum(scale, 1e-300)).sum())
+            pos = int(positive_counts(at(None)).sum())
             copies = 1
             for var_name, count in b.pattern:
                 var = g.variable(var_name)
@@ -632,8 +631,7 @@ class CollapseAnalysis:
         grid = np.concatenate([[0.0] if nonneg else [], np.logspace(-10, 10, 801)])
 
         def worst(v):
-            m = at(v)[k:k + 1]
-            return float(np.linalg.eigvalsh(m).max())
+            return float(scaled_eigenvalues(at(v)[k:k + 1]).max())
 
         vals = [worst(v) for v in grid]
         out = []

@@ -196,8 +196,33 @@ def preferred_target(free: set, model) -> sp.Symbol | None:
     return order[0] if order else None
 
 
+def scaled_eigenvalues(mats: np.ndarray) -> np.ndarray:
+    """Eigenvalues of ``S B S`` with ``S = diag(|B_ii|^-1/2)`` for a stack of symmetric blocks.
+
+    The congruence preserves the inertia (Sylvester) and removes the dynamic
+    range of badly scaled blocks, so the signs are reliable; eigenvalues are
+    relative to the diagonal (a zero diagonal entry is left unscaled).
+    """
+    if not np.all(np.isfinite(mats)):
+        from ..errors import AnalysisError
+
+        raise AnalysisError("the Hessian blocks overflow at these values (data or hyper-parameters beyond "
+                            "the floating-point range); rescale the data")
+    d = np.abs(np.diagonal(mats, axis1=1, axis2=2))
+    with np.errstate(divide="ignore"):
+        s = np.where(d > 0, 1 / np.sqrt(d), 1.0)
+    return np.linalg.eigvalsh(mats * s[:, :, None] * s[:, None, :])
+
+
 def numeric_blocks_stable(mats: np.ndarray, rtol: float = 1e-10) -> np.ndarray:
-    """For a stack of symmetric matrices, ``True`` where none has a positive eigenvalue."""
-    ev = np.linalg.eigvalsh(mats)
-    scale = np.abs(mats).reshape(mats.shape[0], -1).max(axis=1)
-    return ev.max(axis=1) <= rtol * np.maximum(scale, 1e-300)
+    """For a stack of symmetric matrices, ``True`` where none has a positive eigenvalue.
+
+    Eigenvalues within ``rtol`` of zero (after diagonal scaling) count as zero:
+    exactly flat directions do not make collapse unstable.
+    """
+    return scaled_eigenvalues(mats).max(axis=1) <= rtol
+
+
+def positive_counts(mats: np.ndarray, rtol: float = 1e-10) -> np.ndarray:
+    """Number of positive eigenvalues (beyond ``rtol`` after scaling) of each block."""
+    return (scaled_eigenvalues(mats) > rtol).sum(axis=1)
