@@ -20,8 +20,9 @@ from __future__ import annotations
 import sympy as sp
 
 from .errors import StatvaeError
+from .symbolic.names import block_latex
 
-__all__ = ["latex", "expr_latex"]
+__all__ = ["latex", "expr_latex", "block_latex"]
 
 
 def expr_latex(expr) -> str:
@@ -66,7 +67,7 @@ def _block(b) -> str:
 def _analysis(a, align: bool) -> str:
     pairs = []
     for name, val in a.collapsed_point.items():
-        pairs.append((_matrix_name(name), expr_latex(val)))
+        pairs.append((block_latex(name), expr_latex(val)))
     for b in a.blocks:
         pairs.append((rf"H_{{({', '.join(b.labels)})}}", expr_latex(b.matrix)))
     pairs.append((r"\text{stable} \iff", expr_latex(a.criterion)))
@@ -81,16 +82,6 @@ def _analysis(a, align: bool) -> str:
         return ",\\quad ".join(f"{l} {r}" if l.endswith(r"\iff") else f"{l} = {r}" for l, r in pairs)
     body = " \\\\\n".join(f"{l} & {r}" if l.endswith(r"\iff") else f"{l} &= {r}" for l, r in pairs)
     return f"\\begin{{align}}\n{body}\n\\end{{align}}"
-
-
-def _matrix_name(block: str) -> str:
-    from .model import hyper as H
-
-    if block in H.HYPER:
-        return H.spec(block).latex
-    if block[-1].isdigit() and len(block) > 1:
-        return f"{block[:-1]}_{{{block[-1]}}}"
-    return block
 
 
 def latex(obj, align: bool = False) -> str:

@@ -7,7 +7,7 @@ import json
 import sympy as sp
 
 from ..errors import StatvaeError
-from ..latex import expr_latex, latex
+from ..latex import block_latex, expr_latex, latex
 from ..model import hyper as H
 from .options import build_model
 from .render import text, text_name
@@ -59,7 +59,7 @@ def _pname(name):
 
 def _as_latex(d) -> str:
     lines = [r"% statvae derive: " + repr(d["model"]), latex(d["objective"], align=True)]
-    body = [f"{_cp_name(k)} &= {expr_latex(v)}" for k, v in d["collapsed_point"].items()]
+    body = [f"{block_latex(k)} &= {expr_latex(v)}" for k, v in d["collapsed_point"].items()]
     for b in d["blocks"]:
         body.append(rf"H_{{({', '.join(b.labels)})}} &= {expr_latex(b.matrix)} "
                     rf"\quad \text{{({expr_latex(b.multiplicity)} copies)}}")
@@ -70,12 +70,6 @@ def _as_latex(d) -> str:
     if "explicit_objective" in d:
         lines.append(latex(d["explicit_objective"], align=True))
     return "\n".join(lines)
-
-
-def _cp_name(k: str) -> str:
-    if k in H.HYPER:
-        return H.spec(k).latex
-    return f"{k[:-1]}_{{{k[-1]}}}" if k[-1].isdigit() and len(k) > 1 else k
 
 
 def _as_text(d) -> str:

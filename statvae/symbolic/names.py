@@ -11,7 +11,7 @@ import sympy as sp
 
 from ..model import hyper as H
 
-__all__ = ["register_latex", "latex_names", "dim_symbol", "spectral_symbol", "trace_symbol"]
+__all__ = ["register_latex", "latex_names", "dim_symbol", "spectral_symbol", "trace_symbol", "block_latex"]
 
 _LATEX: dict[sp.Symbol, str] = {}
 
@@ -50,3 +50,12 @@ def spectral_symbol(var, index) -> sp.Symbol:
 def trace_symbol(var) -> sp.Symbol:
     """Trace of the (residual) covariance of an observed variable."""
     return _named(f"tr_{var.name}", rf"\operatorname{{tr}}{var.covariance_latex}", positive=True)
+
+
+def block_latex(block: str) -> str:
+    """LaTeX name of a parameter block or hyper-parameter (``D1`` -> ``D_{1}``, ``sigma2`` -> ``\\sigma'^{2}``)."""
+    if block in H.HYPER:
+        return H.spec(block).latex
+    if block[-1].isdigit() and len(block) > 1:
+        return f"{block[:-1]}_{{{block[-1]}}}"
+    return block

@@ -35,7 +35,7 @@ from ..errors import DataError, ModelError
 from ..model import hyper as H
 from ..model.vae import VAEModel
 from .moments import ExplicitAlgebra, MatrixAlgebra, objective_terms
-from .names import dim_symbol, register_latex, spectral_symbol
+from .names import block_latex, dim_symbol, register_latex, spectral_symbol
 from .parameters import ParameterSet, build_parameters, variance_of
 
 __all__ = ["Objective", "build_objective", "observed_covariance_blocks"]
@@ -239,11 +239,11 @@ def _matrix_objective(model: VAEModel, substitute: bool) -> Objective:
                 blocks[(a.name, b.name)] = sp.MatrixSymbol(name, dims[a.name], dims[b.name])
     values = {}
     for m in g.maps():
-        values[m.name] = sp.MatrixSymbol(_matrix_name(m.name), dims[m.target], dims[m.source])
+        values[m.name] = sp.MatrixSymbol(block_latex(m.name), dims[m.target], dims[m.source])
     for z in g.latents():
         n = dims[z.name]
         if z.encoder in ("diagonal", "full"):
-            values[z.covariance_name] = sp.MatrixSymbol(_matrix_name(z.covariance_name), n, n)
+            values[z.covariance_name] = sp.MatrixSymbol(block_latex(z.covariance_name), n, n)
         elif z.encoder == "isotropic":
             from .parameters import scale_symbol
 
@@ -266,15 +266,3 @@ def _matrix_objective(model: VAEModel, substitute: bool) -> Objective:
     obj = Objective(obj.model, obj.form, tidy(obj.total), {k: tidy(v) for k, v in obj.terms.items()}, None, [], None,
                     {k: tidy(v) for k, v in obj.kl.items()})
     return obj.substitute(model.substitutions()) if substitute else obj
-
-
-def _matrix_name(block: str) -> str:
-    if block[-1].isdigit() and len(block) > 1:
-        return f"{block[:-1]}_{{{block[-1]}}}"
-    return block
-
-
-def numeric_covariance(values) -> np.ndarray:  # pragma: no cover - thin alias
-    from ..data.spectra import validate_covariance
-
-    return validate_covariance(values)
