@@ -170,3 +170,18 @@ def test_help_for_every_command():
     for args in (["--help"], ["derive", "--help"], ["threshold", "--help"]):
         r = subprocess.run([sys.executable, "-m", "statvae", *args], capture_output=True, text=True)
         assert r.returncode == 0 and "usage" in r.stdout.lower()
+
+
+def test_digits_without_scikit_learn_says_how_to_install(monkeypatch, capsys):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name.startswith("sklearn"):
+            raise ImportError("no sklearn")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    code, out, err = run(["threshold", "--dataset", "digits"], capsys)
+    assert code == 2 and "pip install 'statvae[data]'" in err and err.count("\n") == 1
