@@ -105,6 +105,13 @@ class VAEModel:
 
         return build_objective(self, form=form, covariance=covariance)
 
+    def compile(self, backend: str = "numpy", path: str = "auto", cache: bool = True, dps: int = 30,
+                verify: bool = True):
+        """Compiled numeric objective; see :func:`statvae.numeric.bundle.compile_model`."""
+        from ..numeric.bundle import compile_model
+
+        return compile_model(self, backend=backend, path=path, cache=cache, dps=dps, verify=verify)
+
     def collapse(self):
         """Stability analysis of the collapsed point; see :class:`statvae.symbolic.collapse.CollapseAnalysis`."""
         from ..symbolic.collapse import analyse_collapse

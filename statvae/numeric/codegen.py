@@ -1,0 +1,288 @@
+"""Code generation: from symbolic objects to Python source for numpy or mpmath.
+
+One generator serves both paths:
+
+* scalar expressions (the explicit-entry path, and the coefficients of the
+  matrix path) are printed after common-subexpression elimination
+  (``sympy.cse``) with :class:`ScalarPrinter`, whose output runs unchanged on
+  floats and on mpmath numbers (rationals print as ``rat(p, q)``);
+* matrix chains (the matrix path) become ``@`` products in the cheapest
+  order for the actual sizes (matrix-chain dynamic programming), with every
+  product computed once and reused, transposes included, so that for
+  example ``W (V Sigma)`` costs O(N^2 n) and ``(I - W V) Sigma`` is never
+  formed.
+
+The generated source is plain text: it is cached on disk and executed in a
+backend namespace (:data:`NUMPY_NAMESPACE` or :func:`mpmath_namespace`).
+Matrices may carry leading batch dimensions (stacks of directions or of
+hyper-parameter values).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+from sympy.printing.str import StrPrinter
+
+from .tracepoly import Contribution, Factor, transpose_chain
+
+__all__ = ["ScalarPrinter", "scalar_code", "ChainProgram", "NUMPY_NAMESPACE", "mpmath_namespace"]
+
+
+class ScalarPrinter(StrPrinter):
+    """Prints sympy scalars as Python that works with floats and mpmath numbers."""
+
+    def _print_Rational(self, expr):
+        return f"rat({expr.p}, {expr.q})"
+
+    def _print_Half(self, expr):
+        return "rat(1, 2)"
+
+    def _print_Integer(self, expr):
+        return str(expr.p)
+
+    def _print_Float(self, expr):
+        return f"flt({str(expr)!r})"
+
+    def _print_Pi(self, expr):
+        return "pi"
+
+    def _print_Exp1(self, expr):
+        return "E"
+
+    def _print_Pow(self, expr, rational=False):
+        b, e = expr.as_base_exp()
+        if e == sp.Rational(1, 2):
+            return f"sqrt({self._print(b)})"
+        if e == -1:
+            return f"(1/{self.parenthesize(b, 60)})"
+        if e.is_Integer and e < 0:
+            return f"(1/{self.parenthesize(b, 60)}**{-e.p})"
+        return f"{self.parenthesize(b, 60)}**{self.parenthesize(e, 60)}"
+
+    def _print_Symbol(self, expr):
+        return expr.name
+
+
+def scalar_code(exprs: list, prefix: str = "c", printer: ScalarPrinter | None = None) -> tuple[list, list]:
+    """``cse`` then print: returns (assignment lines, printed outputs)."""
+    printer = printer or ScalarPrinter({"order": "none"})
+    syms = sp.numbered_symbols(prefix)
+    reps, red = sp.cse(exprs, symbols=syms, optimizations=None)
+    lines = [f"{s.name} = {printer.doprint(e)}" for s, e in reps]
+    return lines, [printer.doprint(e) for e in red]
+
+
+# ---------------------------------------------------------------------------
+# backends
+
+
+def _sc(c, m):
+    c = np.asarray(c)
+    return c[..., None, None] * m if c.ndim else c * m
+
+
+def _T(m):
+    return np.swapaxes(m, -1, -2)
+
+
+def _tr(m):
+    return np.trace(m, axis1=-2, axis2=-1)
+
+
+def _trp(a, b):
+    """``tr(a @ b)`` without the product: ``sum(a * b^T)``."""
+    return (a * np.swapaxes(b, -1, -2)).sum(axis=(-2, -1))
+
+
+def _flat(m):
+    return m.reshape(m.shape[:-2] + (-1,))
+
+
+def _diag(m):
+    return np.diagonal(m, axis1=-2, axis2=-1)
+
+
+def _sym_upper(m):
+    n = m.shape[-1]
+    iu, ju = np.triu_indices(n)
+    return m[..., iu, ju] + np.where(iu == ju, 0, 1) * m[..., ju, iu]
+
+
+def _col(x):
+    return np.asarray(x)[..., None]
+
+
+def _concat(*pieces):
+    pieces = [np.asarray(p) for p in pieces]
+    batch = np.broadcast_shapes(*[p.shape[:-1] for p in pieces])
+    return np.concatenate([np.broadcast_to(p, batch + p.shape[-1:]) for p in pieces], axis=-1)
+
+
+def _np_logdet(m):
+    sign, ld = np.linalg.slogdet(m)
+    return np.where(sign > 0, ld, np.nan)
+
+
+NUMPY_NAMESPACE = {
+    "np": np, "log": np.log, "sqrt": np.sqrt, "exp": np.exp, "pi": np.pi, "E": np.e,
+    "rat": lambda p, q: p / q, "flt": float, "sc": _sc, "T": _T, "tr": _tr, "trp": _trp, "flat": _flat,
+    "diag": _diag, "sym_upper": _sym_upper, "col": _col, "concat": _concat, "inv": np.linalg.inv,
+    "logdet": _np_logdet, "eye": lambda k: np.eye(k), "zeros": np.zeros,
+}
+
+
+def mpmath_namespace(mp) -> dict:
+    """Backend namespace for mpmath (object arrays of mpf; ``mp`` carries the precision)."""
+
+    def inv(m):
+        m = np.asarray(m, dtype=object)
+        if m.ndim > 2:
+            return np.array([inv(x) for x in m], dtype=object)
+        return np.array((mp.matrix(m.tolist()) ** -1).tolist(), dtype=object)
+
+    def logdet(m):
+        m = np.asarray(m, dtype=object)
+        if m.ndim > 2:
+            return np.array([logdet(x) for x in m], dtype=object)
+        return mp.log(mp.det(mp.matrix(m.tolist())))
+
+    def eye(k):
+        out = np.full((k, k), mp.mpf(0), dtype=object)
+        for i in range(k):
+            out[i, i] = mp.mpf(1)
+        return out
+
+    ns = dict(NUMPY_NAMESPACE)
+    ns.update({
+        "log": np.vectorize(mp.log, otypes=[object]), "sqrt": np.vectorize(mp.sqrt, otypes=[object]),
+        "exp": np.vectorize(mp.exp, otypes=[object]), "pi": mp.pi, "E": mp.e,
+        "rat": lambda p, q: mp.mpf(p) / q, "flt": lambda s: mp.mpf(s), "inv": inv, "logdet": logdet, "eye": eye,
+        "zeros": lambda shape: np.full(shape, mp.mpf(0), dtype=object),
+    })
+    return ns
+
+
+# ---------------------------------------------------------------------------
+# matrix chains
+
+
+class ChainProgram:
+    """Emits numpy code for products and traces of matrix chains, sharing sub-products.
+
+    Parameters
+    ----------
+    shapes : dict
+        Matrix name -> (rows, cols) as integers (directions ``dX`` and
+        inverses ``inv_X`` take the shape of ``X``).
+    symmetric : frozenset
+        Names of symmetric matrices (``X^T`` is ``X``).
+    """
+
+    def __init__(self, shapes: dict, symmetric: frozenset):
+        self.shapes = dict(shapes)
+        for k, v in list(shapes.items()):
+            self.shapes.setdefault("d" + k, v)
+            self.shapes.setdefault("inv_" + k, v)
+        self.symmetric = frozenset(symmetric) | {"inv_" + s for s in symmetric} | {"d" + s for s in symmetric}
+        self.lines: list[str] = []
+        self.cache: dict = {}
+        self.flops = 0
+        self._n = 0
+
+    def shape(self, f: Factor) -> tuple:
+        r, c = self.shapes[f.name]
+        return (c, r) if f.t else (r, c)
+
+    def _chain_shape(self, chain) -> tuple:
+        return self.shape(chain[0])[0], self.shape(chain[-1])[1]
+
+    def _cached(self, chain):
+        if len(chain) == 1:
+            f = chain[0]
+            return f"T({f.name})" if f.t and f.name not in self.symmetric else f.name
+        if chain in self.cache:
+            return self.cache[chain]
+        tc = transpose_chain(chain, self.symmetric)
+        if tc in self.cache:
+            return f"T({self.cache[tc]})"
+        return None
+
+    def _plan(self, chain, memo):
+        """(cost, split) of the cheapest product of ``chain`` given what is cached."""
+        if chain in memo:
+            return memo[chain]
+        if len(chain) == 1 or self._cached(chain) is not None:
+            memo[chain] = (0, None)
+            return memo[chain]
+        best = None
+        for m in range(1, len(chain)):
+            left, right = chain[:m], chain[m:]
+            cl, _ = self._plan(left, memo)
+            cr, _ = self._plan(right, memo)
+            r, k = self._chain_shape(left)
+            c = self._chain_shape(right)[1]
+            cost = cl + cr + r * k * c
+            if best is None or cost < best[0]:
+                best = (cost, m)
+        memo[chain] = best
+        return best
+
+    def product(self, chain: tuple) -> str:
+        """Name of a variable holding ``product(chain)`` (emitting code as needed)."""
+        got = self._cached(chain)
+        if got is not None:
+            return got
+        _, m = self._plan(chain, {})
+        left, right = self.product(chain[:m]), self.product(chain[m:])
+        r, k = self._chain_shape(chain[:m])
+        self.flops += r * k * self._chain_shape(chain[m:])[1]
+        name = f"p{self._n}"
+        self._n += 1
+        self.lines.append(f"{name} = {left} @ {right}")
+        self.cache[chain] = name
+        return name
+
+    def trace(self, chain: tuple) -> str:
+        """Code for ``tr(product(chain))``: the cheapest rotation and split, ``sum(L * R^T)``."""
+        if len(chain) == 1:
+            return f"tr({self.product(chain)})"
+        best = None
+        for r in range(len(chain)):
+            rot = chain[r:] + chain[:r]
+            for m in range(1, len(rot)):
+                memo: dict = {}
+                cl, _ = self._plan(rot[:m], memo)
+                cr, _ = self._plan(rot[m:], memo)
+                a, b = self._chain_shape(rot[:m])
+                cost = cl + cr + a * b
+                if best is None or cost < best[0]:
+                    best = (cost, rot[:m], rot[m:])
+        _, left, right = best
+        a, b = self._chain_shape(left)
+        self.flops += a * b
+        return f"trp({self.product(left)}, {self.product(right)})"
+
+    def matrix_sum(self, parts: list, shape: tuple) -> str:
+        """Code for ``sum coef_k * product_k`` (``parts`` = [(coef code, Contribution)])."""
+        if not parts:
+            return f"zeros({shape})"
+        terms = []
+        for coef, contrib in parts:
+            if contrib.chain:
+                mat = self.product(contrib.chain)
+            else:
+                mat = f"eye({int(shape[0])})"
+            sign = "-" if contrib.sign < 0 else ""
+            terms.append(f"{sign}sc({coef}, {mat})")
+        return " + ".join(terms)
+
+
+def order_cost(chain: tuple, shapes: dict, symmetric: frozenset) -> int:
+    """Flop count of the cheapest evaluation order of one chain (for tests and benchmarks)."""
+    p = ChainProgram(shapes, symmetric)
+    p.product(chain)
+    return p.flops
+
+
+_ = Contribution  # re-exported type used in signatures

@@ -1,0 +1,215 @@
+"""The matrix path: value, gradient, Hessian-vector product and d(gradient)/d(hyper) as numpy code.
+
+The objective comes from the symbolic layer with matrix symbols
+(:func:`statvae.symbolic.objective.build_objective` with ``form="matrix"``);
+:mod:`statvae.numeric.tracepoly` expands and differentiates it by rule and
+:mod:`statvae.numeric.codegen` writes the code.  Cost grows like the matrix
+products (O(N^2 n) for the plain model), not like the number of entries.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from ..model import hyper as H
+from ..model.vae import VAEModel
+from ..symbolic.names import block_latex, dim_symbol
+from ..symbolic.objective import build_objective
+from ..symbolic.parameters import learned_variance_symbol, scale_symbol
+from .codegen import ChainProgram, ScalarPrinter
+from .layout import Layout
+from .tracepoly import Contribution, expand_objective
+
+__all__ = ["matrix_source", "trace_polynomial"]
+
+
+def _data_name(a: str, b: str) -> str:
+    return f"S_{a}_{b}"
+
+
+def trace_polynomial(model: VAEModel):
+    """The model's objective as a :class:`~statvae.numeric.tracepoly.TracePolynomial`."""
+    g = model.graph
+    obj = build_objective(model, "matrix", substitute=False)
+    obs = g.observed()
+    names, symmetric, shapes, matrices = {}, set(), {}, {}
+    dims = {v.name: dim_symbol(v) for v in g.variables()}
+    for a in obs:
+        for b in obs:
+            if len(obs) == 1:
+                names[r"\Sigma"] = _data_name(a.name, b.name)
+            else:
+                names[rf"\Sigma_{{{a.name}{b.name}}}"] = _data_name(a.name, b.name)
+            shapes[_data_name(a.name, b.name)] = (dims[a.name], dims[b.name])
+        symmetric.add(_data_name(a.name, a.name))
+    for m in g.maps():
+        names[block_latex(m.name)] = m.name
+        shapes[m.name] = matrices[m.name] = (dims[m.target], dims[m.source])
+    scalars = []
+    for z in g.latents():
+        if z.encoder in ("diagonal", "full"):
+            names[block_latex(z.covariance_name)] = z.covariance_name
+            shapes[z.covariance_name] = matrices[z.covariance_name] = (dims[z.name], dims[z.name])
+            symmetric.add(z.covariance_name)
+        elif z.encoder == "isotropic":
+            scalars.append(scale_symbol(z))
+    for v in g.variables():
+        if v.variance == "learned":
+            scalars.append(learned_variance_symbol(v))
+    tp = expand_objective(obj.total, names, frozenset(symmetric), shapes, matrices, scalars)
+    return tp, dims
+
+
+def matrix_source(model: VAEModel) -> tuple[str, dict]:
+    """Generate the matrix-path source for ``model`` at its dimensions.
+
+    Returns ``(source, meta)``; ``meta["args"]`` documents the argument order
+    of the generated functions ``value``, ``gradient``, ``hvp`` and
+    ``dgrad_<hyper>``.
+    """
+    tp, dims = trace_polynomial(model)
+    g = model.graph
+    dim_values = {dims[v.name]: v.dim for v in g.variables()}
+    layout = Layout(model)
+    shapes = {k: (int(sp.sympify(r).xreplace(dim_values)), int(sp.sympify(c).xreplace(dim_values)))
+              for k, (r, c) in tp.shapes.items()}
+    hyper = [H.symbol(n) for n in model.values]
+    mats = [b.name for b in layout.blocks if not b.is_scalar]
+    data = sorted(k for k in tp.shapes if k.startswith("S_"))
+    scal = [s for s in tp.scalars]
+    dscal = [sp.Symbol(f"d_{s.name}") for s in scal]
+    args = mats + data + [s.name for s in scal] + [h.name for h in hyper]
+    dargs = ["d" + m for m in mats] + [s.name for s in dscal]
+    sub = lambda e: sp.sympify(e).xreplace(dim_values)  # noqa: E731
+    printer = ScalarPrinter({"order": "none"})
+    blocks_out = [b for b in layout.blocks]
+
+    def merged(items):
+        """Sum coefficients of identical chains: [(coef, chain, sign)] -> [(coef, chain)]."""
+        acc: dict = {}
+        for coef, chain, sign in items:
+            acc[chain] = acc.get(chain, 0) + sign * sub(coef)
+        return [(sp.simplify(cf), ch) for ch, cf in acc.items() if sp.simplify(cf) != 0]
+
+    def matrix_parts(c, items):
+        return [(c(cf), Contribution(cf, ch)) for cf, ch in merged(items)]
+
+    def scalar_value(prog, term):
+        if term.kind == "trace":
+            return prog.trace(term.chain)
+        if term.kind == "logdet":
+            return f"logdet({term.matrix})"
+        return "1"
+
+    def emit(fname, fargs, build):
+        prog = ChainProgram(shapes, tp.symmetric)
+        coefs: list = []
+
+        def c(expr):
+            expr = sub(expr)
+            coefs.append(expr)
+            return f"__C{len(coefs) - 1}__"
+
+        ret = build(prog, c)
+        from .codegen import scalar_code
+
+        clines, couts = scalar_code(coefs, prefix="k", printer=printer)
+        body = prog.lines
+        for i, code in enumerate(couts):
+            ret = ret.replace(f"__C{i}__", f"({code})")
+            body = [ln.replace(f"__C{i}__", f"({code})") for ln in body]
+        needs_inv = sorted({m for m in tp.matrices if f"inv_{m}" in "\n".join(body) + ret})
+        pre = [f"inv_{m} = inv({m})" for m in needs_inv]
+        doc = f'    """Generated by statvae. Arguments: {", ".join(fargs)}."""'
+        lines = [f"def {fname}({', '.join(fargs)}):", doc] + ["    " + ln for ln in pre + clines + body]
+        lines.append(f"    return {ret}")
+        return "\n".join(lines)
+
+    def value(prog, c):
+        parts = [f"{c(t.coef)} * {scalar_value(prog, t)}" for t in tp.terms]
+        return " + ".join(parts)
+
+    def flatten(pieces):
+        return "concat(" + ", ".join(pieces) + ")"
+
+    def collect(prog, per_matrix, per_scalar):
+        pieces = []
+        for b in blocks_out:
+            if b.is_scalar:
+                pieces.append(f"col({per_scalar[b.name]})")
+                continue
+            expr = per_matrix[b.name]
+            if b.kind == "map":
+                pieces.append(f"flat({expr})")
+            elif b.kind == "diagonal":
+                pieces.append(f"diag({expr})")
+            else:
+                pieces.append(f"sym_upper({expr})")
+        return flatten(pieces)
+
+    def scalar_name(b):
+        return next(s for s in scal if s.name == b.name)
+
+    def gradient(prog, c):
+        per_m, per_s = {}, {}
+        for b in blocks_out:
+            if b.is_scalar:
+                s = scalar_name(b)
+                terms = tp.scalar_gradient(s)
+                per_s[b.name] = " + ".join(f"{c(d)} * {scalar_value(prog, t)}" for d, t in terms) or "0"
+            else:
+                items = [(k.coef, k.chain, 1) for k in tp.matrix_gradient(b.name)]
+                per_m[b.name] = f"({prog.matrix_sum(matrix_parts(c, items), shapes[b.name])})"
+        return collect(prog, per_m, per_s)
+
+    directions = dict(zip(scal, dscal))
+
+    def hvp(prog, c):
+        per_m, per_s = {}, {}
+        for b in blocks_out:
+            if b.is_scalar:
+                s = scalar_name(b)
+                parts = []
+                for d, t in tp.scalar_gradient(s):
+                    dd = tp.coef_directional(d, directions)
+                    if dd != 0:
+                        parts.append(f"{c(dd)} * {scalar_value(prog, t)}")
+                    if t.kind == "trace":
+                        for sign, ch in tp.chain_directional(t.chain):
+                            parts.append(f"{'-' if sign < 0 else ''}{c(d)} * {prog.trace(ch)}")
+                    elif t.kind == "logdet":
+                        parts.append(f"{c(d)} * trp(inv_{t.matrix}, d{t.matrix})")
+                per_s[b.name] = " + ".join(parts) or "0"
+            else:
+                items = []
+                for k in tp.matrix_gradient(b.name):
+                    dc = tp.coef_directional(k.coef, directions)
+                    if dc != 0:
+                        items.append((dc, k.chain, 1))
+                    items += [(k.coef, ch, sign) for sign, ch in tp.chain_directional(k.chain)]
+                per_m[b.name] = f"({prog.matrix_sum(matrix_parts(c, items), shapes[b.name])})"
+        return collect(prog, per_m, per_s)
+
+    def dgrad(h):
+        def build(prog, c):
+            per_m, per_s = {}, {}
+            for b in blocks_out:
+                if b.is_scalar:
+                    s = scalar_name(b)
+                    parts = [f"{c(sp.diff(d, h))} * {scalar_value(prog, t)}" for d, t in tp.scalar_gradient(s)
+                             if sp.diff(d, h) != 0]
+                    per_s[b.name] = " + ".join(parts) or "0"
+                else:
+                    items = [(sp.diff(k.coef, h), k.chain, 1) for k in tp.matrix_gradient(b.name)]
+                    per_m[b.name] = f"({prog.matrix_sum(matrix_parts(c, items), shapes[b.name])})"
+            return collect(prog, per_m, per_s)
+        return build
+
+    funcs = [emit("value", args, value), emit("gradient", args, gradient), emit("hvp", args + dargs, hvp)]
+    for h in hyper:
+        funcs.append(emit(f"dgrad_{h.name}", args, dgrad(h)))
+    meta = {"args": args, "dargs": dargs, "hyper": [h.name for h in hyper], "scalars": [s.name for s in scal],
+            "data": data, "matrices": mats}
+    return "\n\n\n".join(funcs) + "\n", meta
+
+
