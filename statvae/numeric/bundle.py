@@ -225,6 +225,10 @@ class CompiledObjective:
         """Gradient with respect to ``theta``."""
         return self._bound(kw).gradient(theta)
 
+    def value_and_gradient(self, theta, **kw):
+        """``(value, gradient)`` sharing every matrix product."""
+        return self._bound(kw).value_and_gradient(theta)
+
     def hessian(self, theta, **kw) -> np.ndarray:
         """Dense Hessian (for small and moderate models)."""
         return self._bound(kw).hessian(theta)
@@ -334,6 +338,11 @@ class BoundObjective:
 
     def gradient(self, theta) -> np.ndarray:
         return self._out(self._call("gradient", theta))
+
+    def value_and_gradient(self, theta):
+        v, g = self._call("value_grad", theta)
+        v = self._out(v) if np.ndim(v) else (float(v) if self.owner.mp is None else v)
+        return v, self._out(g)
 
     def hessian(self, theta) -> np.ndarray:
         if self.owner.path == "explicit":

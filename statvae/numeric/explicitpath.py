@@ -46,6 +46,8 @@ def explicit_source(model: VAEModel, backend: str = "auto", hessian: bool = True
         body = unpack_lines() + clines
         if shape == "scalar":
             ret = outs[0]
+        elif shape == "value_grad":
+            ret = outs[0] + ", [" + ", ".join(outs[1:]) + "]"
         elif shape == "vector":
             ret = "[" + ", ".join(outs) + "]"
         else:
@@ -55,7 +57,8 @@ def explicit_source(model: VAEModel, backend: str = "auto", hessian: bool = True
         return "\n".join([f"def {name}({', '.join(header_args)}):", doc] + ["    " + ln for ln in body]
                          + [f"    return {ret}"])
 
-    funcs = [emit("value", [obj.total], "scalar"), emit("gradient", grad, "vector")]
+    funcs = [emit("value", [obj.total], "scalar"), emit("gradient", grad, "vector"),
+             emit("value_grad", [obj.total] + grad, "value_grad")]
     if hessian:
         h = sym_hessian(obj.total, params, backend=backend)
         funcs.append(emit("hessian", list(h), "matrix"))

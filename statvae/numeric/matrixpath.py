@@ -205,7 +205,11 @@ def matrix_source(model: VAEModel) -> tuple[str, dict]:
             return collect(prog, per_m, per_s)
         return build
 
-    funcs = [emit("value", args, value), emit("gradient", args, gradient), emit("hvp", args + dargs, hvp)]
+    def value_grad(prog, c):
+        return f"({value(prog, c)}), ({gradient(prog, c)})"
+
+    funcs = [emit("value", args, value), emit("gradient", args, gradient), emit("value_grad", args, value_grad),
+             emit("hvp", args + dargs, hvp)]
     for h in hyper:
         funcs.append(emit(f"dgrad_{h.name}", args, dgrad(h)))
     meta = {"args": args, "dargs": dargs, "hyper": [h.name for h in hyper], "scalars": [s.name for s in scal],

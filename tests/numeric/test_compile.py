@@ -222,3 +222,14 @@ def test_large_model_compiles_fast_and_matches_reference():
     cov = a @ a.T
     prob = _ref_problem(model, cov, {"sigma2": 0.8, "beta": 1.3})
     assert f.value(theta, covariance=cov) == pytest.approx(prob.f(theta), rel=1e-11)
+
+
+@pytest.mark.parametrize("path", ["matrix", "explicit"])
+def test_value_and_gradient_together(path):
+    model = statvae.HierarchicalVAE(2, (2, 1), decoder_variance="learned")
+    f = model.compile(path=path)
+    theta = random_parameters(f.layout, np.random.default_rng(2))
+    cov = np.array([[2.0, 0.3], [0.3, 1.0]])
+    v, g = f.value_and_gradient(theta, covariance=cov)
+    assert v == f.value(theta, covariance=cov)
+    np.testing.assert_array_equal(g, f.gradient(theta, covariance=cov))
