@@ -309,21 +309,23 @@ class BoundObjective:
 
     # -- helpers ----------------------------------------------------------------
     def _theta(self, theta):
-        t = self.owner.layout.check(theta)
-        return _to_mp(self.owner.mp, t) if self.owner.mp is not None else t
+        """Validated theta (converted for mpmath) and its blocks."""
+        t, blocks = self.owner.layout.check_unpack(theta)
+        if self.owner.mp is not None:
+            t = _to_mp(self.owner.mp, t)
+            blocks = self.owner.layout.unpack(t)
+        return t, blocks
 
-    def _matrix_args(self, t):
-        lay = self.owner.layout
-        blocks = lay.unpack(t)
-        mats = [blocks[n] for n in self.owner.meta["matrices"]]
-        scal = [blocks[n] for n in self.owner.meta["scalars"]]
-        return mats + self._data + scal + self._hyper_args
+    def _matrix_args(self, blocks):
+        meta = self.owner.meta
+        return [blocks[n] for n in meta["matrices"]] + self._data + [blocks[n] for n in meta["scalars"]] \
+            + self._hyper_args
 
     def _call(self, name, theta, *extra):
-        t = self._theta(theta)
+        t, blocks = self._theta(theta)
         fn = self.owner._fn[name]
         if self.owner.path == "matrix":
-            return fn(*self._matrix_args(t), *extra)
+            return fn(*self._matrix_args(blocks), *extra)
         return fn(t, self._data[0], *self._hyper_args)
 
     def _out(self, x):
@@ -364,10 +366,10 @@ class BoundObjective:
         if self.owner.path == "explicit":
             h = self.hessian(theta)
             return self._out(va @ h.T) if va.ndim == 2 else self._out(h @ va)
-        t = self._theta(theta)
+        _, blocks = self._theta(theta)
         d = lay.unpack(va)
         extra = [d[n] for n in self.owner.meta["matrices"]] + [d[n] for n in self.owner.meta["scalars"]]
-        return self._out(self.owner._fn["hvp"](*self._matrix_args(t), *extra))
+        return self._out(self.owner._fn["hvp"](*self._matrix_args(blocks), *extra))
 
     def gradient_hyper(self, theta, name: str) -> np.ndarray:
         if name not in self.owner.model.values:

@@ -78,20 +78,24 @@ def scalar_code(exprs: list, prefix: str = "c", printer: ScalarPrinter | None = 
 
 
 def _sc(c, m):
+    if isinstance(c, (float, int)):
+        return c * m
     c = np.asarray(c)
     return c[..., None, None] * m if c.ndim else c * m
 
 
 def _T(m):
-    return np.swapaxes(m, -1, -2)
+    return m.T if m.ndim == 2 else np.swapaxes(m, -1, -2)
 
 
 def _tr(m):
-    return np.trace(m, axis1=-2, axis2=-1)
+    return np.trace(m) if m.ndim == 2 else np.trace(m, axis1=-2, axis2=-1)
 
 
 def _trp(a, b):
     """``tr(a @ b)`` without the product: ``sum(a * b^T)``."""
+    if a.ndim == 2 and b.ndim == 2 and a.dtype != object and b.dtype != object:
+        return float(np.einsum("ij,ji->", a, b))
     return (a * np.swapaxes(b, -1, -2)).sum(axis=(-2, -1))
 
 
@@ -115,6 +119,8 @@ def _col(x):
 
 def _concat(*pieces):
     pieces = [np.asarray(p) for p in pieces]
+    if all(p.ndim == 1 for p in pieces):
+        return np.concatenate(pieces)
     batch = np.broadcast_shapes(*[p.shape[:-1] for p in pieces])
     return np.concatenate([np.broadcast_to(p, batch + p.shape[-1:]) for p in pieces], axis=-1)
 

@@ -174,6 +174,10 @@ class Layout:
 
     def check(self, theta) -> np.ndarray:
         """Validate a parameter vector; returns it as a float array."""
+        return self.check_unpack(theta)[0]
+
+    def check_unpack(self, theta) -> tuple[np.ndarray, dict]:
+        """Validate a parameter vector; returns it and its blocks."""
         try:
             t = np.asarray(theta, dtype=float)
         except (TypeError, ValueError):
@@ -192,7 +196,7 @@ class Layout:
                     raise ParameterError(f"encoder covariance {b.name} is not positive definite") from None
             elif b.is_scalar and not blocks[b.name] > 0:
                 raise ParameterError(f"{b.name} must be > 0, got {float(blocks[b.name]):g}")
-        return t
+        return t, blocks
 
     def describe_short(self) -> str:
         return ", ".join(f"{b.name}: {b.size}" for b in self.blocks)

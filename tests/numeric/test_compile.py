@@ -231,5 +231,6 @@ def test_value_and_gradient_together(path):
     theta = random_parameters(f.layout, np.random.default_rng(2))
     cov = np.array([[2.0, 0.3], [0.3, 1.0]])
     v, g = f.value_and_gradient(theta, covariance=cov)
-    assert v == f.value(theta, covariance=cov)
-    np.testing.assert_array_equal(g, f.gradient(theta, covariance=cov))
+    assert v == pytest.approx(f.value(theta, covariance=cov), rel=1e-14)
+    # the shared program may associate products differently: equal to round-off
+    np.testing.assert_allclose(g, f.gradient(theta, covariance=cov), rtol=1e-13, atol=1e-14)
