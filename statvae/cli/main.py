@@ -65,7 +65,23 @@ def build_parser() -> argparse.ArgumentParser:
                    "prior_variance, tau2, beta1, beta2, encoder_variance (default: sigma2, else beta)")
     t.add_argument("--json", action="store_true", help="print one JSON object")
     t.set_defaults(func=_threshold)
+    c = sub.add_parser("cache", help="show or clear the on-disk cache of compiled code",
+                       description="Show where compiled code is cached ($STATVAE_CACHE_DIR or ~/.cache/statvae) "
+                       "and how many entries it holds; --clear deletes them.")
+    c.add_argument("--clear", action="store_true", help="delete every cached entry")
+    c.set_defaults(func=_cache)
     return p
+
+
+def _cache(args) -> int:
+    from ..numeric.cache import cache_dir, clear_cache
+
+    d = cache_dir()
+    if args.clear:
+        print(f"removed {clear_cache()} entries from {d}")
+    else:
+        print(f"{d}: {len(list(d.glob('*.json'))) if d.exists() else 0} entries")
+    return 0
 
 
 def main(argv=None) -> int:

@@ -185,3 +185,16 @@ def test_digits_without_scikit_learn_says_how_to_install(monkeypatch, capsys):
     monkeypatch.setattr(builtins, "__import__", fake_import)
     code, out, err = run(["threshold", "--dataset", "digits"], capsys)
     assert code == 2 and "pip install 'statvae[data]'" in err and err.count("\n") == 1
+
+
+def test_cache_command(tmp_path, monkeypatch, capsys):
+    import statvae
+
+    monkeypatch.setenv("STATVAE_CACHE_DIR", str(tmp_path))
+    statvae.LinearVAE(2, 1).compile()
+    code, out, _ = run(["cache"], capsys)
+    assert code == 0 and str(tmp_path) in out and "0 entries" not in out
+    code, out, _ = run(["cache", "--clear"], capsys)
+    assert code == 0 and "removed" in out
+    code, out, _ = run(["cache"], capsys)
+    assert "0 entries" in out

@@ -234,3 +234,16 @@ def test_value_and_gradient_together(path):
     assert v == pytest.approx(f.value(theta, covariance=cov), rel=1e-14)
     # the shared program may associate products differently: equal to round-off
     np.testing.assert_allclose(g, f.gradient(theta, covariance=cov), rtol=1e-13, atol=1e-14)
+
+
+def test_verification_rejects_a_wrong_matrix_derivative(monkeypatch, tmp_path):
+    """A derivative rule that drops a contribution must be caught before the code is trusted."""
+    monkeypatch.setenv("STATVAE_CACHE_DIR", str(tmp_path))
+    from statvae.numeric import VerificationError, bundle
+    from statvae.numeric.tracepoly import TracePolynomial
+
+    good = TracePolynomial.matrix_gradient
+    monkeypatch.setattr(TracePolynomial, "matrix_gradient", lambda self, name: good(self, name)[1:])
+    monkeypatch.setattr(bundle, "_VERIFIED", set())
+    with pytest.raises(VerificationError, match="disagrees with the explicit-entry path"):
+        statvae.LinearVAE(5, 3, encoder="full").compile(cache=False)
