@@ -307,6 +307,24 @@ class BoundObjective:
         else:
             self._data = [conv(cov)]
 
+    def with_hyper(self, **hyper) -> "BoundObjective":
+        """A copy with some hyper-parameters changed and the (validated) data kept."""
+        import copy
+
+        new = copy.copy(self)
+        new.hyper = dict(self.hyper)
+        for n, v in hyper.items():
+            if n not in new.hyper:
+                raise ModelError(f"{n} is not a hyper-parameter of this model")
+            a = float(v)
+            if not (a >= 0 if H.spec(n).nonnegative else a > 0) or not np.isfinite(a):
+                raise ModelError(f"{n} must be {'>= 0' if H.spec(n).nonnegative else '> 0'}, got {v!r}")
+            new.hyper[n] = a
+        mp = self.owner.mp
+        conv = (lambda x: _to_mp(mp, x)) if mp is not None else (lambda x: x)
+        new._hyper_args = [conv(new.hyper[n]) for n in self.owner.model.values]
+        return new
+
     # -- helpers ----------------------------------------------------------------
     def _theta(self, theta):
         """Validated theta (converted for mpmath) and its blocks."""

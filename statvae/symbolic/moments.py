@@ -22,19 +22,22 @@ section 5).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import sympy as sp
 
 from ..model.vae import VAEModel
 
-__all__ = ["ExplicitAlgebra", "MatrixAlgebra", "FactorTerms", "objective_terms"]
+__all__ = ["ExplicitAlgebra", "MatrixAlgebra", "NumpyAlgebra", "FactorTerms", "objective_terms"]
 
 
 class ExplicitAlgebra:
     """Operations on explicit ``sympy.Matrix`` objects."""
 
     explicit = True
+    log = staticmethod(sp.log)
+    pi = sp.pi
 
     @staticmethod
     def zeros(rows, cols):
@@ -68,6 +71,8 @@ class MatrixAlgebra:
     """Operations on sympy matrix expressions with symbolic sizes (display only)."""
 
     explicit = False
+    log = staticmethod(sp.log)
+    pi = sp.pi
 
     def __init__(self, dims: dict):
         self.dims = dims
@@ -103,6 +108,49 @@ class MatrixAlgebra:
         return sp.Trace(m * m.T)
 
 
+class NumpyAlgebra:
+    """Operations on numpy arrays: evaluates the same formulas numerically (observables)."""
+
+    explicit = True
+    log = staticmethod(math.log)
+    pi = math.pi
+
+    @staticmethod
+    def zeros(rows, cols):
+        import numpy as np
+
+        return np.zeros((rows, cols))
+
+    @staticmethod
+    def trace_product(a, b):
+        import numpy as np
+
+        return float(np.einsum("ij,ji->", a, b))
+
+    @staticmethod
+    def trace(a):
+        import numpy as np
+
+        return float(np.trace(a))
+
+    @staticmethod
+    def dim(v):
+        return v.dim
+
+    @staticmethod
+    def logdet(d, kind: str):
+        import numpy as np
+
+        sign, ld = np.linalg.slogdet(d)
+        return ld if sign > 0 else float("nan")
+
+    @staticmethod
+    def sqnorm(m):
+        import numpy as np
+
+        return float(np.sum(np.asarray(m) ** 2))
+
+
 @dataclass
 class FactorTerms:
     """The pieces of the objective, before they are weighted and combined.
@@ -127,7 +175,7 @@ class FactorTerms:
 
 
 def objective_terms(model: VAEModel, values: dict, observed_cov: dict, variances: dict, algebra,
-                    weights: dict | None = None) -> FactorTerms:
+                    weights: dict | None = None, hyper: dict | None = None) -> FactorTerms:
     """Compute every expectation in the objective.
 
     Parameters
@@ -146,6 +194,8 @@ def objective_terms(model: VAEModel, values: dict, observed_cov: dict, variances
         where every coordinate of a group contributes identically; each
         factor is a sum over the coordinates of its output variable, so it
         is multiplied by that variable's weight.
+    hyper : dict, optional
+        Hyper-parameter values by name (numeric evaluation); default: symbols.
     """
     g = model.graph
     weights = weights or {}
@@ -189,18 +239,19 @@ def objective_terms(model: VAEModel, values: dict, observed_cov: dict, variances
             for m2 in parents:
                 err = err + algebra.trace_product(values[m.name] * get(m.source, m2.source), values[m2.name].T)
         d = algebra.dim(v)
-        term = -d / 2 * (sp.log(2 * sp.pi) + sp.log(s)) - err / (2 * s)
+        term = -d / 2 * (algebra.log(2 * algebra.pi) + algebra.log(s)) - err / (2 * s)
         log_p[v.name] = weights.get(v.name, 1) * term
     for v in g.latents():
         d = algebra.dim(v)
-        h = d / 2 * (1 + sp.log(2 * sp.pi)) + algebra.logdet(values[v.covariance_name], v.encoder) / 2
+        h = d / 2 * (1 + algebra.log(2 * algebra.pi)) + algebra.logdet(values[v.covariance_name], v.encoder) / 2
         entropy[v.name] = weights.get(v.name, 1) * h
-    wd = sp.Integer(0)
+    wd = sp.Integer(0) if hyper is None else 0.0
     from ..model import hyper as H
 
     for m in g.maps():
         if m.weight_decay is None:
             continue
         w = weights.get(m.source, 1) * weights.get(m.target, 1)
-        wd = wd + w * H.symbol(m.weight_decay) / 2 * algebra.sqnorm(values[m.name])
+        eta = H.symbol(m.weight_decay) if hyper is None else hyper[m.weight_decay]
+        wd = wd + w * eta / 2 * algebra.sqnorm(values[m.name])
     return FactorTerms(log_p, entropy, wd, cov)

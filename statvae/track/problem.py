@@ -1,0 +1,223 @@
+"""The continuation problem: the compiled objective in the canonical basis, one free hyper-parameter.
+
+Data are rotated to the canonical basis (eigenbasis of each observed
+variable; for a conditional model the residual of y given x), where the
+objective has the coordinate-flip symmetries of :mod:`statvae.track.symmetry`.
+ELBO, KL and every other recorded observable are invariant under that change
+of basis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import AnalysisError, DataError, ModelError
+from ..model import hyper as H
+from ..symbolic.moments import NumpyAlgebra, objective_terms
+from .symmetry import Characters, Span, rotation_generators
+
+__all__ = ["ContinuationProblem", "Inertia"]
+
+
+@dataclass
+class Inertia:
+    """Stability of a stationary point.
+
+    Attributes
+    ----------
+    index : int
+        Number of positive Hessian eigenvalues (ascent directions of the
+        ELBO), symmetry zero modes excluded: the Morse index of the maximum.
+    zero : int
+        Number of (numerically) zero eigenvalues left after removing the
+        symmetry zero modes.
+    symmetry_zero_modes : int
+        Number of exact zero modes from continuous symmetries that were removed.
+    blocks : list
+        ``(coset character, entry indices, eigenvalues)`` per Hessian block.
+    """
+
+    index: int
+    zero: int
+    symmetry_zero_modes: int
+    blocks: list
+
+
+class ContinuationProblem:
+    """Objective, derivatives and stability along one hyper-parameter.
+
+    Parameters
+    ----------
+    model : VAEModel
+    spectra : dict
+        Canonical eigenvalues per observed variable (see
+        :func:`statvae.data.canonical_spectra`).
+    parameter : str
+        The continuation parameter (a hyper-parameter of ``model``).
+    values : dict
+        Values of the other hyper-parameters (the model's numbers are defaults).
+    """
+
+    def __init__(self, model, spectra: dict, parameter: str, values: dict | None = None):
+        if parameter not in model.values:
+            raise ModelError(f"cannot continue in {parameter!r}: not a hyper-parameter of this model "
+                             f"(its hyper-parameters are: {', '.join(model.values)})")
+        self.model = model
+        self.parameter = parameter
+        self.spectra = {k: np.asarray(v, dtype=float) for k, v in spectra.items()}
+        g = model.graph
+        diag = np.concatenate([self.spectra[v.name] for v in g.observed()])
+        if diag.size != sum(v.dim for v in g.observed()):
+            raise DataError("the spectra do not match the model's dimensions")
+        self.covariance = np.diag(diag)
+        vals = {}
+        for n, v in model.values.items():
+            if n == parameter:
+                continue
+            v = (values or {}).get(n, v)
+            if hasattr(v, "is_number") and not v.is_number:
+                raise AnalysisError(f"{n} has no value: pass {n}=...")
+            vals[n] = float(v)
+        extra = sorted(set(values or {}) - set(model.values))
+        if extra:
+            raise ModelError(f"{', '.join(extra)} is not a hyper-parameter of this model")
+        self.values = vals
+        self.compiled = model.compile()
+        self.layout = self.compiled.layout
+        self.chars = Characters(model)
+        self._base = self.compiled.bind(covariance=self.covariance, **vals, **{parameter: 1.0})
+        self._cache: dict = {}
+        self.evaluations = 0
+
+    # -- evaluation --------------------------------------------------------------
+    def at(self, p: float):
+        b = self._cache.get(p)
+        if b is None:
+            b = self._base.with_hyper(**{self.parameter: p})
+            if len(self._cache) > 64:
+                self._cache.clear()
+            self._cache[p] = b
+        return b
+
+    def value(self, theta, p):
+        return self.at(p).value(theta)
+
+    def gradient(self, theta, p):
+        self.evaluations += 1
+        return self.at(p).gradient(theta)
+
+    def hvp(self, theta, v, p):
+        self.evaluations += 1
+        return self.at(p).hvp(theta, v)
+
+    def dgrad_dp(self, theta, p):
+        return self.at(p).gradient_hyper(theta, self.parameter)
+
+    def reduced(self, theta, p, S):
+        """``(g_S, H_SS, dg_S/dp)`` restricted to the entries ``S``."""
+        g = self.gradient(theta, p)[S]
+        e = np.zeros((len(S), self.layout.size))
+        e[np.arange(len(S)), S] = 1.0
+        h = self.hvp(theta, e, p)[:, S]
+        return g, (h + h.T) / 2, self.dgrad_dp(theta, p)[S]
+
+    # -- stability -----------------------------------------------------------------
+    def block_hessians(self, theta, p, span: Span):
+        """Every Hessian block (cosets of ``span``) from ``max block size`` stacked HVPs."""
+        blocks = span.blocks()
+        width = max(len(b) for b in blocks)
+        dirs = np.zeros((width, self.layout.size))
+        for b in blocks:
+            dirs[np.arange(len(b)), b] = 1.0
+        cols = self.hvp(theta, dirs, p)  # cols[k, i] = H[i, b[k]] for i in the block of b[k]
+        out = []
+        for b in blocks:
+            hb = cols[: len(b)][:, b].T
+            out.append((b, (hb + hb.T) / 2))
+        return out
+
+    def inertia(self, theta, p, span: Span, rtol: float = 1e-9) -> Inertia:
+        """Morse index of the ELBO at ``theta`` (positive Hessian eigenvalues), block by block."""
+        gens = rotation_generators(self.model, theta)
+        index = zero = nsym = 0
+        info = []
+        for b, hb in self.block_hessians(theta, p, span):
+            q = None
+            if len(gens):
+                sub = gens[:, b]
+                sub = sub[np.abs(sub).max(axis=1) > 0] if sub.size else sub
+                if len(sub):
+                    u, s, vt = np.linalg.svd(sub, full_matrices=True)
+                    rank = int((s > 1e-10 * s.max()).sum())
+                    if rank:
+                        q = vt[rank:].T
+                        nsym += rank
+            ev = eigenvalues(hb if q is None else q.T @ hb @ q)
+            scale = max(float(np.abs(hb).max()), 1e-300)
+            index += int((ev > rtol * scale).sum())
+            zero += int((np.abs(ev) <= rtol * scale).sum())
+            info.append((span.coset_of(int(b[0])), b, ev))
+        return Inertia(index, zero, nsym, info)
+
+    # -- observables -------------------------------------------------------------------
+    def observables(self, theta, p) -> dict:
+        """ELBO, its terms, KL per level and per latent coordinate, posterior variances, ||w_j||."""
+        g = self.model.graph
+        blocks = self.layout.unpack(np.asarray(theta, dtype=float))
+        hyper = dict(self.values)
+        hyper[self.parameter] = p
+        values = {}
+        for m in g.maps():
+            values[m.name] = blocks[m.name]
+        for z in g.latents():
+            if z.encoder in ("diagonal", "full"):
+                values[z.covariance_name] = blocks[z.covariance_name]
+            elif z.encoder == "isotropic":
+                values[z.covariance_name] = float(blocks["d" + z.covariance_name[1:]]) * np.eye(z.dim)
+            else:
+                values[z.covariance_name] = hyper[z.encoder_variance] * np.eye(z.dim)
+        variances = {}
+        for v in g.variables():
+            if v.variance == "learned":
+                variances[v.name] = float(blocks["sigma2" if v.name in ("x", "y") else f"s_{v.name}"])
+            elif v.variance is not None:
+                variances[v.name] = hyper[v.variance]
+        obs = g.observed()
+        off, sl = 0, {}
+        for v in obs:
+            sl[v.name] = slice(off, off + v.dim)
+            off += v.dim
+        cov = {(a.name, b.name): self.covariance[sl[a.name], sl[b.name]] for a in obs for b in obs}
+        t = objective_terms(self.model, values, cov, variances, NumpyAlgebra, hyper=hyper)
+        out = {}
+        recon = sum(t.log_p[v.name] for v in obs if v.name in t.log_p)
+        kls = {z.name: -(t.log_p[z.name] + t.entropy[z.name]) for z in g.latents()}
+        out["reconstruction"] = float(recon)
+        out["weight_decay"] = float(t.weight_decay)
+        out["elbo"] = float(recon - sum(hyper[z.beta] * kls[z.name] for z in g.latents()) - t.weight_decay)
+        out["kl_total"] = float(sum(kls.values()))
+        for z in g.latents():
+            out[f"kl_{z.name}"] = float(kls[z.name])
+            d = np.diag(values[z.covariance_name])
+            out[f"posterior_variance_{z.name}"] = d.tolist()
+            root = not g.parents(z.name, "generative")
+            if root:
+                pv = variances[z.name]
+                c = np.diag(t.covariances[(z.name, z.name)])
+                out[f"kl_per_latent_{z.name}"] = (0.5 * (c / pv - 1 - np.log(d / pv))).tolist()
+            dec = [m for m in g.maps("generative") if m.source == z.name]
+            norms = np.sqrt(sum(np.sum(blocks[m.name] ** 2, axis=0) for m in dec)) if dec else np.zeros(z.dim)
+            out[f"w_norm_{z.name}"] = norms.tolist()
+        scale = max([1.0] + [max(out[f"w_norm_{z.name}"]) for z in g.latents()])
+        out["active_latents"] = int(sum((np.array(out[f"w_norm_{z.name}"]) > 1e-6 * scale).sum()
+                                        for z in g.latents()))
+        return out
+
+
+def eigenvalues(h: np.ndarray) -> np.ndarray:
+    """Eigenvalues of a small symmetric block (empty-safe)."""
+    if h.size == 0:
+        return np.zeros(0)
+    return np.linalg.eigvalsh(h)

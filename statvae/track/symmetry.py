@@ -1,0 +1,216 @@
+"""Symmetries of the objective in the canonical basis, used by the tracker.
+
+In the canonical basis (data covariance diagonal) the objective is invariant
+under the sign flip of any single coordinate, data or latent.  A parameter
+entry is odd under the flips of the coordinates it touches an odd number of
+times: its *character*, a vector over GF(2) stored as an integer bit mask.
+
+At a point whose nonzero entries have characters spanning a subspace ``R``,
+the flips that fix the point are those orthogonal to ``R``; two entries then
+transform alike iff their characters differ by an element of ``R``.  So
+
+* the **fixed-point subspace** of the point (where its branch lives, by the
+  principle of symmetric criticality) is the set of entries whose character
+  lies in ``R``;
+* the Hessian at the point is **block diagonal** over the cosets of ``R``;
+  entries of different cosets never couple.  This makes inertia cheap: a
+  handful of Hessian-vector products, one per position inside the largest
+  block, give every block at once.
+
+Latent groups whose encoder covariance is rotation invariant (``full``,
+``isotropic``, ``fixed``) also have continuous rotation symmetry; its
+generators give the exact zero modes of the Hessian on non-collapsed
+branches, which :func:`rotation_generators` provides so they can be removed
+from inertia counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..numeric.layout import Layout
+
+__all__ = ["Characters", "Span", "rotation_generators"]
+
+
+class Characters:
+    """Characters of every entry of a model's parameter vector.
+
+    Attributes
+    ----------
+    coords : list of (variable, index)
+        Bit ``k`` of a character is coordinate ``coords[k]``.
+    chars : list of int
+        Character of each entry of the flat vector.
+    latent_bits : dict
+        Latent variable name -> list of its coordinate bits.
+    """
+
+    def __init__(self, model):
+        g = model.graph
+        self.model = model
+        self.layout = Layout(model)
+        self.coords = [(v.name, i) for v in g.variables() for i in range(v.dim)]
+        bit = {c: k for k, c in enumerate(self.coords)}
+        self.bit = bit
+        self.latent_bits = {v.name: [bit[(v.name, i)] for i in range(v.dim)] for v in g.latents()}
+        maps = {m.name: m for m in g.maps()}
+        owner = {z.covariance_name: z.name for z in g.latents()}
+        chars = []
+        for b in self.layout.blocks:
+            if b.kind == "map":
+                m = maps[b.name]
+                r, c = b.shape
+                for i in range(r):
+                    for j in range(c):
+                        chars.append((1 << bit[(m.target, i)]) ^ (1 << bit[(m.source, j)]))
+            elif b.kind == "diagonal":
+                chars.extend([0] * b.size)
+            elif b.kind == "full":
+                z = owner[b.name]
+                n = b.shape[0]
+                for j in range(n):
+                    for k in range(j, n):
+                        chars.append((1 << bit[(z, j)]) ^ (1 << bit[(z, k)]))
+            else:
+                chars.append(0)
+        self.chars = chars
+        self.array = np.array(chars, dtype=object)
+
+    def describe(self, char: int) -> str:
+        """``"x3+z1"``-style name of a character."""
+        parts = [f"{v}{i + 1}" for k, (v, i) in enumerate(self.coords) if char >> k & 1]
+        return "+".join(parts) or "0"
+
+    def span_of(self, theta, rtol: float = 1e-9) -> "Span":
+        """The span of the characters of the nonzero entries of ``theta``."""
+        theta = np.asarray(theta, dtype=float)
+        tol = rtol * max(1.0, float(np.abs(theta).max()))
+        s = Span(self)
+        for k in np.nonzero(np.abs(theta) > tol)[0]:
+            s.add(self.chars[k])
+        return s
+
+
+@dataclass
+class Span:
+    """A subspace of characters over GF(2), kept in echelon form."""
+
+    chars: Characters
+
+    def __post_init__(self):
+        self.basis: dict = {}
+
+    def copy(self) -> "Span":
+        s = Span(self.chars)
+        s.basis = dict(self.basis)
+        return s
+
+    def reduce(self, v: int) -> int:
+        """Canonical representative of ``v`` modulo the span."""
+        for p in sorted(self.basis, reverse=True):
+            if v >> p & 1:
+                v ^= self.basis[p]
+        return v
+
+    def add(self, v: int) -> bool:
+        v = self.reduce(v)
+        if v == 0:
+            return False
+        p = v.bit_length() - 1
+        for q, w in list(self.basis.items()):
+            if w >> p & 1:
+                self.basis[q] = w ^ v
+        self.basis[p] = v
+        return True
+
+    def generators(self) -> list:
+        return sorted(self.basis.values())
+
+    def key(self) -> tuple:
+        return tuple(self.generators())
+
+    def fixed_subspace(self) -> np.ndarray:
+        """Indices of entries whose character lies in the span (the branch's own parameters)."""
+        return np.array([k for k, c in enumerate(self.chars.chars) if self.reduce(c) == 0], dtype=int)
+
+    def blocks(self) -> list:
+        """Cosets: lists of entry indices whose characters agree modulo the span (Hessian blocks)."""
+        groups: dict = {}
+        for k, c in enumerate(self.chars.chars):
+            groups.setdefault(self.reduce(c), []).append(k)
+        return [np.array(v, dtype=int) for _, v in sorted(groups.items())]
+
+    def coset_of(self, index: int) -> int:
+        return self.reduce(self.chars.chars[index])
+
+    def involved_latents(self) -> set:
+        """Latent coordinates touched by the span (active at the point)."""
+        used = 0
+        for v in self.basis.values():
+            used |= v
+        out = set()
+        for z, bits in self.chars.latent_bits.items():
+            for b in bits:
+                if used >> b & 1:
+                    out.add(b)
+        return out
+
+    def candidate_key(self, char: int) -> tuple:
+        """Key identifying a new character up to permutations of latents the span does not involve."""
+        used = self.involved_latents()
+        rep = self.reduce(char)
+        counts = []
+        for z, bits in self.chars.latent_bits.items():
+            free = [b for b in bits if b not in used]
+            counts.append(sum(rep >> b & 1 for b in free))
+            for b in free:
+                rep &= ~(1 << b)
+        return rep, tuple(counts)
+
+
+def rotation_generators(model, theta) -> np.ndarray:
+    """Tangent vectors of the latent-rotation orbit through ``theta`` (rows; may be empty).
+
+    For every latent group whose encoder covariance is rotation invariant and
+    every pair ``j < k`` of its coordinates, ``E = e_j e_k^T - e_k e_j^T`` acts
+    by ``M -> E M`` on maps into the latent, ``M -> -M E`` on maps out of it,
+    and ``D -> E D - D E`` on a full covariance.  The objective is constant
+    along these directions, so they are exact zero modes of the Hessian.
+    """
+    g = model.graph
+    lay = Layout(model)
+    blocks = lay.unpack(np.asarray(theta, dtype=float))
+    out = []
+    for z in g.latents():
+        if z.encoder not in ("full", "isotropic", "fixed") or z.dim < 2:
+            continue
+        n = z.dim
+        for j in range(n):
+            for k in range(j + 1, n):
+                e = np.zeros((n, n))
+                e[j, k], e[k, j] = 1.0, -1.0
+                delta = {}
+                for b in lay.blocks:
+                    val = blocks[b.name]
+                    if b.kind == "map":
+                        m = next(mm for mm in g.maps() if mm.name == b.name)
+                        d = np.zeros_like(val)
+                        if m.target == z.name:
+                            d = d + e @ val
+                        if m.source == z.name:
+                            d = d - val @ e
+                        delta[b.name] = d
+                    elif b.kind == "full" and b.name == z.covariance_name:
+                        delta[b.name] = e @ val - val @ e
+                    elif b.kind in ("diagonal", "full"):
+                        delta[b.name] = np.zeros_like(val)
+                    else:
+                        delta[b.name] = 0.0
+                vec = lay.pack(**{k2: (np.diag(v) if lay.by_name[k2].kind == "diagonal" else v)
+                                  for k2, v in delta.items()})
+                if np.abs(vec).max() > 0:
+                    out.append(vec)
+    return np.array(out).reshape(len(out), lay.size)
