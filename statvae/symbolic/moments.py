@@ -40,6 +40,10 @@ class ExplicitAlgebra:
     pi = sp.pi
 
     @staticmethod
+    def mm(a, b):
+        return a * b
+
+    @staticmethod
     def zeros(rows, cols):
         return sp.zeros(rows, cols)
 
@@ -73,6 +77,10 @@ class MatrixAlgebra:
     explicit = False
     log = staticmethod(sp.log)
     pi = sp.pi
+
+    @staticmethod
+    def mm(a, b):
+        return a * b
 
     def __init__(self, dims: dict):
         self.dims = dims
@@ -114,6 +122,10 @@ class NumpyAlgebra:
     explicit = True
     log = staticmethod(math.log)
     pi = math.pi
+
+    @staticmethod
+    def mm(a, b):
+        return a @ b
 
     @staticmethod
     def zeros(rows, cols):
@@ -217,13 +229,13 @@ def objective_terms(model: VAEModel, values: dict, observed_cov: dict, variances
         for u in done:
             acc = None
             for m in parents:
-                t = values[m.name] * get(m.source, u)
+                t = algebra.mm(values[m.name], get(m.source, u))
                 acc = t if acc is None else acc + t
             cov[(name, u)] = acc
         acc = values[v.covariance_name]
         for m in parents:
             for m2 in parents:
-                acc = acc + values[m.name] * get(m.source, m2.source) * values[m2.name].T
+                acc = acc + algebra.mm(algebra.mm(values[m.name], get(m.source, m2.source)), values[m2.name].T)
         cov[(name, name)] = acc
         done.append(name)
 
@@ -237,7 +249,8 @@ def objective_terms(model: VAEModel, values: dict, observed_cov: dict, variances
         for m in parents:
             err = err - 2 * algebra.trace_product(values[m.name], get(m.source, v.name))
             for m2 in parents:
-                err = err + algebra.trace_product(values[m.name] * get(m.source, m2.source), values[m2.name].T)
+                err = err + algebra.trace_product(algebra.mm(values[m.name], get(m.source, m2.source)),
+                                                  values[m2.name].T)
         d = algebra.dim(v)
         term = -d / 2 * (algebra.log(2 * algebra.pi) + algebra.log(s)) - err / (2 * s)
         log_p[v.name] = weights.get(v.name, 1) * term

@@ -9,40 +9,14 @@ of basis.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from ..errors import AnalysisError, DataError, ModelError
 from ..model import hyper as H
 from ..symbolic.moments import NumpyAlgebra, objective_terms
-from .symmetry import Characters, Span, rotation_generators
+from .symmetry import Characters, rotation_generators
 
-__all__ = ["ContinuationProblem", "Inertia"]
-
-
-@dataclass
-class Inertia:
-    """Stability of a stationary point.
-
-    Attributes
-    ----------
-    index : int
-        Number of positive Hessian eigenvalues (ascent directions of the
-        ELBO), symmetry zero modes excluded: the Morse index of the maximum.
-    zero : int
-        Number of (numerically) zero eigenvalues left after removing the
-        symmetry zero modes.
-    symmetry_zero_modes : int
-        Number of exact zero modes from continuous symmetries that were removed.
-    blocks : list
-        ``(coset character, entry indices, eigenvalues)`` per Hessian block.
-    """
-
-    index: int
-    zero: int
-    symmetry_zero_modes: int
-    blocks: list
+__all__ = ["ContinuationProblem"]
 
 
 class ContinuationProblem:
@@ -123,43 +97,14 @@ class ContinuationProblem:
         h = self.hvp(theta, e, p)[:, S]
         return g, (h + h.T) / 2, self.dgrad_dp(theta, p)[S]
 
-    # -- stability -----------------------------------------------------------------
-    def block_hessians(self, theta, p, span: Span):
-        """Every Hessian block (cosets of ``span``) from ``max block size`` stacked HVPs."""
-        blocks = span.blocks()
-        width = max(len(b) for b in blocks)
-        dirs = np.zeros((width, self.layout.size))
-        for b in blocks:
-            dirs[np.arange(len(b)), b] = 1.0
-        cols = self.hvp(theta, dirs, p)  # cols[k, i] = H[i, b[k]] for i in the block of b[k]
-        out = []
-        for b in blocks:
-            hb = cols[: len(b)][:, b].T
-            out.append((b, (hb + hb.T) / 2))
-        return out
+    # -- symmetry -----------------------------------------------------------------
+    @property
+    def characters(self):
+        return self.chars
 
-    def inertia(self, theta, p, span: Span, rtol: float = 1e-9) -> Inertia:
-        """Morse index of the ELBO at ``theta`` (positive Hessian eigenvalues), block by block."""
-        gens = rotation_generators(self.model, theta)
-        index = zero = nsym = 0
-        info = []
-        for b, hb in self.block_hessians(theta, p, span):
-            q = None
-            if len(gens):
-                sub = gens[:, b]
-                sub = sub[np.abs(sub).max(axis=1) > 0] if sub.size else sub
-                if len(sub):
-                    u, s, vt = np.linalg.svd(sub, full_matrices=True)
-                    rank = int((s > 1e-10 * s.max()).sum())
-                    if rank:
-                        q = vt[rank:].T
-                        nsym += rank
-            ev = eigenvalues(hb if q is None else q.T @ hb @ q)
-            scale = max(float(np.abs(hb).max()), 1e-300)
-            index += int((ev > rtol * scale).sum())
-            zero += int((np.abs(ev) <= rtol * scale).sum())
-            info.append((span.coset_of(int(b[0])), b, ev))
-        return Inertia(index, zero, nsym, info)
+    def zero_modes(self, theta) -> np.ndarray:
+        """Exact zero modes from latent rotations at ``theta`` (rows)."""
+        return rotation_generators(self.model, theta)
 
     # -- observables -------------------------------------------------------------------
     def observables(self, theta, p) -> dict:
@@ -214,10 +159,3 @@ class ContinuationProblem:
         out["active_latents"] = int(sum((np.array(out[f"w_norm_{z.name}"]) > 1e-6 * scale).sum()
                                         for z in g.latents()))
         return out
-
-
-def eigenvalues(h: np.ndarray) -> np.ndarray:
-    """Eigenvalues of a small symmetric block (empty-safe)."""
-    if h.size == 0:
-        return np.zeros(0)
-    return np.linalg.eigvalsh(h)

@@ -1,0 +1,405 @@
+"""``statvae.track``: follow the collapsed branch, locate where it loses stability, switch branches.
+
+The driver runs :func:`~statvae.track.continuation.continue_branch` on the
+collapsed branch, locates its special points, switches onto the branches
+that emanate from each branch point (one per symmetry class), and repeats on
+the new branches: up to ``depth`` generations, and along the stable path
+(branches that are local maxima somewhere) without limit.  Every branch
+point on the starting branch and on stable branches is located precisely;
+on other branches index changes are recorded with their bracketing step.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..data.spectra import canonical_spectra, covariance_from_samples, validate_spectrum
+from ..errors import AnalysisError, DataError, ModelError
+from ..model import hyper as H
+from .continuation import ContinuationOptions, continue_branch, correct_at
+from .diagram import BifurcationDiagram, Branch
+from .locate import SpecialPoint, locate_branch_points, locate_fold
+from .problem import ContinuationProblem
+from .switching import candidates, first_point, reduced_coefficients
+from .symmetry import Span
+
+__all__ = ["track", "resolve_spectra", "collapsed_start"]
+
+
+def resolve_spectra(model, data=None, spectrum=None, covariance=None, samples=None, ddof: int = 1) -> dict:
+    """Canonical spectra per observed variable from any data description."""
+    given = [x is not None for x in (data, spectrum, covariance, samples)]
+    if sum(given) != 1:
+        raise DataError("give the data once: a spectrum, a covariance or samples")
+    if data is not None:
+        a = np.asarray(data, dtype=float)
+        if a.ndim == 1:
+            spectrum = a
+        elif a.ndim == 2 and a.shape[0] == a.shape[1] and np.allclose(a, a.T):
+            covariance = a
+        else:
+            samples = a
+    if samples is not None:
+        covariance = covariance_from_samples(samples, ddof)
+    g = model.graph
+    obs = g.observed()
+    if covariance is not None:
+        out = canonical_spectra(g, covariance)
+    elif isinstance(spectrum, dict):
+        out = {v.name: validate_spectrum(spectrum[v.name], f"spectrum of {v.name}") for v in obs}
+    else:
+        flat = np.asarray(spectrum, dtype=float).ravel()
+        out, k = {}, 0
+        total = sum(v.dim for v in obs)
+        if flat.size != total:
+            raise DataError(f"the spectrum has {flat.size} values but the model's data have {total} dimensions")
+        for v in obs:
+            out[v.name] = validate_spectrum(flat[k:k + v.dim], f"spectrum of {v.name}")
+            k += v.dim
+    for v in obs:
+        if len(out[v.name]) != v.dim:
+            raise DataError(f"the data of {v.name} have {len(out[v.name])} dimensions, the model {v.dim}")
+    return out
+
+
+def collapsed_start(problem: ContinuationProblem, p: float, options) -> np.ndarray:
+    """The collapsed point at ``p``: latent maps zero, the rest solved by damped Newton."""
+    lay = problem.layout
+    g = problem.model.graph
+    blocks = {}
+    mean_var = float(np.mean(np.concatenate(list(problem.spectra.values()))) or 1.0)
+    for b in lay.blocks:
+        if b.kind == "map":
+            blocks[b.name] = np.zeros(b.shape)
+        elif b.kind in ("diagonal", "full"):
+            blocks[b.name] = np.eye(b.shape[0])
+        elif b.kind == "isotropic":
+            blocks[b.name] = 1.0
+        else:
+            blocks[b.name] = max(mean_var, 1e-6)
+    theta = lay.pack(**blocks)
+    span = Span(problem.chars)
+    th, _, ok = correct_at(problem, theta, p, span.fixed_subspace(), options.newton_tol, 100)
+    if not ok:
+        raise AnalysisError(f"could not find the collapsed point at {problem.parameter} = {p}")
+    _ = g
+    return th
+
+
+def track(model, data=None, *, spectrum=None, covariance=None, samples=None, parameter: str = "sigma2",
+          start: float, stop: float, values: dict | None = None, ddof: int = 1, progress=None,
+          **options) -> BifurcationDiagram:
+    """Bifurcation diagram of the stationary points of ``model`` as ``parameter`` goes from ``start`` to ``stop``.
+
+    Parameters
+    ----------
+    model : VAEModel
+    data, spectrum, covariance, samples
+        The data, once: a spectrum, a covariance, samples (rows), or ``data``
+        (1-D: spectrum; square symmetric: covariance; else samples).
+    parameter : str
+        Continuation parameter (a hyper-parameter of the model).
+    start, stop : float
+        The range; the collapsed branch is followed from ``start`` to ``stop``.
+    values : dict, optional
+        Values of other hyper-parameters (the model's numbers are defaults).
+    progress : callable, optional
+        ``progress(message)`` is called as the run advances.
+    **options
+        Fields of :class:`~statvae.track.continuation.ContinuationOptions`
+        (``ds_max``, ``max_steps``, ``depth``, ``algorithm``, ...).
+
+    Returns
+    -------
+    BifurcationDiagram
+
+    Examples
+    --------
+    >>> import statvae
+    >>> d = statvae.track(statvae.LinearVAE(3, 2, beta=1), spectrum=[3.0, 2.0, 1.0], start=4.0, stop=0.5)
+    >>> [round(s.parameter, 12) for s in d.special_points("branch point", branch=0)]
+    [1.0, 2.0, 3.0]
+    """
+    t0 = time.perf_counter()
+    if parameter not in model.values:
+        raise ModelError(f"cannot continue in {parameter!r}: not a hyper-parameter of this model "
+                         f"(its hyper-parameters are: {', '.join(model.values)})")
+    for name, v in (("start", start), ("stop", stop)):
+        if not np.isfinite(v):
+            raise ModelError(f"{name} must be a finite number")
+        if (v < 0) or (v == 0 and not H.spec(parameter).nonnegative):
+            raise ModelError(f"{name} must be {'>= 0' if H.spec(parameter).nonnegative else '> 0'} for {parameter}")
+    if start == stop:
+        raise ModelError("start and stop must differ")
+    unknown = sorted(set(options) - set(ContinuationOptions.__dataclass_fields__))
+    if unknown:
+        raise ModelError(f"unknown option(s) {', '.join(unknown)}; options are "
+                         f"{', '.join(ContinuationOptions.__dataclass_fields__)}")
+    spectra = resolve_spectra(model, data, spectrum, covariance, samples, ddof)
+    opts = ContinuationOptions(p_min=min(start, stop), p_max=max(start, stop), **options)
+    problem = ContinuationProblem(model, spectra, parameter, values)
+    say = progress or (lambda msg: None)
+    diagram = BifurcationDiagram(parameter, meta={
+        "model": repr(model), "kind": model.kind, "dims": model.dims, "values": {k: float(v) for k, v in
+                                                                                   problem.values.items()},
+        "spectra": {k: v.tolist() for k, v in spectra.items()}, "start": float(start), "stop": float(stop),
+        "options": {k: v for k, v in opts.__dict__.items()}})
+    direction = 1.0 if stop > start else -1.0
+    span0 = Span(problem.chars)
+    theta0 = collapsed_start(problem, start, opts)
+    queue = [dict(theta=theta0, p=start, span=span0, direction=direction, parent=None, origin=None, depth=0,
+                  label="collapsed", prefix=None)]
+    while queue and len(diagram.branches) < opts.max_branches:
+        job = queue.pop(0)
+        bid = len(diagram.branches)
+        say(f"branch {bid} ({job['label']}) from {parameter} = {job['p']:.6g}")
+        run = continue_branch(problem, job["theta"], job["p"], job["span"], job["direction"], opts,
+                              progress=lambda p, b=bid: say(f"branch {b}: {parameter} = {p:.6g}"))
+        if not run.points:
+            continue
+        if job["prefix"] is not None:  # the branch starts at its branch point
+            run.points.insert(0, job["prefix"])
+            run.events = [(kind, k + 1) for kind, k in run.events]
+        branch = _branch_table(problem, bid, job, run, opts)
+        stable_somewhere = bool((branch.index == 0).any())
+        precise = job["depth"] == 0 or stable_somewhere
+        if job["origin"] is not None and _duplicate(diagram, branch, job["origin"]):
+            pt = diagram.points[job["origin"]]
+            pt.info["symmetric_copies"] = pt.info.get("symmetric_copies", 0) + 1
+            continue
+        diagram.branches[bid] = branch
+        for kind, k in run.events:
+            if kind == "fold":
+                sp = locate_fold(problem, run, k, job["span"], opts, len(diagram.points))
+                if sp is not None:
+                    sp.branch = bid
+                    diagram.points[sp.id] = sp
+                continue
+            if job["prefix"] is not None and k == 1 and run.points[0].index == run.points[1].index:
+                continue
+            if precise:
+                found = locate_branch_points(problem, run, k, job["span"], opts, len(diagram.points))
+            else:
+                found = [_detected(problem, run, k, len(diagram.points))]
+            for sp in found:
+                sp.branch = bid
+                diagram.points[sp.id] = sp
+                follow = job["depth"] < opts.depth or stable_somewhere
+                if sp.status != "detected" and follow:
+                    queue += _switch(problem, diagram, sp, job, run, opts, say)
+    diagram.meta["seconds"] = time.perf_counter() - t0
+    diagram.meta["evaluations"] = problem.evaluations
+    _derivatives_and_exponents(problem, diagram)
+    return diagram
+
+
+def _detected(problem, run, k, pid) -> SpecialPoint:
+    a, b = run.points[k - 1], run.points[k]
+    lo, hi = sorted((a.p, b.p))
+    delta = b.index - a.index
+    crossing = sum(abs(b.counts.get(k, 0) - a.counts.get(k, 0)) for k in set(a.counts) | set(b.counts))
+    return SpecialPoint(pid, "branch point", -1, float((a.p + b.p) / 2), (float(lo), float(hi)),
+                        float((hi - lo) / max(abs(b.p), 1e-300)), "detected", int(crossing), index_change=int(delta))
+
+
+def _branch_table(problem, bid, job, run, opts) -> Branch:
+    ps = np.array([pt.p for pt in run.points])
+    index = np.array([pt.index for pt in run.points], dtype=int)
+    obs = [problem.observables(pt.theta, pt.p) for pt in run.points]
+    data = {}
+    for key in obs[0]:
+        data[key] = np.array([o[key] for o in obs], dtype=float)
+    data["newton_iterations"] = np.array([pt.newton for pt in run.points], dtype=float)
+    theta = np.array([pt.theta for pt in run.points]) if opts.store_parameters else None
+    label = job["label"]
+    return Branch(bid, job["parent"], job["origin"], label, job["span"].generators(), ps, index, data, theta,
+                  run.stop_reason)
+
+
+def _duplicate(diagram, branch, origin) -> bool:
+    """A sibling with identical observables is a symmetry copy."""
+    for other in diagram.branches.values():
+        if other.origin != origin or other.points < 2 or branch.points < 2:
+            continue
+        common = np.intersect1d(np.round(other.parameter, 12), np.round(branch.parameter, 12))
+        grid = np.linspace(max(other.parameter.min(), branch.parameter.min()),
+                           min(other.parameter.max(), branch.parameter.max()), 5)
+        if len(common) < 2 and grid[0] >= grid[-1]:
+            continue
+        fa = np.interp(grid, np.sort(other.parameter), other.data["elbo"][np.argsort(other.parameter)])
+        fb = np.interp(grid, np.sort(branch.parameter), branch.data["elbo"][np.argsort(branch.parameter)])
+        ka = np.interp(grid, np.sort(other.parameter), other.data["kl_total"][np.argsort(other.parameter)])
+        kb = np.interp(grid, np.sort(branch.parameter), branch.data["kl_total"][np.argsort(branch.parameter)])
+        if np.allclose(fa, fb, rtol=1e-7, atol=1e-9) and np.allclose(ka, kb, rtol=1e-7, atol=1e-9):
+            return True
+    return False
+
+
+def _switch(problem, diagram, sp, job, run, opts, say) -> list:
+    """Jobs for the branches emanating from ``sp`` (one per symmetry class)."""
+    from .continuation import PointRecord
+
+    span = job["span"]
+    S = span.fixed_subspace()
+
+    def parent_at(p):
+        k = int(np.argmin([abs(pt.p - p) for pt in run.points]))
+        th, _, ok = correct_at(problem, run.points[k].theta, p, S, opts.newton_tol, opts.max_newton)
+        return th
+
+    jobs = []
+    sp.info["parent_subspace"] = S
+    cands = candidates(span, sp)
+    sp.info["candidates"] = len(cands)
+    sp.info["branches"] = []
+    for key, t in cands:
+        new_span = span.copy()
+        if key != 0:
+            new_span.add(key)
+        kind = "pitchfork" if key != 0 else "transcritical"
+        coeffs = reduced_coefficients(problem, sp.theta, sp.parameter, t, parent_at)
+        if key == 0 and abs(coeffs["c2"]) <= 1e-6 * (abs(coeffs["c3"]) + abs(coeffs["c_ap"]) + 1e-300):
+            kind = "pitchfork"
+        start = first_point(problem, sp.theta, sp.parameter, t, coeffs, new_span, kind, opts,
+                            (opts.p_min, opts.p_max))
+        info = {"character": problem.characters.describe(key), "classification": kind,
+                "coefficients": coeffs}
+        if start is None:
+            info["result"] = "no branch found near the point"
+            sp.info["branches"].append(info)
+            continue
+        th0, p0, direction, amp = start
+        info["predicted_amplitude_at"] = {"mu": p0 - sp.parameter, "a": amp}
+        if kind == "pitchfork":
+            info["amplitude_law"] = f"a^2 = {-6 * coeffs['c_ap'] / coeffs['c3']:.12g} * ({problem.parameter} - p*)"
+        sp.info["branches"].append(info)
+        sp.info["classification"] = kind
+        inert_prefix = PointRecord(sp.parameter, sp.theta.copy(), np.zeros(len(new_span.fixed_subspace()) + 1),
+                                   -1, {}, 0)
+        from .stability import inertia
+
+        ine = inertia(problem, sp.theta, sp.parameter, new_span)
+        inert_prefix.index, inert_prefix.counts = ine.index, ine.counts()
+        _near_threshold(problem, sp, t, coeffs, new_span, kind, opts, info)
+        jobs.append(dict(theta=th0, p=p0, span=new_span, direction=direction, parent=job.get("bid_parent_id"),
+                         origin=sp.id, depth=job["depth"] + 1,
+                         label=(job["label"] + " + " if job["label"] != "collapsed" else "")
+                         + problem.characters.describe(key), prefix=inert_prefix))
+    for j in jobs:
+        j["parent"] = sp.branch
+    return jobs
+
+
+def _near_threshold(problem, sp, t, coeffs, new_span, kind, opts, info):
+    """Sample the new branch at |p - p*| = p* 10^-4 ... 10^-1 for exponents and one-sided derivatives."""
+    S = new_span.fixed_subspace()
+    sign = -np.sign(coeffs["c_ap"] * coeffs["c3"]) if kind == "pitchfork" else 1.0
+    rows = []
+    th_prev = None
+    for rel in (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1):
+        mu = sign * rel * abs(sp.parameter)
+        p = sp.parameter + mu
+        if not opts.p_min <= p <= opts.p_max:
+            continue
+        if kind == "pitchfork":
+            a = np.sqrt(max(-6 * coeffs["c_ap"] * mu / coeffs["c3"], 0.0))
+        else:
+            a = -2 * coeffs["c_ap"] * mu / coeffs["c2"] if coeffs["c2"] else 0.0
+        guesses = [sp.theta + a * t]
+        if th_prev is not None:  # the previous sample, rescaled to the predicted amplitude
+            a_prev = float((th_prev[0] - sp.theta) @ t)
+            if a_prev:
+                guesses.append(sp.theta + (th_prev[0] - sp.theta) * (a / a_prev))
+        for guess in guesses:
+            th, _, ok = correct_at(problem, guess, p, S, opts.newton_tol, opts.max_newton)
+            if ok and abs((th - sp.theta) @ t) >= 1e-3 * abs(a):
+                break
+        else:
+            continue
+        th_prev = (th, p)
+        o = problem.observables(th, p)
+        rows.append({"p": p, "order_parameter": float(abs((th - sp.theta) @ t)),
+                     "kl_total": o["kl_total"], "elbo": o["elbo"]})
+    info["near_threshold"] = rows
+    if "parent_near_threshold" not in sp.info:
+        # the parent branch on both sides of the point, for its one-sided derivatives
+        prow = []
+        for side in (-1.0, 1.0):
+            for rel in (1e-4, 3e-4, 1e-3, 3e-3):
+                p = sp.parameter + side * rel * abs(sp.parameter)
+                if not opts.p_min <= p <= opts.p_max:
+                    continue
+                th, _, ok = correct_at(problem, sp.theta, p, sp.info["parent_subspace"], opts.newton_tol,
+                                       opts.max_newton)
+                if ok:
+                    o = problem.observables(th, p)
+                    prow.append({"p": p, "kl_total": o["kl_total"], "elbo": o["elbo"]})
+        sp.info["parent_near_threshold"] = prow
+
+
+def _fit_slope(x, y):
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    ok = (x > 0) & (y > 0) & np.isfinite(x) & np.isfinite(y)
+    if ok.sum() < 3:
+        return None
+    return float(np.polyfit(np.log(x[ok]), np.log(y[ok]), 1)[0])
+
+
+def _derivatives_and_exponents(problem, diagram):
+    """One-sided derivatives of KL and ELBO, their jumps, and critical exponents at located branch points."""
+    for sp in diagram.points.values():
+        if sp.kind != "branch point" or sp.status == "detected":
+            continue
+        parent = diagram.branches.get(sp.branch)
+        if parent is None:
+            continue
+        p0 = sp.parameter
+        base = problem.observables(sp.theta, p0)
+        res = {}
+        prow = sp.info.pop("parent_near_threshold", [])
+        sp.info.pop("parent_subspace", None)
+        for q in ("kl_total", "elbo"):
+            res[q] = {}
+            for side, name in ((-1, "parent_below"), (1, "parent_above")):
+                rows = [r for r in prow if np.sign(r["p"] - p0) == side]
+                if len(rows) >= 3:
+                    dp = np.array([r["p"] - p0 for r in rows])
+                    cf = np.polyfit(dp, [r[q] - base[q] for r in rows], 2)
+                    res[q][name] = float(cf[1])
+                    res[q][name + "_second"] = float(2 * cf[0])
+            if not res[q]:
+                res[q]["parent_above"] = _local_slope(parent.parameter, parent.data[q], p0, base[q])
+            res[q]["parent"] = res[q].get("parent_above", res[q].get("parent_below"))
+        for b in sp.info.get("branches", []):
+            rows = b.get("near_threshold", [])
+            if len(rows) >= 3:
+                dp = np.array([r["p"] - p0 for r in rows])
+                for q in ("kl_total", "elbo"):
+                    dq = np.array([r[q] - base[q] for r in rows])
+                    # q(p) - q* = s dp + r dp^2 + ...: least squares on the smallest offsets
+                    m = np.argsort(np.abs(dp))[:5]
+                    coef = np.polyfit(dp[m], dq[m], 2)
+                    res[q]["child"] = float(coef[1])
+                    res[q]["child_second"] = float(2 * coef[0])
+                    res[q]["jump"] = float(coef[1] - res[q]["parent"]) if res[q]["parent"] is not None else None
+                    side = "parent_below" if dp[0] < 0 else "parent_above"
+                    if side + "_second" in res[q]:
+                        res[q]["second_jump"] = float(2 * coef[0] - res[q][side + "_second"])
+                order = _fit_slope(np.abs(dp), [r["order_parameter"] for r in rows])
+                klexp = _fit_slope(np.abs(dp), [r["kl_total"] - base["kl_total"] for r in rows])
+                b["exponents"] = {"order_parameter": order, "kl": klexp}
+                sp.info["exponents"] = b["exponents"]
+                break
+        sp.info["one_sided_derivatives"] = res
+
+
+def _local_slope(ps, qs, p0, q0):
+    ps, qs = np.asarray(ps), np.asarray(qs)
+    d = ps - p0
+    near = np.argsort(np.abs(d))
+    near = [k for k in near if abs(d[k]) > 1e-12 * max(abs(p0), 1e-300)][:2]
+    if not near:
+        return None
+    return float(np.mean([(qs[k] - q0) / d[k] for k in near]))

@@ -1,0 +1,239 @@
+"""Continuation of one branch of stationary points: pseudo-arclength or natural parameter.
+
+Unknowns are the entries of the branch's fixed-point subspace ``S`` (see
+:mod:`statvae.track.symmetry`) and the parameter ``p``.  A step is a
+predictor along the tangent and a Newton corrector on::
+
+    g_S(theta, p) = 0,    tau . (y - y_pred) = 0       (pseudo-arclength)
+    g_S(theta, p) = 0,    p = p_pred                     (natural parameter)
+
+solved by least squares, so the minimum-norm step is taken if the reduced
+Jacobian is singular (continuous symmetries left inside ``S``).  The step
+grows after fast Newton convergence, shrinks after slow convergence, a
+failure, or a turn of the tangent by more than ``angle_max``.  Every accepted
+point records its Morse index (block inertia); changes of the index per
+block mark branch points, sign changes of the tangent's p-component folds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .stability import inertia
+
+__all__ = ["ContinuationOptions", "BranchRun", "PointRecord", "continue_branch", "correct_at"]
+
+
+@dataclass
+class ContinuationOptions:
+    """Options of the continuation (BifurcationKit's ``ContinuationPar``).
+
+    Attributes
+    ----------
+    p_min, p_max : float
+        Parameter range; the branch stops on leaving it.
+    ds, ds_min, ds_max : float or None
+        Initial, smallest and largest step in arclength (``None``: 1 %, 1e-9
+        and 5 % of the range).
+    newton_tol : float
+        Newton stops when ``|g_S| <= newton_tol * (1 + |theta|)``.
+    max_newton : int
+    max_steps : int
+    angle_max : float
+        Largest accepted turn of the tangent per step (radians).
+    algorithm : {"arclength", "natural"}
+    locate_tol : float
+        Relative precision asked of located special points.
+    depth : int
+        How many generations of branch switching to follow (1: only branches
+        emanating from the starting branch).  Stable children are always
+        followed, to any depth, up to ``max_branches``.
+    max_branches : int
+    store_parameters : bool
+        Keep the parameter vector of every point (needed to plot weights;
+        costs memory for large models).
+    """
+
+    p_min: float = 0.0
+    p_max: float = 1.0
+    ds: float | None = None
+    ds_min: float | None = None
+    ds_max: float | None = None
+    newton_tol: float = 1e-11
+    max_newton: int = 12
+    max_steps: int = 400
+    angle_max: float = 0.5
+    algorithm: str = "arclength"
+    locate_tol: float = 1e-11
+    depth: int = 1
+    max_branches: int = 200
+    store_parameters: bool = True
+
+    def resolved(self) -> "ContinuationOptions":
+        width = abs(self.p_max - self.p_min)
+        o = ContinuationOptions(**self.__dict__)
+        o.ds = self.ds if self.ds is not None else 0.01 * width
+        o.ds_min = self.ds_min if self.ds_min is not None else 1e-9 * width
+        o.ds_max = self.ds_max if self.ds_max is not None else 0.05 * width
+        return o
+
+
+@dataclass
+class PointRecord:
+    """One accepted point of a branch."""
+
+    p: float
+    theta: np.ndarray
+    tangent: np.ndarray
+    index: int
+    counts: dict
+    newton: int
+
+
+@dataclass
+class BranchRun:
+    """Raw output of :func:`continue_branch`."""
+
+    points: list = field(default_factory=list)
+    stop_reason: str = ""
+    events: list = field(default_factory=list)   # (kind, i) : between points i-1 and i
+
+
+def correct_at(problem, theta, p, S, tol, max_iter) -> tuple[np.ndarray, int, bool]:
+    """Newton on ``g_S(theta, p) = 0`` at fixed ``p`` (least-squares steps)."""
+    theta = np.array(theta, dtype=float)
+    for it in range(max_iter + 1):
+        g, h, _ = problem.reduced(theta, p, S)
+        if np.linalg.norm(g) <= tol * (1 + np.linalg.norm(theta[S])):
+            return theta, it, True
+        step = np.linalg.lstsq(h, -g, rcond=None)[0]
+        for _ in range(30):  # damped: stay inside the domain (positive variances)
+            trial = theta.copy()
+            trial[S] += step
+            if np.all(np.isfinite(trial)) and _valid(problem, trial):
+                break
+            step = step / 2
+        else:
+            return theta, it, False
+        theta = trial
+    return theta, max_iter, False
+
+
+def _valid(problem, theta) -> bool:
+    try:
+        problem.layout.check(theta)
+    except Exception:  # noqa: BLE001 - an invalid point is just a failed step
+        return False
+    return True
+
+
+def _tangent(h, gp, prev=None, direction=1.0):
+    """Unit null vector of ``[H_SS | g_p]``, oriented along ``prev`` (or with ``sign(dp) = direction``)."""
+    j = np.hstack([h, gp[:, None]])
+    _, _, vt = np.linalg.svd(j)
+    t = vt[-1]
+    if prev is not None:
+        if t @ prev < 0:
+            t = -t
+    elif t[-1] * direction < 0:
+        t = -t
+    return t / np.linalg.norm(t)
+
+
+def continue_branch(problem, theta0, p0, span, direction: float, options: ContinuationOptions,
+                    progress=None) -> BranchRun:
+    """Follow the branch through ``(theta0, p0)`` in the direction of increasing (``+1``) or decreasing p."""
+    o = options.resolved()
+    S = span.fixed_subspace()
+    run = BranchRun()
+    theta, it, ok = correct_at(problem, theta0, p0, S, o.newton_tol, o.max_newton)
+    if not ok:
+        run.stop_reason = "the starting point did not converge"
+        return run
+    _, h, gp = problem.reduced(theta, p0, S)
+    tau = _tangent(h, gp, direction=direction)
+    inert = inertia(problem, theta, p0, span)
+    run.points.append(PointRecord(p0, theta.copy(), tau, inert.index, inert.counts(), it))
+    ds = o.ds
+    p = p0
+    lo, hi = min(o.p_min, o.p_max), max(o.p_min, o.p_max)
+    for step in range(o.max_steps):
+        if progress is not None:
+            progress(p)
+        y = np.concatenate([theta[S], [p]])
+        accepted = False
+        while not accepted:
+            if ds < o.ds_min:
+                run.stop_reason = "step size fell below ds_min"
+                return run
+            # land exactly on the end of the range
+            p_pred = p + ds * tau[-1]
+            last = False
+            if (p_pred > hi or p_pred < lo) and abs(tau[-1]) > 1e-12:
+                edge = hi if p_pred > hi else lo
+                ds_edge = (edge - p) / tau[-1]
+                if ds_edge <= o.ds_min:
+                    run.stop_reason = "reached the end of the parameter range"
+                    return run
+                ds, last = ds_edge, True
+            y_pred = y + ds * tau
+            new, its, ok = _corrector(problem, theta, y_pred, tau, S, o, natural=(o.algorithm == "natural"),
+                                      fixed_p=(edge if last else None))
+            if not ok:
+                ds *= 0.5
+                continue
+            th_new, p_new = new
+            _, h, gp = problem.reduced(th_new, p_new, S)
+            tau_new = _tangent(h, gp, prev=tau)
+            angle = np.arccos(np.clip(tau_new @ tau, -1, 1))
+            if angle > o.angle_max and ds > o.ds_min * 4:
+                ds *= 0.5
+                continue
+            accepted = True
+        fold = np.sign(tau_new[-1]) != np.sign(tau[-1]) and abs(tau[-1]) > 1e-12 and abs(tau_new[-1]) > 1e-12
+        theta, p, tau = th_new, p_new, tau_new
+        inert = inertia(problem, theta, p, span)
+        run.points.append(PointRecord(p, theta.copy(), tau, inert.index, inert.counts(), its))
+        k = len(run.points) - 1
+        if run.points[k].counts != run.points[k - 1].counts:
+            run.events.append(("branch point", k))
+        if fold:
+            run.events.append(("fold", k))
+        if last:
+            run.stop_reason = "reached the end of the parameter range"
+            return run
+        if its <= 2:
+            ds = min(ds * 1.6, o.ds_max)
+        elif its >= 6:
+            ds = max(ds * 0.5, o.ds_min)
+    run.stop_reason = "reached max_steps"
+    return run
+
+
+def _corrector(problem, theta, y_pred, tau, S, o, natural=False, fixed_p=None):
+    m = len(S)
+    th = theta.copy()
+    th[S] = y_pred[:m]
+    p = y_pred[-1] if fixed_p is None else fixed_p
+    y = np.concatenate([th[S], [p]])
+    for it in range(o.max_newton + 1):
+        g, h, gp = problem.reduced(th, p, S)
+        res = np.concatenate([g, [0.0 if (natural or fixed_p is not None) else tau @ (y - y_pred)]])
+        if np.linalg.norm(g) <= o.newton_tol * (1 + np.linalg.norm(th[S])) and abs(res[-1]) <= 1e-12 * (
+                1 + np.linalg.norm(y)):
+            return (th, p), it, True
+        if natural or fixed_p is not None:
+            jac = np.hstack([h, np.zeros((m, 1))])
+            jac = np.vstack([jac, np.eye(1, m + 1, m)])
+        else:
+            jac = np.vstack([np.hstack([h, gp[:, None]]), tau[None, :]])
+        dy = np.linalg.lstsq(jac, -res, rcond=None)[0]
+        y = y + dy
+        th = th.copy()
+        th[S] = y[:m]
+        p = y[-1]
+        if not np.all(np.isfinite(y)) or not _valid(problem, th):
+            return (th, p), it, False
+    return (th, p), o.max_newton, False

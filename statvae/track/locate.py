@@ -1,0 +1,210 @@
+"""Location of special points detected between two accepted points of a branch.
+
+Branch points: for every Hessian block whose count of positive eigenvalues
+changed, the crossing eigenvalue (the ``k``-th largest, ``k`` fixed by the
+counts on both sides) is a continuous function of ``p`` along the branch;
+Brent's method finds its zero, each trial point being corrected back onto
+the branch at fixed ``p``.  Crossings of different blocks at the same ``p``
+(symmetry copies: latent permutations, repeated eigenvalues) are merged
+into one special point whose kernel dimension is the number of eigenvalues
+that cross.  The bracket is then tightened and *verified* (the crossing
+eigenvalue has opposite signs at its ends), which gives the point's
+interval and precision.
+
+Folds: the extremum of ``p`` along the branch, located by Brent on the
+p-component of the tangent as a function of arclength.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import brentq
+
+from .continuation import _corrector, _tangent, correct_at
+from .stability import _complement, block_eigenvalues, block_hessians
+
+__all__ = ["SpecialPoint", "locate_branch_points", "locate_fold"]
+
+
+@dataclass
+class SpecialPoint:
+    """A special point of a branch (BifurcationKit style: never a bare float).
+
+    Attributes
+    ----------
+    id : int
+    kind : str
+        ``"branch point"`` or ``"fold"``.
+    branch : int
+        Id of the branch it lies on.
+    parameter : float
+        Located value of the continuation parameter.
+    interval : tuple
+        A bracket ``(lo, hi)`` on which the defining function changes sign.
+    precision : float
+        ``(hi - lo) / |parameter|``.
+    status : str
+        ``"located"`` (precision reached), ``"detected"`` (bracket only) or
+        ``"certified"`` (re-located with the mpmath backend).
+    kernel_dim : int
+        Number of eigenvalues crossing zero (branch point) or 1 (fold).
+    kernel : list
+        Kernel basis vectors as ``{index: value}`` dicts of the nonzero entries.
+    index_change : int
+        Morse index after minus before, in the direction of continuation.
+    characters : list
+        Coset characters (as names) of the blocks that carry the kernel.
+    theta : numpy.ndarray or None
+        The stationary point at the located parameter.
+    info : dict
+        Classification, reduced-equation coefficients, one-sided derivatives,
+        jumps, fitted exponents, certification (filled in later).
+    """
+
+    id: int
+    kind: str
+    branch: int
+    parameter: float
+    interval: tuple
+    precision: float
+    status: str
+    kernel_dim: int
+    kernel: list = field(default_factory=list)
+    index_change: int = 0
+    characters: list = field(default_factory=list)
+    theta: np.ndarray | None = None
+    info: dict = field(default_factory=dict)
+
+
+def _sparse(v, tol=1e-12):
+    v = np.asarray(v, dtype=float)
+    idx = np.nonzero(np.abs(v) > tol * max(np.abs(v).max(), 1e-300))[0]
+    return {int(i): float(v[i]) for i in idx}
+
+
+def _point_at(problem, run_points, k, p, S, options):
+    """Correct onto the branch at parameter ``p`` between points ``k-1`` and ``k`` (interpolated start)."""
+    a, b = run_points[k - 1], run_points[k]
+    w = 0.0 if b.p == a.p else (p - a.p) / (b.p - a.p)
+    guess = a.theta + w * (b.theta - a.theta)
+    th, _, ok = correct_at(problem, guess, p, S, options.newton_tol, options.max_newton)
+    return th if ok else None
+
+
+def _crossing_eigenvalue(problem, theta, p, span, key, rank):
+    """The ``rank``-th largest eigenvalue of block ``key`` (symmetry zero modes removed), relative to scale."""
+    ((_, b, hb),) = block_hessians(problem, theta, p, span, only={key})
+    q, _ = _complement(problem.zero_modes(theta), b)
+    ev = block_eigenvalues(hb, q)
+    scale = max(float(np.abs(hb).max()), 1e-300)
+    return ev[rank] / scale, b, hb, q
+
+
+def locate_branch_points(problem, run, k, span, options, next_id) -> list:
+    """Locate every crossing between points ``k-1`` and ``k`` of ``run``; returns SpecialPoints."""
+    S = span.fixed_subspace()
+    a, b = run.points[k - 1], run.points[k]
+    found = []
+    for key in sorted(set(a.counts) | set(b.counts)):
+        ca, cb = a.counts.get(key, 0), b.counts.get(key, 0)
+        if ca == cb:
+            continue
+        for rank in range(min(ca, cb), max(ca, cb)):
+            def f(p, rank=rank):
+                th = _point_at(problem, run.points, k, p, S, options)
+                if th is None:
+                    return np.nan
+                return _crossing_eigenvalue(problem, th, p, span, key, rank)[0]
+
+            fa, fb = f(a.p), f(b.p)
+            if not (np.isfinite(fa) and np.isfinite(fb)) or fa * fb > 0:
+                continue
+            root = brentq(f, a.p, b.p, xtol=1e-300, rtol=8.9e-16, maxiter=200)
+            lo, hi = _verified_bracket(f, root, a.p, b.p)
+            found.append((root, lo, hi, key, rank, cb - ca))
+    # merge crossings at the same parameter
+    found.sort()
+    points = []
+    for root, lo, hi, key, rank, delta in found:
+        if points and abs(root - points[-1]["p"]) <= 1e-9 * max(abs(root), 1e-300):
+            g = points[-1]
+            g["keys"].append((key, rank))
+            g["lo"], g["hi"] = min(g["lo"], lo), max(g["hi"], hi)
+            g["delta"] += 1 if delta > 0 else -1
+            continue
+        points.append({"p": root, "lo": lo, "hi": hi, "keys": [(key, rank)], "delta": 1 if delta > 0 else -1})
+    out = []
+    for g in points:
+        p = g["p"]
+        th = _point_at(problem, run.points, k, p, S, options)
+        kernel = []
+        for key, rank in g["keys"]:
+            _, blk, hb, q = _crossing_eigenvalue(problem, th, p, span, key, rank)
+            m = hb if q is None else q.T @ hb @ q
+            w, v = np.linalg.eigh(m)
+            vec_b = v[:, np.argsort(w)[::-1][rank]]
+            if q is not None:
+                vec_b = q @ vec_b
+            full = np.zeros(problem.layout.size)
+            full[blk] = vec_b
+            kernel.append(full)
+        prec = (g["hi"] - g["lo"]) / max(abs(p), 1e-300)
+        sp = SpecialPoint(next_id + len(out), "branch point", -1, float(p), (float(g["lo"]), float(g["hi"])),
+                          float(prec), "located" if prec <= options.locate_tol else "detected", len(g["keys"]),
+                          kernel=[_sparse(v) for v in kernel], index_change=int(g["delta"]),
+                          characters=[problem.characters.describe(key) for key, _ in g["keys"]], theta=th)
+        sp.info["kernel_vectors"] = kernel
+        sp.info["coset_keys"] = [key for key, _ in g["keys"]]
+        out.append(sp)
+    return out
+
+
+def _verified_bracket(f, root, a, b):
+    """A small interval around ``root`` on which ``f`` changes sign (checked)."""
+    lo_end, hi_end = min(a, b), max(a, b)
+    step = 4 * np.finfo(float).eps * max(abs(root), 1e-300)
+    for _ in range(60):
+        lo, hi = max(root - step, lo_end), min(root + step, hi_end)
+        flo, fhi = f(lo), f(hi)
+        if np.isfinite(flo) and np.isfinite(fhi) and flo * fhi <= 0:
+            return lo, hi
+        step *= 4
+    return lo_end, hi_end
+
+
+def locate_fold(problem, run, k, span, options, next_id) -> SpecialPoint | None:
+    """Locate a fold between points ``k-1`` and ``k``: zero of the tangent's p-component in arclength."""
+    S = span.fixed_subspace()
+    a = run.points[k - 1]
+    o = options.resolved()
+    y0 = np.concatenate([a.theta[S], [a.p]])
+    b = run.points[k]
+    y1 = np.concatenate([b.theta[S], [b.p]])
+    total = float(np.linalg.norm(y1 - y0))
+
+    def at(s):
+        y_pred = y0 + s * a.tangent
+        (th, p), _, ok = _corrector(problem, a.theta, y_pred, a.tangent, S, o)
+        if not ok:
+            return None
+        _, h, gp = problem.reduced(th, p, S)
+        return th, p, _tangent(h, gp, prev=a.tangent)
+
+    def f(s):
+        r = at(s)
+        return np.nan if r is None else r[2][-1]
+
+    fa, fb = f(0.0), f(total)
+    if not (np.isfinite(fa) and np.isfinite(fb)) or fa * fb > 0:
+        return None
+    s = brentq(f, 0.0, total, xtol=1e-15 * max(total, 1e-300), rtol=8.9e-16, maxiter=200)
+    th, p, _ = at(s)
+    lo_s, hi_s = _verified_bracket(f, s, 0.0, total)
+    ps = [at(x)[1] for x in (lo_s, hi_s)]
+    width = abs(max(ps + [p]) - min(ps + [p]))
+    prec = max(width, 4 * np.finfo(float).eps * abs(p)) / max(abs(p), 1e-300)
+    return SpecialPoint(next_id, "fold", -1, float(p), (float(min(ps + [p])), float(max(ps + [p]))), float(prec),
+                        "located" if prec <= options.locate_tol else "detected", 1, theta=th,
+                        info={"arclength_bracket": (float(lo_s), float(hi_s))})

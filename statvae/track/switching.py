@@ -1,0 +1,101 @@
+"""Branch switching at branch points with multi-dimensional kernels, using the symmetry.
+
+At a branch point the kernel splits over Hessian blocks (cosets of the
+parent's character span).  Each block carries one candidate branch: it lives
+in the fixed-point subspace obtained by adding the block's character to the
+parent's span (an isotropy subspace).  Candidates that differ only by a
+permutation of latents not yet involved (latent symmetry) are the same branch
+up to symmetry: one representative is followed.
+
+Along the kernel vector ``t`` of a candidate the reduced bifurcation equation
+``phi(a, mu) = t . grad(theta* + a t, p* + mu)`` has the expansion
+``c_ap a mu + c_2 a^2 / 2 + c_3 a^3 / 6 + ...``; when the block's character
+is nontrivial the flip symmetry makes ``phi`` odd in ``a`` (``c_2 = 0``: a
+pitchfork), otherwise it is generically transcritical.  The coefficients
+come from finite differences of Hessian-vector products and give the
+predicted amplitude ``a^2 = -6 c_ap mu / c_3`` (pitchfork) or
+``a = -2 c_ap mu / c_2`` (transcritical), hence the side on which the new
+branch exists and the first point on it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .continuation import correct_at
+
+__all__ = ["candidates", "reduced_coefficients", "first_point"]
+
+
+def candidates(span, point) -> list:
+    """``[(coset key, kernel vector)]``, one per branch up to latent permutations."""
+    seen = {}
+    for key, vec in zip(point.info["coset_keys"], point.info["kernel_vectors"]):
+        if key == 0:
+            ck = ("fixed", 0)
+        else:
+            ck = span.candidate_key(key)
+        if ck not in seen:
+            seen[ck] = (key, vec / np.linalg.norm(vec))
+    return list(seen.values())
+
+
+def reduced_coefficients(problem, theta, p, t, parent_at, h_rel=1e-3) -> dict:
+    """Coefficients of the reduced bifurcation equation along the unit kernel vector ``t``.
+
+    ``parent_at(p)`` returns the parent branch's point at ``p`` (to
+    differentiate along the branch, not at frozen parameters).
+    """
+    scale = max(1.0, float(np.abs(theta).max()))
+    h = h_rel * scale
+
+    def psi(a, th=theta, pp=p):
+        return float(t @ problem.hvp(th + a * t, t, pp))
+
+    c1 = psi(0.0)
+    c2 = (psi(h) - psi(-h)) / (2 * h)
+    c3 = (psi(h) - 2 * c1 + psi(-h)) / h**2
+    # Richardson on c3 (O(h^2) error)
+    h2 = h / 2
+    c3b = (psi(h2) - 2 * c1 + psi(-h2)) / h2**2
+    c3 = (4 * c3b - c3) / 3
+    dp = 1e-4 * max(abs(p), 1e-3)
+    th_plus, th_minus = parent_at(p + dp), parent_at(p - dp)
+    c_ap = (float(t @ problem.hvp(th_plus, t, p + dp)) - float(t @ problem.hvp(th_minus, t, p - dp))) / (2 * dp)
+    return {"c1": c1, "c2": c2, "c3": c3, "c_ap": c_ap}
+
+
+def first_point(problem, theta, p, t, coeffs, new_span, kind, options, p_range) -> tuple | None:
+    """A converged point on the new branch near ``(theta, p)``, or ``None``.
+
+    Returns ``(theta0, p0, direction, predicted_amplitude)``.
+    """
+    S = new_span.fixed_subspace()
+    lo, hi = p_range
+    c_ap, c2, c3 = coeffs["c_ap"], coeffs["c2"], coeffs["c3"]
+    tries = []
+    if kind == "pitchfork":
+        if c3 == 0 or c_ap == 0:
+            return None
+        sign = -np.sign(c_ap * c3)
+        tries = [(sign, lambda mu: np.sqrt(max(-6 * c_ap * mu / c3, 0.0)))]
+    else:
+        if c2 == 0:
+            return None
+        tries = [(+1.0, lambda mu: -2 * c_ap * mu / c2), (-1.0, lambda mu: -2 * c_ap * mu / c2)]
+    for sign, amp in tries:
+        for eps in (1e-3, 1e-2, 1e-4, 3e-2):
+            mu = sign * eps * max(abs(p), 1e-6)
+            if not lo <= p + mu <= hi:
+                continue
+            a = amp(mu)
+            if a == 0 or not np.isfinite(a):
+                continue
+            th0 = theta + a * t
+            th, _, ok = correct_at(problem, th0, p + mu, S, options.newton_tol, options.max_newton)
+            if not ok:
+                continue
+            moved = float(np.abs((th - theta) @ t))
+            if moved > 0.1 * abs(a):
+                return th, p + mu, float(np.sign(mu)), float(a)
+    return None
