@@ -186,7 +186,11 @@ def track(model, data=None, *, spectrum=None, covariance=None, samples=None, par
             for sp in found:
                 sp.branch = bid
                 diagram.points[sp.id] = sp
-                follow = job["depth"] < opts.depth or stable_somewhere
+                # follow: every generation up to `depth`; beyond it, the stable path only
+                # (children of a point where a stable branch loses stability)
+                before, after = run.points[k - 1].index, run.points[k].index
+                loses = min(before, after) == 0 and max(before, after) > 0
+                follow = job["depth"] < opts.depth or loses
                 if sp.status != "detected" and follow:
                     queue += _switch(problem, diagram, sp, job, run, opts, say)
     diagram.meta["seconds"] = time.perf_counter() - t0

@@ -105,7 +105,7 @@ def correct_at(problem, theta, p, S, tol, max_iter) -> tuple[np.ndarray, int, bo
     """Newton on ``g_S(theta, p) = 0`` at fixed ``p`` (least-squares steps)."""
     theta = np.array(theta, dtype=float)
     for it in range(max_iter + 1):
-        g, h, _ = problem.reduced(theta, p, S)
+        g, h, _ = problem.reduced(theta, p, S, with_dp=False)
         if np.linalg.norm(g) <= tol * (1 + np.linalg.norm(theta[S])):
             return theta, it, True
         step = np.linalg.lstsq(h, -g, rcond=None)[0]

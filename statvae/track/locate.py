@@ -107,22 +107,31 @@ def locate_branch_points(problem, run, k, span, options, next_id) -> list:
     S = span.fixed_subspace()
     a, b = run.points[k - 1], run.points[k]
     found = []
+    located: dict = {}   # symmetry class -> (root, lo, hi): blocks related by a latent permutation cross together
     for key in sorted(set(a.counts) | set(b.counts)):
         ca, cb = a.counts.get(key, 0), b.counts.get(key, 0)
         if ca == cb:
             continue
         for rank in range(min(ca, cb), max(ca, cb)):
-            def f(p, rank=rank):
+            def f(p, rank=rank, key=key):
                 th = _point_at(problem, run.points, k, p, S, options)
                 if th is None:
                     return np.nan
                 return _crossing_eigenvalue(problem, th, p, span, key, rank)[0]
 
+            cls = (span.candidate_key(key) if key else (0, ()), ca, cb, rank)
+            if cls in located:
+                root, lo, hi = located[cls]
+                flo, fhi = f(lo), f(hi)   # verify that this copy crosses in the same bracket
+                if np.isfinite(flo) and np.isfinite(fhi) and flo * fhi <= 0:
+                    found.append((root, lo, hi, key, rank, cb - ca))
+                    continue
             fa, fb = f(a.p), f(b.p)
             if not (np.isfinite(fa) and np.isfinite(fb)) or fa * fb > 0:
                 continue
             root = brentq(f, a.p, b.p, xtol=1e-300, rtol=8.9e-16, maxiter=200)
             lo, hi = _verified_bracket(f, root, a.p, b.p)
+            located.setdefault(cls, (root, lo, hi))
             found.append((root, lo, hi, key, rank, cb - ca))
     # merge crossings at the same parameter
     found.sort()

@@ -89,13 +89,13 @@ class ContinuationProblem:
     def dgrad_dp(self, theta, p):
         return self.at(p).gradient_hyper(theta, self.parameter)
 
-    def reduced(self, theta, p, S):
-        """``(g_S, H_SS, dg_S/dp)`` restricted to the entries ``S``."""
+    def reduced(self, theta, p, S, with_dp: bool = True):
+        """``(g_S, H_SS, dg_S/dp)`` restricted to the entries ``S`` (``dg_S/dp`` is None if not asked)."""
         g = self.gradient(theta, p)[S]
         e = np.zeros((len(S), self.layout.size))
         e[np.arange(len(S)), S] = 1.0
         h = self.hvp(theta, e, p)[:, S]
-        return g, (h + h.T) / 2, self.dgrad_dp(theta, p)[S]
+        return g, (h + h.T) / 2, (self.dgrad_dp(theta, p)[S] if with_dp else None)
 
     # -- symmetry -----------------------------------------------------------------
     @property

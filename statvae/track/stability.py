@@ -1,10 +1,11 @@
 """Stability by inertia, block by block, for any gradient problem with flip symmetries.
 
 A *problem* here is anything with ``hvp(theta, V, p)`` (stacked directions),
-``characters`` (see :mod:`statvae.track.symmetry`) and ``zero_modes(theta)``
-(tangents of continuous symmetry orbits).  The Hessian at a point whose
-nonzero entries span the characters ``span`` is block diagonal over the
-cosets of ``span``; ``max block size`` stacked HVPs give every block.
+``layout.size``, ``characters`` (see :mod:`statvae.track.symmetry`) and
+``zero_modes(theta)`` (tangents of continuous symmetry orbits).  The Hessian
+at a point whose nonzero entries span the characters ``span`` is block
+diagonal over the cosets of ``span``: ``max block size`` stacked HVPs give
+every block, and the blocks of equal size are diagonalised together.
 """
 
 from __future__ import annotations
@@ -29,36 +30,41 @@ class Inertia:
         Eigenvalues within tolerance of zero (after removing symmetry zero modes).
     symmetry_zero_modes : int
         Exact zero modes of continuous symmetries that were projected out.
-    blocks : dict
-        Coset character -> (entry indices, sorted eigenvalues, scale).
+    positive : dict
+        Coset character -> number of positive eigenvalues of that block.
     """
 
     index: int
     zero: int
     symmetry_zero_modes: int
-    blocks: dict
+    positive: dict
 
-    def counts(self, rtol: float = 1e-9) -> dict:
-        """Coset character -> number of positive eigenvalues."""
-        return {k: int((ev > rtol * sc).sum()) for k, (_, ev, sc) in self.blocks.items()}
+    def counts(self) -> dict:
+        """Coset character -> number of positive eigenvalues (only blocks with some)."""
+        return {k: v for k, v in self.positive.items() if v}
 
 
-def block_hessians(problem, theta, p, span, only=None) -> list:
-    """``[(coset, indices, H_block)]`` for every coset of ``span`` (or only the cosets in ``only``)."""
-    blocks = span.blocks()
-    if only is not None:
-        blocks = [b for b in blocks if span.coset_of(int(b[0])) in only]
-    if not blocks:
-        return []
+def _columns(problem, theta, p, blocks):
     width = max(len(b) for b in blocks)
     dirs = np.zeros((width, problem.layout.size))
     for b in blocks:
         dirs[np.arange(len(b)), b] = 1.0
-    cols = np.atleast_2d(problem.hvp(theta, dirs, p))
+    return np.atleast_2d(problem.hvp(theta, dirs, p))
+
+
+def block_hessians(problem, theta, p, span, only=None) -> list:
+    """``[(coset, indices, H_block)]`` for every coset of ``span`` (or only the cosets in ``only``)."""
+    blocks, keys = span.blocks(), span.block_keys()
+    if only is not None:
+        pairs = [(k, b) for k, b in zip(keys, blocks) if k in only]
+        keys, blocks = [k for k, _ in pairs], [b for _, b in pairs]
+    if not blocks:
+        return []
+    cols = _columns(problem, theta, p, blocks)
     out = []
-    for b in blocks:
+    for k, b in zip(keys, blocks):
         hb = cols[: len(b)][:, b].T
-        out.append((span.coset_of(int(b[0])), b, (hb + hb.T) / 2))
+        out.append((k, b, (hb + hb.T) / 2))
     return out
 
 
@@ -83,17 +89,40 @@ def block_eigenvalues(hb: np.ndarray, q=None) -> np.ndarray:
     return np.linalg.eigvalsh(m)[::-1]
 
 
-def inertia(problem, theta, p, span, rtol: float = 1e-9, only=None) -> Inertia:
+def inertia(problem, theta, p, span, rtol: float = 1e-9) -> Inertia:
     """Morse index at ``theta``: positive Hessian eigenvalues, symmetry zero modes removed."""
+    blocks, keys = span.blocks(), span.block_keys()
+    cols = _columns(problem, theta, p, blocks)
     gens = problem.zero_modes(theta)
+    touched = set()
+    if len(gens):
+        nz = np.nonzero(np.abs(gens).max(axis=0) > 0)[0]
+        touched = {span.coset_of(int(i)) for i in nz}
     index = zero = nsym = 0
-    info = {}
-    for key, b, hb in block_hessians(problem, theta, p, span, only):
-        q, rank = _complement(gens, b)
-        nsym += rank
-        ev = block_eigenvalues(hb, q)
-        scale = max(float(np.abs(hb).max()), 1e-300)
-        index += int((ev > rtol * scale).sum())
+    positive = {}
+    by_size: dict = {}
+    for k, b in zip(keys, blocks):
+        if k in touched:
+            hb = cols[: len(b)][:, b].T
+            hb = (hb + hb.T) / 2
+            q, rank = _complement(gens, b)
+            nsym += rank
+            ev = block_eigenvalues(hb, q)
+            scale = max(float(np.abs(hb).max()), 1e-300)
+            positive[k] = int((ev > rtol * scale).sum())
+            index += positive[k]
+            zero += int((np.abs(ev) <= rtol * scale).sum())
+        else:
+            by_size.setdefault(len(b), []).append((k, b))
+    for size, group in by_size.items():
+        idx = np.array([b for _, b in group])                       # (K, size)
+        mats = cols[np.arange(size)[None, None, :], idx[:, :, None]]  # [k, i, j] = H[b_i, b_j]
+        mats = (mats + np.swapaxes(mats, 1, 2)) / 2
+        ev = np.linalg.eigvalsh(mats)
+        scale = np.maximum(np.abs(mats).reshape(len(group), -1).max(axis=1), 1e-300)[:, None]
+        pos = (ev > rtol * scale).sum(axis=1)
         zero += int((np.abs(ev) <= rtol * scale).sum())
-        info[key] = (b, ev, scale)
-    return Inertia(index, zero, nsym, info)
+        index += int(pos.sum())
+        for (k, _), c in zip(group, pos):
+            positive[k] = int(c)
+    return Inertia(index, zero, nsym, positive)

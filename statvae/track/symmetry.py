@@ -102,11 +102,18 @@ class Span:
 
     def __post_init__(self):
         self.basis: dict = {}
+        self._cache: dict = {}
 
     def copy(self) -> "Span":
         s = Span(self.chars)
         s.basis = dict(self.basis)
         return s
+
+    def _cached(self, name, build):
+        key = (name, self.key())
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key]
 
     def reduce(self, v: int) -> int:
         """Canonical representative of ``v`` modulo the span."""
@@ -132,19 +139,36 @@ class Span:
     def key(self) -> tuple:
         return tuple(self.generators())
 
+    def _reduced_all(self) -> list:
+        def build():
+            memo: dict = {}
+            out = []
+            for c in self.chars.chars:
+                if c not in memo:
+                    memo[c] = self.reduce(c)
+                out.append(memo[c])
+            return out
+        return self._cached("reduced", build)
+
     def fixed_subspace(self) -> np.ndarray:
         """Indices of entries whose character lies in the span (the branch's own parameters)."""
-        return np.array([k for k, c in enumerate(self.chars.chars) if self.reduce(c) == 0], dtype=int)
+        return self._cached("fixed", lambda: np.array([k for k, c in enumerate(self._reduced_all()) if c == 0],
+                                                       dtype=int))
 
     def blocks(self) -> list:
         """Cosets: lists of entry indices whose characters agree modulo the span (Hessian blocks)."""
-        groups: dict = {}
-        for k, c in enumerate(self.chars.chars):
-            groups.setdefault(self.reduce(c), []).append(k)
-        return [np.array(v, dtype=int) for _, v in sorted(groups.items())]
+        def build():
+            groups: dict = {}
+            for k, c in enumerate(self._reduced_all()):
+                groups.setdefault(c, []).append(k)
+            return [np.array(v, dtype=int) for _, v in sorted(groups.items())]
+        return self._cached("blocks", build)
+
+    def block_keys(self) -> list:
+        return self._cached("keys", lambda: [self._reduced_all()[int(b[0])] for b in self.blocks()])
 
     def coset_of(self, index: int) -> int:
-        return self.reduce(self.chars.chars[index])
+        return self._reduced_all()[index]
 
     def involved_latents(self) -> set:
         """Latent coordinates touched by the span (active at the point)."""
