@@ -377,7 +377,7 @@ class BoundObjective:
         va = np.asarray(v, dtype=float if self.owner.mp is None else object)
         if va.shape[-1:] != (lay.size,) or va.ndim > 2:
             raise ParameterError(f"v must have shape ({lay.size},) or (k, {lay.size}), got {va.shape}")
-        if self.owner.mp is None and not np.all(np.isfinite(va)):
+        if self.owner.mp is None and not np.isfinite(va.sum()) and not np.all(np.isfinite(va)):
             raise ParameterError("v has NaN or infinite entries")
         if self.owner.mp is not None:
             va = _to_mp(self.owner.mp, va)
@@ -385,9 +385,34 @@ class BoundObjective:
             h = self.hessian(theta)
             return self._out(va @ h.T) if va.ndim == 2 else self._out(h @ va)
         _, blocks = self._theta(theta)
-        d = lay.unpack(va)
-        extra = [d[n] for n in self.owner.meta["matrices"]] + [d[n] for n in self.owner.meta["scalars"]]
-        return self._out(self.owner._fn["hvp"](*self._matrix_args(blocks), *extra))
+        args = self._matrix_args(blocks)
+        two = va.ndim == 2
+        vv = va if two else va[None, :]
+        touched = [(b, np.nonzero(np.any(vv[:, b.slice] != 0, axis=1))[0]) for b in lay.blocks]
+        touched = [(b, rows) for b, rows in touched if len(rows)]
+        if not touched:
+            return self._out(np.zeros(va.shape))
+        if sum(len(rows) for _, rows in touched) > 1.5 * len(vv) or f"hvp_only_{lay.blocks[0].name}" not in \
+                self.owner._fn:
+            d = lay.unpack(va)
+            extra = [d[n] for n in self.owner.meta["matrices"]] + [d[n] for n in self.owner.meta["scalars"]]
+            return self._out(self.owner._fn["hvp"](*args, *extra))
+        # sparse directions: one cheap HVP per block, only on the rows that touch it
+        out = None
+        for b, rows in touched:
+            every = len(rows) == len(vv)
+            part = lay.unpack_block(vv if every else vv[rows], b.name)
+            res = np.asarray(self.owner._fn[f"hvp_only_{b.name}"](*args, part))
+            if out is None and every:
+                out = res.copy() if res.shape == vv.shape else np.broadcast_to(res, vv.shape).copy()
+                continue
+            if out is None:
+                out = np.zeros(vv.shape, dtype=float if self.owner.mp is None else object)
+            if every:
+                out += res
+            else:
+                out[rows] += res
+        return self._out(out if two else out[0])
 
     def gradient_hyper(self, theta, name: str) -> np.ndarray:
         if name not in self.owner.model.values:

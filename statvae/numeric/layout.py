@@ -172,6 +172,26 @@ class Layout:
                 out[b.name] = part[..., 0]
         return out
 
+    def unpack_block(self, theta, name: str):
+        """One block of ``theta`` (leading batch dimensions kept), as :meth:`unpack` gives it."""
+        b = self.by_name[name]
+        part = np.asarray(theta)[..., b.slice]
+        batch = part.shape[:-1]
+        if b.kind == "map":
+            return part.reshape(batch + b.shape)
+        if b.kind in ("diagonal", "full"):
+            n = b.shape[0]
+            m = np.zeros(batch + (n, n), dtype=part.dtype)
+            if b.kind == "diagonal":
+                idx = np.arange(n)
+                m[..., idx, idx] = part
+            else:
+                iu, ju = np.triu_indices(n)
+                m[..., iu, ju] = part
+                m[..., ju, iu] = part
+            return m
+        return part[..., 0]
+
     def check(self, theta) -> np.ndarray:
         """Validate a parameter vector; returns it as a float array."""
         return self.check_unpack(theta)[0]

@@ -164,31 +164,41 @@ def matrix_source(model: VAEModel) -> tuple[str, dict]:
 
     directions = dict(zip(scal, dscal))
 
-    def hvp(prog, c):
-        per_m, per_s = {}, {}
-        for b in blocks_out:
-            if b.is_scalar:
-                s = scalar_name(b)
-                parts = []
-                for d, t in tp.scalar_gradient(s):
-                    dd = tp.coef_directional(d, directions)
-                    if dd != 0:
-                        parts.append(f"{c(dd)} * {scalar_value(prog, t)}")
-                    if t.kind == "trace":
-                        for sign, ch in tp.chain_directional(t.chain):
-                            parts.append(f"{'-' if sign < 0 else ''}{c(d)} * {prog.trace(ch)}")
-                    elif t.kind == "logdet":
-                        parts.append(f"{c(d)} * trp(inv_{t.matrix}, d{t.matrix})")
-                per_s[b.name] = " + ".join(parts) or "0"
-            else:
-                items = []
-                for k in tp.matrix_gradient(b.name):
-                    dc = tp.coef_directional(k.coef, directions)
-                    if dc != 0:
-                        items.append((dc, k.chain, 1))
-                    items += [(k.coef, ch, sign) for sign, ch in tp.chain_directional(k.chain)]
-                per_m[b.name] = f"({prog.matrix_sum(matrix_parts(c, items), shapes[b.name])})"
-        return collect(prog, per_m, per_s)
+    def hvp_builder(only=None):
+        """HVP along all directions, or only along the block ``only`` (the others zero)."""
+        dname = None if only is None else ("d" + only if only in mats else f"d_{only}")
+        dirs = directions if only is None else {s_: d_ for s_, d_ in directions.items() if s_.name == only}
+
+        def keep(chain):
+            return dname is None or any(f.name == dname for f in chain)
+
+        def hvp(prog, c):
+            per_m, per_s = {}, {}
+            for b in blocks_out:
+                if b.is_scalar:
+                    s = scalar_name(b)
+                    parts = []
+                    for d, t in tp.scalar_gradient(s):
+                        dd = tp.coef_directional(d, dirs)
+                        if dd != 0:
+                            parts.append(f"{c(dd)} * {scalar_value(prog, t)}")
+                        if t.kind == "trace":
+                            for sign, ch in tp.chain_directional(t.chain):
+                                if keep(ch):
+                                    parts.append(f"{'-' if sign < 0 else ''}{c(d)} * {prog.trace(ch)}")
+                        elif t.kind == "logdet" and (only is None or only == t.matrix):
+                            parts.append(f"{c(d)} * trp(inv_{t.matrix}, d{t.matrix})")
+                    per_s[b.name] = " + ".join(parts) or "0"
+                else:
+                    items = []
+                    for k in tp.matrix_gradient(b.name):
+                        dc = tp.coef_directional(k.coef, dirs)
+                        if dc != 0:
+                            items.append((dc, k.chain, 1))
+                        items += [(k.coef, ch, sign) for sign, ch in tp.chain_directional(k.chain) if keep(ch)]
+                    per_m[b.name] = f"({prog.matrix_sum(matrix_parts(c, items), shapes[b.name])})"
+            return collect(prog, per_m, per_s)
+        return hvp, dname
 
     def dgrad(h):
         def build(prog, c):
@@ -209,7 +219,10 @@ def matrix_source(model: VAEModel) -> tuple[str, dict]:
         return f"({value(prog, c)}), ({gradient(prog, c)})"
 
     funcs = [emit("value", args, value), emit("gradient", args, gradient), emit("value_grad", args, value_grad),
-             emit("hvp", args + dargs, hvp)]
+             emit("hvp", args + dargs, hvp_builder()[0])]
+    for b in blocks_out:  # cheap HVPs along one block (sparse directions, e.g. unit vectors)
+        build, dname = hvp_builder(b.name)
+        funcs.append(emit(f"hvp_only_{b.name}", args + [dname], build))
     for h in hyper:
         funcs.append(emit(f"dgrad_{h.name}", args, dgrad(h)))
     meta = {"args": args, "dargs": dargs, "hyper": [h.name for h in hyper], "scalars": [s.name for s in scal],

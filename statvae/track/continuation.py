@@ -101,13 +101,24 @@ class BranchRun:
     events: list = field(default_factory=list)   # (kind, i) : between points i-1 and i
 
 
-def correct_at(problem, theta, p, S, tol, max_iter) -> tuple[np.ndarray, int, bool]:
-    """Newton on ``g_S(theta, p) = 0`` at fixed ``p`` (least-squares steps)."""
+def correct_at(problem, theta, p, S, tol, max_iter, jac=None) -> tuple[np.ndarray, int, bool]:
+    """Newton on ``g_S(theta, p) = 0`` at fixed ``p`` (least-squares steps).
+
+    With ``jac`` (a reduced Hessian from a nearby point) the chord method is
+    used: the Jacobian is kept while the residual falls by half per
+    iteration, and recomputed otherwise.
+    """
     theta = np.array(theta, dtype=float)
+    h = jac
+    last = np.inf
     for it in range(max_iter + 1):
-        g, h, _ = problem.reduced(theta, p, S, with_dp=False)
-        if np.linalg.norm(g) <= tol * (1 + np.linalg.norm(theta[S])):
+        g = problem.gradient(theta, p)[S]
+        norm = np.linalg.norm(g)
+        if norm <= tol * (1 + np.linalg.norm(theta[S])):
             return theta, it, True
+        if h is None or norm > 0.5 * last:
+            _, h, _ = problem.reduced(theta, p, S, with_dp=False)
+        last = norm
         step = np.linalg.lstsq(h, -g, rcond=None)[0]
         for _ in range(30):  # damped: stay inside the domain (positive variances)
             trial = theta.copy()

@@ -91,8 +91,8 @@ def block_eigenvalues(hb: np.ndarray, q=None) -> np.ndarray:
 
 def inertia(problem, theta, p, span, rtol: float = 1e-9) -> Inertia:
     """Morse index at ``theta``: positive Hessian eigenvalues, symmetry zero modes removed."""
-    blocks, keys = span.blocks(), span.block_keys()
-    cols = _columns(problem, theta, p, blocks)
+    dirs, groups = span.plan()
+    cols = np.atleast_2d(problem.hvp(theta, dirs, p))
     gens = problem.zero_modes(theta)
     touched = set()
     if len(gens):
@@ -100,29 +100,21 @@ def inertia(problem, theta, p, span, rtol: float = 1e-9) -> Inertia:
         touched = {span.coset_of(int(i)) for i in nz}
     index = zero = nsym = 0
     positive = {}
-    by_size: dict = {}
-    for k, b in zip(keys, blocks):
-        if k in touched:
-            hb = cols[: len(b)][:, b].T
-            hb = (hb + hb.T) / 2
-            q, rank = _complement(gens, b)
-            nsym += rank
-            ev = block_eigenvalues(hb, q)
-            scale = max(float(np.abs(hb).max()), 1e-300)
-            positive[k] = int((ev > rtol * scale).sum())
-            index += positive[k]
-            zero += int((np.abs(ev) <= rtol * scale).sum())
-        else:
-            by_size.setdefault(len(b), []).append((k, b))
-    for size, group in by_size.items():
-        idx = np.array([b for _, b in group])                       # (K, size)
+    for size, (keys, idx) in groups.items():
         mats = cols[np.arange(size)[None, None, :], idx[:, :, None]]  # [k, i, j] = H[b_i, b_j]
         mats = (mats + np.swapaxes(mats, 1, 2)) / 2
+        scale = np.maximum(np.abs(mats).reshape(len(keys), -1).max(axis=1), 1e-300)
+        special = [m for m, k in enumerate(keys) if k in touched]
         ev = np.linalg.eigvalsh(mats)
-        scale = np.maximum(np.abs(mats).reshape(len(group), -1).max(axis=1), 1e-300)[:, None]
-        pos = (ev > rtol * scale).sum(axis=1)
-        zero += int((np.abs(ev) <= rtol * scale).sum())
+        pos = (ev > rtol * scale[:, None]).sum(axis=1)
+        zer = (np.abs(ev) <= rtol * scale[:, None]).sum(axis=1)
+        for m in special:  # blocks holding symmetry zero modes: project them out first
+            q, rank = _complement(gens, idx[m])
+            nsym += rank
+            e = block_eigenvalues(mats[m], q)
+            pos[m] = int((e > rtol * scale[m]).sum())
+            zer[m] = int((np.abs(e) <= rtol * scale[m]).sum())
         index += int(pos.sum())
-        for (k, _), c in zip(group, pos):
-            positive[k] = int(c)
+        zero += int(zer.sum())
+        positive.update(zip(keys, (int(c) for c in pos)))
     return Inertia(index, zero, nsym, positive)

@@ -164,6 +164,25 @@ class Span:
             return [np.array(v, dtype=int) for _, v in sorted(groups.items())]
         return self._cached("blocks", build)
 
+    def plan(self):
+        """Cached layout of the compressed Hessian evaluation: directions and blocks grouped by size."""
+        def build():
+            blocks, keys = self.blocks(), self.block_keys()
+            width = max(len(b) for b in blocks)
+            size = len(self.chars.chars)
+            dirs = np.zeros((width, size))
+            rows = np.concatenate([np.arange(len(b)) for b in blocks])
+            cols = np.concatenate(blocks)
+            dirs[rows, cols] = 1.0
+            by_size: dict = {}
+            for k, b in zip(keys, blocks):
+                by_size.setdefault(len(b), ([], []))
+                by_size[len(b)][0].append(k)
+                by_size[len(b)][1].append(b)
+            groups = {sz: (ks, np.array(bs)) for sz, (ks, bs) in by_size.items()}
+            return dirs, groups
+        return self._cached("plan", build)
+
     def block_keys(self) -> list:
         return self._cached("keys", lambda: [self._reduced_all()[int(b[0])] for b in self.blocks()])
 
