@@ -12,8 +12,10 @@ real data, and export every formula as LaTeX.
 from .errors import AnalysisError, DataError, ModelError, StatvaeError
 from .model import ConditionalVAE, HierarchicalVAE, LinearVAE, ModelGraph, VAEModel
 from .latex import latex
+from .track import BifurcationDiagram, PhaseDiagram, branch_point_loci, track
 
 __version__ = "0.1.0"
 
-__all__ = ["LinearVAE", "ConditionalVAE", "HierarchicalVAE", "ModelGraph", "VAEModel", "latex",
+__all__ = ["LinearVAE", "ConditionalVAE", "HierarchicalVAE", "ModelGraph", "VAEModel", "latex", "track",
+           "branch_point_loci", "BifurcationDiagram", "PhaseDiagram",
            "StatvaeError", "ModelError", "DataError", "AnalysisError", "__version__"]

@@ -190,7 +190,7 @@ def track(model, data=None, *, spectrum=None, covariance=None, samples=None, par
                 # (children of a point where a stable branch loses stability)
                 before, after = run.points[k - 1].index, run.points[k].index
                 loses = min(before, after) == 0 and max(before, after) > 0
-                follow = job["depth"] < opts.depth or loses
+                follow = opts.switching and (job["depth"] < opts.depth or loses)
                 if sp.status != "detected" and follow:
                     queue += _switch(problem, diagram, sp, job, run, opts, say)
     diagram.meta["seconds"] = time.perf_counter() - t0

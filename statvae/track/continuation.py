@@ -54,6 +54,9 @@ class ContinuationOptions:
     store_parameters : bool
         Keep the parameter vector of every point (needed to plot weights;
         costs memory for large models).
+    switching : bool
+        Switch onto emanating branches at all (``False``: follow the starting
+        branch only).
     """
 
     p_min: float = 0.0
@@ -70,6 +73,7 @@ class ContinuationOptions:
     depth: int = 1
     max_branches: int = 200
     store_parameters: bool = True
+    switching: bool = True
 
     def resolved(self) -> "ContinuationOptions":
         width = abs(self.p_max - self.p_min)

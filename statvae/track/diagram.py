@@ -178,7 +178,8 @@ class BifurcationDiagram:
         path = Path(path)
         if path.suffix == ".npz":
             d = self.to_dict(arrays=True)
-            arrays, meta = {}, json.loads(json.dumps(_strip_arrays(d, arrays, "r")))
+            arrays: dict = {}
+            meta = json.loads(json.dumps(_strip_arrays(d, arrays, "r")))
             np.savez(path, __meta__=np.array(json.dumps(meta)), **arrays)
         elif path.suffix == ".json":
             path.write_text(json.dumps(self.to_dict()))

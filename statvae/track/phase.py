@@ -1,0 +1,164 @@
+"""Two-parameter continuation of branch points: loci in a plane, for phase diagrams.
+
+A branch point of the collapsed branch is the zero of the crossing eigenvalue
+of one Hessian block.  Its locus in the plane (``parameter``, ``along``) is
+followed by natural-parameter continuation in ``along``: at each value the
+point is re-located in ``parameter`` by Brent's method on that block's
+eigenvalue, in a bracket predicted by linear extrapolation from the previous
+two loci points and widened until the sign changes; the step in ``along``
+halves when the bracket cannot be found.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import brentq
+
+from ..errors import AnalysisError, DataError, ModelError
+from .api import collapsed_start, resolve_spectra, track
+from .continuation import ContinuationOptions, correct_at
+from .locate import _crossing_eigenvalue
+from .problem import ContinuationProblem
+from .symmetry import Span
+
+__all__ = ["PhaseDiagram", "branch_point_loci"]
+
+
+@dataclass
+class PhaseDiagram:
+    """Loci of branch points in the plane (``parameter``, ``along``).
+
+    ``loci`` is a list of dicts with ``along`` and ``parameter`` arrays,
+    ``label`` and ``kernel_dim``; ``meta`` records the model and data.
+    """
+
+    parameter: str
+    along: str
+    loci: list = field(default_factory=list)
+    meta: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"format": "statvae-phase-1", "parameter": self.parameter, "along": self.along, "meta": self.meta,
+                "loci": [{k: (np.asarray(v).tolist() if isinstance(v, (list, np.ndarray)) else v)
+                          for k, v in loc.items()} for loc in self.loci]}
+
+    def save(self, path) -> Path:
+        path = Path(path)
+        if path.suffix != ".json":
+            raise DataError(f"phase diagrams are saved as .json, got {path.name}")
+        path.write_text(json.dumps(self.to_dict()))
+        return path
+
+    @classmethod
+    def load(cls, path) -> "PhaseDiagram":
+        path = Path(path)
+        if not path.exists():
+            raise DataError(f"file not found: {path}")
+        d = json.loads(path.read_text())
+        if d.get("format") != "statvae-phase-1":
+            raise DataError(f"{path} is not a statvae phase diagram")
+        return cls(d["parameter"], d["along"], [{k: (np.asarray(v) if isinstance(v, list) else v)
+                                                  for k, v in loc.items()} for loc in d["loci"]], d["meta"])
+
+    def __eq__(self, other):
+        return isinstance(other, PhaseDiagram) and json.dumps(self.to_dict(), sort_keys=True) == json.dumps(
+            other.to_dict(), sort_keys=True)
+
+
+def branch_point_loci(model, data=None, *, spectrum=None, covariance=None, samples=None, parameter="sigma2",
+                      along="beta", start: float, stop: float, along_start: float, along_stop: float,
+                      loci: int = 1, steps: int = 30, values: dict | None = None, progress=None) -> PhaseDiagram:
+    """Follow the first ``loci`` branch points of the collapsed branch as ``along`` varies.
+
+    Parameters
+    ----------
+    parameter : str
+        The parameter in which branch points are located (``sigma2``).
+    along : str
+        The second parameter (``beta``, ``weight_decay_dec``, ...).
+    start, stop : float
+        Range of ``parameter`` searched at ``along_start`` for the starting points.
+    along_start, along_stop : float
+        Range of the second parameter.
+    loci : int
+        How many branch points to follow (the first ``loci`` met from ``start``).
+    steps : int
+        Number of points per locus (more if steps have to be refined).
+    """
+    if along == parameter:
+        raise ModelError("along must differ from parameter")
+    for name in (parameter, along):
+        if name not in model.values:
+            raise ModelError(f"{name!r} is not a hyper-parameter of this model "
+                             f"(its hyper-parameters are: {', '.join(model.values)})")
+    say = progress or (lambda m: None)
+    values = dict(values or {})
+    spectra = resolve_spectra(model, data, spectrum, covariance, samples)
+    first = track(model, spectrum=spectra, parameter=parameter, start=start, stop=stop,
+                  values={**values, along: along_start}, switching=False)
+    pts = first.special_points("branch point", branch=0)
+    pts = sorted(pts, key=lambda s: abs(s.parameter - start))[:loci]
+    if not pts:
+        raise AnalysisError(f"no branch point of the collapsed branch for {parameter} in [{min(start, stop)}, "
+                            f"{max(start, stop)}] at {along} = {along_start}")
+    phase = PhaseDiagram(parameter, along, meta={"model": repr(model), "spectra": {k: v.tolist() for k, v in
+                                                                                    spectra.items()},
+                                                  "values": {k: float(v) for k, v in values.items()}})
+    opts = ContinuationOptions(p_min=min(start, stop), p_max=max(start, stop)).resolved()
+    grid = np.linspace(along_start, along_stop, steps)
+    for n, sp in enumerate(pts):
+        key = sp.info.get("coset_keys", [None])[0]
+        if key is None:
+            continue
+        xs, ys = [along_start], [sp.parameter]
+        a = along_start
+        k = 1
+        h = grid[1] - grid[0] if steps > 1 else 0.0
+        while k < len(grid) and h != 0:
+            target = a + h
+            if (h > 0 and target > along_stop + 1e-15) or (h < 0 and target < along_stop - 1e-15):
+                target = along_stop
+            guess = ys[-1] if len(ys) < 2 else ys[-1] + (ys[-1] - ys[-2]) / (xs[-1] - xs[-2]) * (target - xs[-1])
+            root = _relocate(model, spectra, parameter, {**values, along: target}, key, guess, opts)
+            if root is None:
+                h /= 2
+                if abs(h) < 1e-6 * abs(along_stop - along_start):
+                    break
+                continue
+            xs.append(target)
+            ys.append(root)
+            a = target
+            say(f"locus {n + 1}: {along} = {a:.6g}, {parameter} = {root:.6g}")
+            if a == along_stop:
+                break
+            k += 1
+        phase.loci.append({"along": np.array(xs), "parameter": np.array(ys), "kernel_dim": sp.kernel_dim,
+                           "label": f"branch point {n + 1} ({', '.join(sp.characters[:1])}...)"})
+    return phase
+
+
+def _relocate(model, spectra, parameter, values, key, guess, opts):
+    """Zero of the crossing eigenvalue of block ``key`` on the collapsed branch near ``guess``."""
+    problem = ContinuationProblem(model, spectra, parameter, values)
+    span = Span(problem.chars)
+    S = span.fixed_subspace()
+    th0 = collapsed_start(problem, max(guess, 1e-12), opts)
+
+    def f(p):
+        th, _, ok = correct_at(problem, th0, p, S, opts.newton_tol, opts.max_newton)
+        if not ok:
+            return np.nan
+        return _crossing_eigenvalue(problem, th, p, span, key, 0)[0]
+
+    width = 1e-3 * max(abs(guess), 1e-12)
+    for _ in range(40):
+        lo, hi = max(guess - width, 1e-14), guess + width
+        flo, fhi = f(lo), f(hi)
+        if np.isfinite(flo) and np.isfinite(fhi) and flo * fhi < 0:
+            return brentq(f, lo, hi, xtol=1e-300, rtol=8.9e-16, maxiter=200)
+        width *= 2
+    return None
