@@ -7,7 +7,16 @@ Sub-commands:
     critical expression of a model (text, LaTeX or JSON);
 ``statvae threshold``
     the critical value of a hyper-parameter for a spectrum, covariance,
-    samples or a built-in dataset.
+    samples or a built-in dataset;
+``statvae track``
+    the bifurcation diagram in one parameter (continuation, branch points,
+    branch switching), saved, plotted or printed;
+``statvae phase-diagram``
+    loci of branch points in a two-parameter plane;
+``statvae plot``
+    figures of saved results;
+``statvae cache``
+    the cache of compiled code.
 
 Errors (bad options, bad data, impossible analyses) print one line on
 stderr and exit with status 2.
@@ -65,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "prior_variance, tau2, beta1, beta2, encoder_variance (default: sigma2, else beta)")
     t.add_argument("--json", action="store_true", help="print one JSON object")
     t.set_defaults(func=_threshold)
+    from .tracking import add_phase_parser, add_plot_parser, add_track_parser
+
+    add_track_parser(sub, add_model_options, add_data_options)
+    add_phase_parser(sub, add_model_options, add_data_options)
+    add_plot_parser(sub)
     c = sub.add_parser("cache", help="show or clear the on-disk cache of compiled code",
                        description="Show where compiled code is cached ($STATVAE_CACHE_DIR or ~/.cache/statvae) "
                        "and how many entries it holds; --clear deletes them.")

@@ -85,7 +85,7 @@ def plot_diagram(diagram, observable: str = "kl_total", ax=None, max_branches: i
                     label=(b.label if k == 0 else None))
     for s in diagram.points.values():
         b = diagram.branches.get(s.branch)
-        if b is None or b.id >= max_branches:
+        if b is None or b.id >= max_branches or s.status == "detected":
             continue
         y = np.interp(s.parameter, np.sort(b.parameter), _series(b, observable)[np.argsort(b.parameter)])
         ax.plot([s.parameter], [y], "o" if s.kind == "branch point" else "s", ms=5, mfc="white", mec="black",
@@ -120,7 +120,7 @@ def plot_observables(diagram, observables=("elbo", "kl_total", "order_parameter"
         _, axes = plt.subplots(len(observables), 1, figsize=(7, 2.4 * len(observables)), sharex=True)
     axes = np.atleast_1d(axes)
     crit = [s.parameter for s in diagram.special_points("branch point") if s.status != "detected"
-            and (diagram.branches.get(s.branch) is not None) and diagram.branches[s.branch].stable.any()]
+            and s.info.get("stability_change")]
     for ax, name in zip(axes, observables):
         x, y = stable_path(diagram, name)
         ax.plot(x, y, ".-", ms=3, lw=1.2)

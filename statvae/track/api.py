@@ -25,7 +25,7 @@ from .problem import ContinuationProblem
 from .switching import candidates, first_point, reduced_coefficients
 from .symmetry import Span
 
-__all__ = ["track", "resolve_spectra", "collapsed_start"]
+__all__ = ["track", "run_tracker", "resolve_spectra", "collapsed_start"]
 
 
 def resolve_spectra(model, data=None, spectrum=None, covariance=None, samples=None, ddof: int = 1) -> dict:
@@ -140,17 +140,34 @@ def track(model, data=None, *, spectrum=None, covariance=None, samples=None, par
     spectra = resolve_spectra(model, data, spectrum, covariance, samples, ddof)
     opts = ContinuationOptions(p_min=min(start, stop), p_max=max(start, stop), **options)
     problem = ContinuationProblem(model, spectra, parameter, values)
-    say = progress or (lambda msg: None)
-    diagram = BifurcationDiagram(parameter, meta={
-        "model": repr(model), "kind": model.kind, "dims": model.dims, "values": {k: float(v) for k, v in
-                                                                                   problem.values.items()},
-        "spectra": {k: v.tolist() for k, v in spectra.items()}, "start": float(start), "stop": float(stop),
-        "options": {k: v for k, v in opts.__dict__.items()}})
-    direction = 1.0 if stop > start else -1.0
-    span0 = Span(problem.chars)
+    meta = {"model": repr(model), "kind": model.kind, "dims": model.dims,
+            "values": {k: float(v) for k, v in problem.values.items()},
+            "spectra": {k: v.tolist() for k, v in spectra.items()}}
     theta0 = collapsed_start(problem, start, opts)
+    diagram = run_tracker(problem, theta0, start, stop, opts, progress, meta, label="collapsed")
+    diagram.meta["seconds"] = time.perf_counter() - t0
+    return diagram
+
+
+def run_tracker(problem, theta0, start: float, stop: float, opts: ContinuationOptions, progress=None,
+                meta: dict | None = None, label: str = "start") -> BifurcationDiagram:
+    """The generic driver: any problem with the tracker interface, from a stationary point ``theta0``.
+
+    The interface (implemented by :class:`ContinuationProblem`, and by the
+    normal forms in the tests): ``layout`` (``size``, ``check``),
+    ``characters`` (``chars``, ``latent_bits``, ``describe``), ``parameter``,
+    ``gradient``, ``hvp``, ``dgrad_dp``, ``reduced``, ``zero_modes`` and
+    ``observables`` (a dict with at least ``elbo`` and ``kl_total``).
+    """
+    t0 = time.perf_counter()
+    parameter = problem.parameter
+    say = progress or (lambda msg: None)
+    diagram = BifurcationDiagram(parameter, meta={**(meta or {}), "start": float(start), "stop": float(stop),
+                                                  "options": {k: v for k, v in opts.__dict__.items()}})
+    direction = 1.0 if stop > start else -1.0
+    span0 = problem.characters.span_of(theta0)
     queue = [dict(theta=theta0, p=start, span=span0, direction=direction, parent=None, origin=None, depth=0,
-                  label="collapsed", prefix=None)]
+                  label=label, prefix=None)]
     while queue and len(diagram.branches) < opts.max_branches:
         job = queue.pop(0)
         bid = len(diagram.branches)
@@ -183,18 +200,19 @@ def track(model, data=None, *, spectrum=None, covariance=None, samples=None, par
                 found = locate_branch_points(problem, run, k, job["span"], opts, len(diagram.points))
             else:
                 found = [_detected(problem, run, k, len(diagram.points))]
+            before, after = run.points[k - 1].index, run.points[k].index
+            loses = min(before, after) == 0 and max(before, after) > 0
             for sp in found:
                 sp.branch = bid
+                sp.info["stability_change"] = bool(loses)
                 diagram.points[sp.id] = sp
                 # follow: every generation up to `depth`; beyond it, the stable path only
                 # (children of a point where a stable branch loses stability)
-                before, after = run.points[k - 1].index, run.points[k].index
-                loses = min(before, after) == 0 and max(before, after) > 0
                 follow = opts.switching and (job["depth"] < opts.depth or loses)
                 if sp.status != "detected" and follow:
                     queue += _switch(problem, diagram, sp, job, run, opts, say)
     diagram.meta["seconds"] = time.perf_counter() - t0
-    diagram.meta["evaluations"] = problem.evaluations
+    diagram.meta["evaluations"] = getattr(problem, "evaluations", None)
     _derivatives_and_exponents(problem, diagram)
     return diagram
 

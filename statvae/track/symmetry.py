@@ -32,10 +32,51 @@ import numpy as np
 
 from ..numeric.layout import Layout
 
-__all__ = ["Characters", "Span", "rotation_generators"]
+__all__ = ["CharacterTable", "Characters", "Span", "rotation_generators"]
 
 
-class Characters:
+class CharacterTable:
+    """Characters of the entries of a parameter vector, for any problem.
+
+    Parameters
+    ----------
+    chars : list of int
+        Character (bit mask over symmetry coordinates) of each entry.
+    latent_bits : dict
+        Name -> bits of a group of interchangeable coordinates (permuting
+        them is a symmetry), used to recognise equivalent branches.
+    coords : list
+        Name of each bit, for descriptions.
+    """
+
+    def __init__(self, chars, latent_bits=None, coords=None):
+        self.chars = list(chars)
+        self.latent_bits = dict(latent_bits or {})
+        self.coords = list(coords or [])
+
+    def describe(self, char: int) -> str:
+        """``"x3+z1"``-style name of a character."""
+        parts = []
+        for k in range(char.bit_length()):
+            if char >> k & 1:
+                if k < len(self.coords):
+                    v, i = self.coords[k]
+                    parts.append(f"{v}{i + 1}")
+                else:
+                    parts.append(f"b{k}")
+        return "+".join(parts) or "0"
+
+    def span_of(self, theta, rtol: float = 1e-9) -> "Span":
+        """The span of the characters of the nonzero entries of ``theta``."""
+        theta = np.asarray(theta, dtype=float)
+        tol = rtol * max(1.0, float(np.abs(theta).max()))
+        s = Span(self)
+        for k in np.nonzero(np.abs(theta) > tol)[0]:
+            s.add(self.chars[k])
+        return s
+
+
+class Characters(CharacterTable):
     """Characters of every entry of a model's parameter vector.
 
     Attributes
@@ -77,21 +118,6 @@ class Characters:
             else:
                 chars.append(0)
         self.chars = chars
-        self.array = np.array(chars, dtype=object)
-
-    def describe(self, char: int) -> str:
-        """``"x3+z1"``-style name of a character."""
-        parts = [f"{v}{i + 1}" for k, (v, i) in enumerate(self.coords) if char >> k & 1]
-        return "+".join(parts) or "0"
-
-    def span_of(self, theta, rtol: float = 1e-9) -> "Span":
-        """The span of the characters of the nonzero entries of ``theta``."""
-        theta = np.asarray(theta, dtype=float)
-        tol = rtol * max(1.0, float(np.abs(theta).max()))
-        s = Span(self)
-        for k in np.nonzero(np.abs(theta) > tol)[0]:
-            s.add(self.chars[k])
-        return s
 
 
 @dataclass
