@@ -515,6 +515,51 @@ class CollapseAnalysis:
                         **values) -> list[CriticalPoint]:
         """Every value of ``solve_for`` at which collapse gains or loses stability."""
         name = solve_for or self._default_target()
+        cands, evals, nonneg = self._candidates(name, spectrum, covariance, values)
+        cands.sort(key=lambda c: c[0])
+        uniq = []
+        for c in cands:
+            if uniq and abs(c[0] - uniq[-1][0]) <= 1e-12 * max(abs(c[0]), 1e-300):
+                continue
+            uniq.append(c)
+
+        def stable_at(v):
+            return all(numeric_blocks_stable(at(v)).all() for _, at, _, _ in evals)
+
+        if not uniq:
+            probe = 1.0
+            raise AnalysisError(
+                f"collapse is {'stable' if stable_at(probe) else 'unstable'} for every "
+                f"{name} {'>= 0' if nonneg else '> 0'}: no critical value"
+            )
+        return self._boundaries(name, uniq, stable_at, nonneg)
+
+    def crossings(self, solve_for: str | None = None, spectrum=None, covariance=None, **values) -> list[tuple]:
+        """Every value of ``solve_for`` where a Hessian eigenvalue at collapse crosses zero.
+
+        These are the branch points of the collapsed branch.  Returns sorted
+        ``(value, kernel_dim)`` pairs; the kernel dimension counts the latent
+        copies of each crossing block and coinciding modes (repeated
+        eigenvalues).
+        """
+        name = solve_for or self._default_target()
+        cands, _, _ = self._candidates(name, spectrum, covariance, values)
+        g = self.model.graph
+        out: list = []
+        for v, b, mode, _ in sorted(cands, key=lambda c: c[0]):
+            copies = 1
+            for var_name, count in b.pattern:
+                var = g.variable(var_name)
+                if not var.observed:
+                    copies *= int(sp.binomial(var.dim, count))
+            if out and abs(v - out[-1][0]) <= 1e-12 * max(abs(v), 1e-300):
+                out[-1] = (out[-1][0], out[-1][1] + copies)
+            else:
+                out.append((float(v), copies))
+        return out
+
+    def _candidates(self, name, spectrum, covariance, values):
+        """Roots of the block determinants in ``name``: ``[(value, block, mode, method)]``."""
         p = self._target_symbol(name)
         spectra, env, evals = self._evaluator(name, spectrum, covariance, values)
         nonneg = H.spec(name).nonnegative
@@ -535,22 +580,9 @@ class CollapseAnalysis:
                 else:
                     for v in self._numeric_roots(at, k, nonneg):
                         cands.append((v, b, mode, "bracketed root"))
-        cands.sort(key=lambda c: c[0])
-        uniq = []
-        for c in cands:
-            if uniq and abs(c[0] - uniq[-1][0]) <= 1e-12 * max(abs(c[0]), 1e-300):
-                continue
-            uniq.append(c)
+        return cands, evals, nonneg
 
-        def stable_at(v):
-            return all(numeric_blocks_stable(at(v)).all() for _, at, _, _ in evals)
-
-        if not uniq:
-            probe = 1.0
-            raise AnalysisError(
-                f"collapse is {'stable' if stable_at(probe) else 'unstable'} for every "
-                f"{name} {'>= 0' if nonneg else '> 0'}: no critical value"
-            )
+    def _boundaries(self, name, uniq, stable_at, nonneg):
         vals = [c[0] for c in uniq]
         lo = 0.0 if nonneg else vals[0] / 2
         probes = [lo] + [(a + b) / 2 for a, b in zip(vals, vals[1:])] + [vals[-1] * 2 + 1]

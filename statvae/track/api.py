@@ -187,7 +187,10 @@ def run_tracker(problem, theta0, start: float, stop: float, opts: ContinuationOp
             pt.info["symmetric_copies"] = pt.info.get("symmetric_copies", 0) + 1
             continue
         diagram.branches[bid] = branch
+        folds = {k for kind, k in run.events if kind == "fold"}
         for kind, k in run.events:
+            if kind == "branch point" and k in folds:
+                continue  # the index change of a fold itself (the branch turns back), not a branch point
             if kind == "fold":
                 sp = locate_fold(problem, run, k, job["span"], opts, len(diagram.points))
                 if sp is not None:
@@ -320,8 +323,9 @@ def _near_threshold(problem, sp, t, coeffs, new_span, kind, opts, info):
     sign = -np.sign(coeffs["c_ap"] * coeffs["c3"]) if kind == "pitchfork" else 1.0
     rows = []
     th_prev = None
+    scale = max(abs(sp.parameter), 1e-3 * (abs(opts.p_min) + abs(opts.p_max)), 1e-12)
     for rel in (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1):
-        mu = sign * rel * abs(sp.parameter)
+        mu = sign * rel * scale
         p = sp.parameter + mu
         if not opts.p_min <= p <= opts.p_max:
             continue
@@ -350,7 +354,7 @@ def _near_threshold(problem, sp, t, coeffs, new_span, kind, opts, info):
         prow = []
         for side in (-1.0, 1.0):
             for rel in (1e-4, 3e-4, 1e-3, 3e-3):
-                p = sp.parameter + side * rel * abs(sp.parameter)
+                p = sp.parameter + side * rel * scale
                 if not opts.p_min <= p <= opts.p_max:
                     continue
                 th, _, ok = correct_at(problem, sp.theta, p, sp.info["parent_subspace"], opts.newton_tol,

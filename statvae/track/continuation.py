@@ -119,6 +119,11 @@ def correct_at(problem, theta, p, S, tol, max_iter, jac=None) -> tuple[np.ndarra
         g = problem.gradient(theta, p)[S]
         norm = np.linalg.norm(g)
         if norm <= tol * (1 + np.linalg.norm(theta[S])):
+            if h is not None and norm > 0:  # one polishing step: Newton's last step is nearly free accuracy
+                trial = theta.copy()
+                trial[S] += np.linalg.lstsq(h, -g, rcond=None)[0]
+                if _valid(problem, trial) and np.linalg.norm(problem.gradient(trial, p)[S]) < norm:
+                    theta = trial
             return theta, it, True
         if h is None or norm > 0.5 * last:
             _, h, _ = problem.reduced(theta, p, S, with_dp=False)
@@ -236,15 +241,19 @@ def _corrector(problem, theta, y_pred, tau, S, o, natural=False, fixed_p=None):
     for it in range(o.max_newton + 1):
         g, h, gp = problem.reduced(th, p, S)
         res = np.concatenate([g, [0.0 if (natural or fixed_p is not None) else tau @ (y - y_pred)]])
-        if np.linalg.norm(g) <= o.newton_tol * (1 + np.linalg.norm(th[S])) and abs(res[-1]) <= 1e-12 * (
-                1 + np.linalg.norm(y)):
-            return (th, p), it, True
         if natural or fixed_p is not None:
             jac = np.hstack([h, np.zeros((m, 1))])
             jac = np.vstack([jac, np.eye(1, m + 1, m)])
         else:
             jac = np.vstack([np.hstack([h, gp[:, None]]), tau[None, :]])
         dy = np.linalg.lstsq(jac, -res, rcond=None)[0]
+        if np.linalg.norm(g) <= o.newton_tol * (1 + np.linalg.norm(th[S])) and abs(res[-1]) <= 1e-12 * (
+                1 + np.linalg.norm(y)):
+            polished = th.copy()
+            polished[S] = (y + dy)[:m]
+            if _valid(problem, polished):  # one polishing step (quadratic convergence)
+                return (polished, (y + dy)[-1]), it, True
+            return (th, p), it, True
         y = y + dy
         th = th.copy()
         th[S] = y[:m]

@@ -129,8 +129,11 @@ def locate_branch_points(problem, run, k, span, options, next_id) -> list:
             fa, fb = f(a.p), f(b.p)
             if not (np.isfinite(fa) and np.isfinite(fb)) or fa * fb > 0:
                 continue
-            root = brentq(f, a.p, b.p, xtol=1e-300, rtol=8.9e-16, maxiter=200)
-            lo, hi = _verified_bracket(f, root, a.p, b.p)
+            try:
+                root = brentq(f, a.p, b.p, xtol=4e-16 * max(abs(a.p), abs(b.p)), rtol=8.9e-16, maxiter=200)
+                lo, hi = _verified_bracket(f, root, a.p, b.p)
+            except (ValueError, RuntimeError):  # the branch cannot be followed in p here: bracket only
+                root, lo, hi = (a.p + b.p) / 2, min(a.p, b.p), max(a.p, b.p)
             located.setdefault(cls, (root, lo, hi))
             found.append((root, lo, hi, key, rank, cb - ca))
     # merge crossings at the same parameter
@@ -159,7 +162,7 @@ def locate_branch_points(problem, run, k, span, options, next_id) -> list:
             full = np.zeros(problem.layout.size)
             full[blk] = vec_b
             kernel.append(full)
-        prec = (g["hi"] - g["lo"]) / max(abs(p), 1e-300)
+        prec = (g["hi"] - g["lo"]) / max(abs(p), 1e-3 * (abs(a.p) + abs(b.p)), 1e-300)
         sp = SpecialPoint(next_id + len(out), "branch point", -1, float(p), (float(g["lo"]), float(g["hi"])),
                           float(prec), "located" if prec <= options.locate_tol else "detected", len(g["keys"]),
                           kernel=[_sparse(v) for v in kernel], index_change=int(g["delta"]),
@@ -173,7 +176,7 @@ def locate_branch_points(problem, run, k, span, options, next_id) -> list:
 def _verified_bracket(f, root, a, b):
     """A small interval around ``root`` on which ``f`` changes sign (checked)."""
     lo_end, hi_end = min(a, b), max(a, b)
-    step = 4 * np.finfo(float).eps * max(abs(root), 1e-300)
+    step = 4 * np.finfo(float).eps * max(abs(root), 1e-3 * (abs(a) + abs(b)), 1e-300)
     for _ in range(60):
         lo, hi = max(root - step, lo_end), min(root + step, hi_end)
         flo, fhi = f(lo), f(hi)

@@ -159,6 +159,6 @@ def _relocate(model, spectra, parameter, values, key, guess, opts):
         lo, hi = max(guess - width, 1e-14), guess + width
         flo, fhi = f(lo), f(hi)
         if np.isfinite(flo) and np.isfinite(fhi) and flo * fhi < 0:
-            return brentq(f, lo, hi, xtol=1e-300, rtol=8.9e-16, maxiter=200)
+            return brentq(f, lo, hi, xtol=4e-16 * hi, rtol=8.9e-16, maxiter=200)
         width *= 2
     return None

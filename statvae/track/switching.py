@@ -83,9 +83,10 @@ def first_point(problem, theta, p, t, coeffs, new_span, kind, options, p_range) 
         if c2 == 0:
             return None
         tries = [(+1.0, lambda mu: -2 * c_ap * mu / c2), (-1.0, lambda mu: -2 * c_ap * mu / c2)]
+    scale = max(abs(p), 1e-3 * (abs(lo) + abs(hi)), 1e-12)
     for sign, amp in tries:
         for eps in (1e-3, 1e-2, 1e-4, 3e-2):
-            mu = sign * eps * max(abs(p), 1e-6)
+            mu = sign * eps * scale
             if not lo <= p + mu <= hi:
                 continue
             a = amp(mu)
