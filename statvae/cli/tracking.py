@@ -57,6 +57,8 @@ def add_track_parser(sub, add_model_options, add_data_options):
     t.add_argument("--depth", type=int, default=1,
                    help="generations of branch switching to follow beyond the stable path (default 1)")
     t.add_argument("--max-steps", type=int, default=400, help="steps per branch (default 400)")
+    t.add_argument("--certify", action="store_true",
+                   help="re-locate the collapsed branch's branch points to 30 digits with mpmath (small models)")
     t.add_argument("--out", metavar="FILE", help="save the diagram (.json or .npz)")
     t.add_argument("--plot", metavar="FILE", help="save a figure (.png or .pdf): diagram and stable-state observables")
     t.add_argument("--json", action="store_true", help="print the special points and branches as one JSON object")
@@ -119,7 +121,7 @@ def run_track(args) -> int:
     prog = Progress((sys.stderr.isatty() or args.progress) and not args.quiet, start, stop)
     try:
         diagram = track(model, parameter=args.parameter, start=start, stop=stop, values=values, depth=args.depth,
-                        max_steps=args.max_steps, progress=prog, **data)
+                        max_steps=args.max_steps, certify=args.certify, progress=prog, **data)
     finally:
         prog.done()
     diagram.meta["data"] = desc
@@ -141,7 +143,8 @@ def diagram_json(diagram) -> dict:
         "special_points": [
             {"id": s.id, "kind": s.kind, "branch": s.branch, "parameter": s.parameter, "interval": list(s.interval),
              "precision": s.precision, "status": s.status, "kernel_dim": s.kernel_dim,
-             "classification": s.info.get("classification"), "exponents": s.info.get("exponents")}
+             "classification": s.info.get("classification"), "exponents": s.info.get("exponents"),
+             "certified": s.info.get("certified", {}).get("value")}
             for s in diagram.special_points()
         ],
         "branches": [

@@ -145,6 +145,12 @@ def track(model, data=None, *, spectrum=None, covariance=None, samples=None, par
             "spectra": {k: v.tolist() for k, v in spectra.items()}}
     theta0 = collapsed_start(problem, start, opts)
     diagram = run_tracker(problem, theta0, start, stop, opts, progress, meta, label="collapsed")
+    if opts.certify:
+        from .certify import certify_point
+
+        for s in diagram.special_points("branch point", branch=0):
+            if s.status == "located":
+                certify_point(model, diagram, s.id)
     diagram.meta["seconds"] = time.perf_counter() - t0
     return diagram
 

@@ -57,6 +57,9 @@ class ContinuationOptions:
     switching : bool
         Switch onto emanating branches at all (``False``: follow the starting
         branch only).
+    certify : bool
+        Re-locate the branch points of the starting branch with the mpmath
+        backend to 30 digits (small models only).
     """
 
     p_min: float = 0.0
@@ -74,6 +77,7 @@ class ContinuationOptions:
     max_branches: int = 200
     store_parameters: bool = True
     switching: bool = True
+    certify: bool = False
 
     def resolved(self) -> "ContinuationOptions":
         width = abs(self.p_max - self.p_min)

@@ -113,3 +113,13 @@ def test_kl_kink_and_square_root_order_parameter():
         assert s.info["exponents"]["order_parameter"] == pytest.approx(0.5, abs=2e-3)
         assert s.info["exponents"]["kl"] == pytest.approx(1.0, abs=2e-2)
         assert abs(s.info["one_sided_derivatives"]["elbo"]["jump"]) < 1e-3   # first derivative continuous
+
+
+def test_certification_to_30_digits():
+    import mpmath
+
+    model = statvae.LinearVAE(3, 2, beta=1.25)
+    d = statvae.track(model, spectrum=[3.0, 2.0, 1.0], start=4.0, stop=0.5, depth=0, certify=True)
+    for s, exact in zip(d.special_points("branch point", branch=0), ["0.8", "1.6", "2.4"]):
+        assert s.status == "certified"
+        assert abs(mpmath.mpf(s.info["certified"]["value"]) - mpmath.mpf(exact)) < mpmath.mpf(10) ** -29
