@@ -60,8 +60,8 @@ def compile_model(model: VAEModel, backend: str = "numpy", path: str = "auto", c
     >>> import numpy as np, statvae
     >>> f = statvae.LinearVAE(3, 2).compile()
     >>> theta = f.pack(W=np.zeros((3, 2)), V=np.zeros((2, 3)), D=[1.0, 1.0])
-    >>> round(float(f.value(theta, spectrum=[3.0, 2.0, 1.0], sigma2=2.0)), 6)
-    -5.675754
+    >>> round(float(f.value(theta, spectrum=[3.0, 2.0, 1.0], sigma2=2.0)), 6)  # -3/2 log(4 pi) - 6/4
+    -5.296536
     """
     if backend not in ("numpy", "mpmath"):
         raise ModelError(f"backend must be 'numpy' or 'mpmath', got {backend!r}")

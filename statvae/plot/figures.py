@@ -141,15 +141,23 @@ def plot_phase_diagram(phase, ax=None):
         x, y = np.asarray(loc["along"]), np.asarray(loc["parameter"])
         ax.plot(x, y, "-", lw=2 if k == 0 else 1, label=loc.get("label", f"locus {k + 1}"))
     if phase.loci:
-        x = np.asarray(phase.loci[0]["along"])
-        y = np.asarray(phase.loci[0]["parameter"])
-        top = max(float(np.max(y)) * 1.3, float(np.max(y)) + 1e-12)
-        ax.fill_between(x, y, top, color="0.9", zorder=0, label="collapse stable")
+        # collapse is stable beyond the outermost locus (upper envelope over the loci)
+        xs = np.unique(np.concatenate([np.asarray(loc["along"], float) for loc in phase.loci]))
+        env = np.max([np.interp(xs, *_sorted(loc), left=np.nan, right=np.nan) for loc in phase.loci], axis=0)
+        ok = np.isfinite(env)
+        top = float(np.nanmax(env)) * 1.3
+        ax.fill_between(xs[ok], env[ok], top, color="0.9", zorder=0, label="collapse stable")
     ax.set_xlabel(_LABELS.get(phase.along, phase.along))
     ax.set_ylabel(_LABELS.get(phase.parameter, phase.parameter))
     ax.set_title("phase diagram: loci of branch points of the collapsed branch")
     ax.legend(fontsize=7)
     return ax
+
+
+def _sorted(loc):
+    x, y = np.asarray(loc["along"], float), np.asarray(loc["parameter"], float)
+    order = np.argsort(x)
+    return x[order], y[order]
 
 
 def save_figure(ax, path) -> Path:
