@@ -62,6 +62,14 @@ def _decoder_variance(option) -> str:
     return "sigma2" if option == "fixed" else "learned"
 
 
+def _set_sigma2(values: dict, dv: str, sigma2) -> None:
+    """``sigma2`` is a hyper-parameter for a fixed decoder variance, a parameter when learned."""
+    if dv == "sigma2":
+        values["sigma2"] = sigma2
+    elif sigma2 is not None:
+        raise ModelError("sigma2 is a free parameter when decoder_variance='learned'; do not give it a value")
+
+
 def _latent(name, dim, latex, index, variance, encoder, beta, cov, ev_name, dim_latex="n"):
     kind, fixed = parse_encoder(encoder, "" if not name[-1].isdigit() else name[-1])
     var = Variable(
@@ -122,10 +130,7 @@ def LinearVAE(
     g.add_map(Map("V", "x", "z", "inference", "weight_decay_enc"))
     values = dict(beta=beta, prior_variance=prior_variance, weight_decay_enc=weight_decay_enc,
                   weight_decay_dec=weight_decay_dec, **extra)
-    if dv == "sigma2":
-        values["sigma2"] = sigma2
-    elif sigma2 is not None:
-        raise ModelError("sigma2 is a free parameter when decoder_variance='learned'; do not give it a value")
+    _set_sigma2(values, dv, sigma2)
     return VAEModel(g, values, kind="linear")
 
 
@@ -170,10 +175,7 @@ def ConditionalVAE(
     g.add_map(Map("C", "x", "y", "generative", None))
     values = dict(beta=beta, prior_variance=prior_variance, weight_decay_enc=weight_decay_enc,
                   weight_decay_dec=weight_decay_dec, **extra)
-    if dv == "sigma2":
-        values["sigma2"] = sigma2
-    elif sigma2 is not None:
-        raise ModelError("sigma2 is a free parameter when decoder_variance='learned'; do not give it a value")
+    _set_sigma2(values, dv, sigma2)
     return VAEModel(g, values, kind="conditional")
 
 
@@ -221,8 +223,5 @@ def HierarchicalVAE(
     g.add_map(Map("W2", "z1", "z2", "inference", "weight_decay_enc"))
     values = dict(beta1=betas[0], beta2=betas[1], tau2=tau2, prior_variance=prior_variance,
                   weight_decay_enc=weight_decay_enc, weight_decay_dec=weight_decay_dec, **e1, **e2)
-    if dv == "sigma2":
-        values["sigma2"] = sigma2
-    elif sigma2 is not None:
-        raise ModelError("sigma2 is a free parameter when decoder_variance='learned'; do not give it a value")
+    _set_sigma2(values, dv, sigma2)
     return VAEModel(g, values, kind="hierarchical")
