@@ -294,10 +294,9 @@ def _collapsed_description(model, p1, sol1, dims) -> dict:
     out = {}
     for name, b in p1.blocks.items():
         if b.kind == "map":
-            if any(not g.variable(x).observed for x in (_map(g, name).source, _map(g, name).target)):
-                out[name] = sp.Integer(0)
-            else:
-                out[name] = sp.Integer(0)  # canonical gauge: the observed-observed map is the regression, zero here
+            # maps touching a latent vanish at collapse; an observed-to-observed map is the regression,
+            # which is zero in the canonical gauge (its general value comes from explicit_hessian())
+            out[name] = sp.Integer(0)
         elif b.kind == "covariance":
             z = g.variable(b.owner)
             val = b.value[0, 0] if b.encoder == "fixed" else sol1[b.entries[0].symbol]
@@ -305,10 +304,6 @@ def _collapsed_description(model, p1, sol1, dims) -> dict:
         else:
             out[name] = sol1[b.entries[0].symbol]
     return out
-
-
-def _map(g, name):
-    return next(m for m in g.maps() if m.name == name)
 
 
 def assemble_hessian(structure: ModeStructure, model: VAEModel, spectra: dict | None = None) -> sp.Matrix:

@@ -314,12 +314,10 @@ def _switch(problem, diagram, sp, job, run, opts, say) -> list:
         ine = inertia(problem, sp.theta, sp.parameter, new_span)
         inert_prefix.index, inert_prefix.counts = ine.index, ine.counts()
         _near_threshold(problem, sp, t, coeffs, new_span, kind, opts, info)
-        jobs.append(dict(theta=th0, p=p0, span=new_span, direction=direction, parent=job.get("bid_parent_id"),
+        jobs.append(dict(theta=th0, p=p0, span=new_span, direction=direction, parent=sp.branch,
                          origin=sp.id, depth=job["depth"] + 1,
                          label=(job["label"] + " + " if job["label"] != "collapsed" else "")
                          + problem.characters.describe(key), prefix=inert_prefix))
-    for j in jobs:
-        j["parent"] = sp.branch
     return jobs
 
 
