@@ -424,6 +424,28 @@ class CollapseAnalysis:
                     out.append(m.weight_decay)
         return out
 
+    def needs_numeric(self, solve_for: str | None, covariance, values: dict) -> bool:
+        """Whether the per-mode reduction fails for these data (see :meth:`gauge_breaking_decays`)."""
+        if covariance is None:
+            return False
+        hv = self._numeric_values(solve_for, values)
+        if solve_for in self.gauge_breaking_decays():
+            hv[H.symbol(solve_for)] = sp.Integer(1)
+        try:
+            self._check_gauge(covariance, hv)
+        except AnalysisError:
+            return True
+        return False
+
+    def _numeric_crossings(self, name, covariance, values):
+        from ..track.collapse_numeric import numeric_crossings
+
+        hv = {k.name: float(v) for k, v in self._numeric_values(name, values).items()}
+        c = np.asarray(covariance, dtype=float)
+        scale = float(np.linalg.eigvalsh(c).max()) if name == "sigma2" else 1.0
+        lo = 0.0 if H.spec(name).nonnegative else 1e-5 * scale
+        return numeric_crossings(self.model, c, name, hv, lo, 1e4 * scale)
+
     def _check_gauge(self, covariance, hv: dict) -> None:
         names = [n for n in self.gauge_breaking_decays() if hv.get(H.symbol(n), 0) != 0]
         if covariance is None or not names:
@@ -515,6 +537,14 @@ class CollapseAnalysis:
                         **values) -> list[CriticalPoint]:
         """Every value of ``solve_for`` at which collapse gains or loses stability."""
         name = solve_for or self._default_target()
+        if self.needs_numeric(name, covariance, values):
+            found = self._numeric_crossings(name, covariance, values)
+            out = [CriticalPoint(name, float(v), "below" if below == 0 else "above", "latent blocks (numeric)", {},
+                                 "bracketed root (numeric Hessian, latent flips only)")
+                   for v, below, above, _ in found if (below == 0) != (above == 0)]
+            if not out:
+                raise AnalysisError(f"no change of stability of collapse found for {name} in the scanned range")
+            return out
         cands, evals, nonneg = self._candidates(name, spectrum, covariance, values)
         cands.sort(key=lambda c: c[0])
         uniq = []
@@ -543,6 +573,8 @@ class CollapseAnalysis:
         eigenvalues).
         """
         name = solve_for or self._default_target()
+        if self.needs_numeric(name, covariance, values):
+            return [(float(v), k) for v, _, _, k in self._numeric_crossings(name, covariance, values)]
         cands, _, _ = self._candidates(name, spectrum, covariance, values)
         g = self.model.graph
         out: list = []

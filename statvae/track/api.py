@@ -69,7 +69,7 @@ def collapsed_start(problem: ContinuationProblem, p: float, options) -> np.ndarr
     lay = problem.layout
     g = problem.model.graph
     blocks = {}
-    mean_var = float(np.mean(np.concatenate(list(problem.spectra.values()))) or 1.0)
+    mean_var = float(np.trace(problem.covariance) / len(problem.covariance)) or 1.0
     for b in lay.blocks:
         if b.kind == "map":
             blocks[b.name] = np.zeros(b.shape)

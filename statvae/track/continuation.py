@@ -133,6 +133,8 @@ def correct_at(problem, theta, p, S, tol, max_iter, jac=None) -> tuple[np.ndarra
             _, h, _ = problem.reduced(theta, p, S, with_dp=False)
         last = norm
         step = np.linalg.lstsq(h, -g, rcond=None)[0]
+        if it > 0 and np.linalg.norm(step) <= 1e-14 * (1 + np.linalg.norm(theta[S])):
+            return theta, it, True  # converged to round-off (badly scaled gradients)
         for _ in range(30):  # damped: stay inside the domain (positive variances)
             trial = theta.copy()
             trial[S] += step

@@ -34,18 +34,25 @@ class ContinuationProblem:
         Values of the other hyper-parameters (the model's numbers are defaults).
     """
 
-    def __init__(self, model, spectra: dict, parameter: str, values: dict | None = None):
+    def __init__(self, model, spectra: dict | None, parameter: str, values: dict | None = None,
+                 covariance=None):
         if parameter not in model.values:
             raise ModelError(f"cannot continue in {parameter!r}: not a hyper-parameter of this model "
                              f"(its hyper-parameters are: {', '.join(model.values)})")
         self.model = model
         self.parameter = parameter
-        self.spectra = {k: np.asarray(v, dtype=float) for k, v in spectra.items()}
         g = model.graph
-        diag = np.concatenate([self.spectra[v.name] for v in g.observed()])
-        if diag.size != sum(v.dim for v in g.observed()):
-            raise DataError("the spectra do not match the model's dimensions")
-        self.covariance = np.diag(diag)
+        if covariance is not None:  # any basis: only latent flips are symmetries
+            from ..data.spectra import validate_covariance
+
+            self.spectra = None
+            self.covariance = validate_covariance(covariance)
+        else:
+            self.spectra = {k: np.asarray(v, dtype=float) for k, v in spectra.items()}
+            diag = np.concatenate([self.spectra[v.name] for v in g.observed()])
+            if diag.size != sum(v.dim for v in g.observed()):
+                raise DataError("the spectra do not match the model's dimensions")
+            self.covariance = np.diag(diag)
         vals = {}
         for n, v in model.values.items():
             if n == parameter:
@@ -60,7 +67,7 @@ class ContinuationProblem:
         self.values = vals
         self.compiled = model.compile()
         self.layout = self.compiled.layout
-        self.chars = Characters(model)
+        self.chars = Characters(model, canonical=covariance is None)
         self._base = self.compiled.bind(covariance=self.covariance, **vals, **{parameter: 1.0})
         self._cache: dict = {}
         self.evaluations = 0

@@ -87,15 +87,23 @@ class Characters(CharacterTable):
         Character of each entry of the flat vector.
     latent_bits : dict
         Latent variable name -> list of its coordinate bits.
+
+    With ``canonical=False`` (data in an arbitrary basis) only latent flips
+    are symmetries: data coordinates carry no bit.
     """
 
-    def __init__(self, model):
+    def __init__(self, model, canonical: bool = True):
         g = model.graph
         self.model = model
         self.layout = Layout(model)
-        self.coords = [(v.name, i) for v in g.variables() for i in range(v.dim)]
+        self.coords = [(v.name, i) for v in g.variables() for i in range(v.dim)
+                       if canonical or not v.observed]
         bit = {c: k for k, c in enumerate(self.coords)}
         self.bit = bit
+
+        def bitof(var, i):
+            return 1 << bit[(var, i)] if (var, i) in bit else 0
+
         self.latent_bits = {v.name: [bit[(v.name, i)] for i in range(v.dim)] for v in g.latents()}
         maps = {m.name: m for m in g.maps()}
         owner = {z.covariance_name: z.name for z in g.latents()}
@@ -106,7 +114,7 @@ class Characters(CharacterTable):
                 r, c = b.shape
                 for i in range(r):
                     for j in range(c):
-                        chars.append((1 << bit[(m.target, i)]) ^ (1 << bit[(m.source, j)]))
+                        chars.append(bitof(m.target, i) ^ bitof(m.source, j))
             elif b.kind == "diagonal":
                 chars.extend([0] * b.size)
             elif b.kind == "full":
@@ -114,7 +122,7 @@ class Characters(CharacterTable):
                 n = b.shape[0]
                 for j in range(n):
                     for k in range(j, n):
-                        chars.append((1 << bit[(z, j)]) ^ (1 << bit[(z, k)]))
+                        chars.append(bitof(z, j) ^ bitof(z, k))
             else:
                 chars.append(0)
         self.chars = chars
