@@ -64,6 +64,18 @@ def resolve_spectra(model, data=None, spectrum=None, covariance=None, samples=No
     return out
 
 
+def _raw_covariance(model, data, covariance, samples, ddof):
+    """The covariance as given (not rotated), when the data are not a spectrum."""
+    if data is not None:
+        a = np.asarray(data, dtype=float)
+        if a.ndim == 2 and a.shape[0] == a.shape[1] and np.allclose(a, a.T):
+            return a
+        return covariance_from_samples(a, ddof) if a.ndim == 2 else None
+    if samples is not None:
+        return covariance_from_samples(samples, ddof)
+    return covariance
+
+
 def collapsed_start(problem: ContinuationProblem, p: float, options) -> np.ndarray:
     """The collapsed point at ``p``: latent maps zero, the rest solved by damped Newton."""
     lay = problem.layout
@@ -139,7 +151,11 @@ def track(model, data=None, *, spectrum=None, covariance=None, samples=None, par
                          f"{', '.join(ContinuationOptions.__dataclass_fields__)}")
     spectra = resolve_spectra(model, data, spectrum, covariance, samples, ddof)
     opts = ContinuationOptions(p_min=min(start, stop), p_max=max(start, stop), **options)
-    problem = ContinuationProblem(model, spectra, parameter, values)
+    raw = _raw_covariance(model, data, covariance, samples, ddof)
+    if raw is not None and model.collapse().needs_numeric(parameter, raw, {**(values or {}), parameter: start}):
+        problem = ContinuationProblem(model, None, parameter, values, covariance=raw)   # no canonical basis
+    else:
+        problem = ContinuationProblem(model, spectra, parameter, values)
     meta = {"model": repr(model), "kind": model.kind, "dims": model.dims,
             "values": {k: float(v) for k, v in problem.values.items()},
             "spectra": {k: v.tolist() for k, v in spectra.items()}}

@@ -98,3 +98,15 @@ def test_hierarchical_and_beta_continuation():
     assert [k for _, k in got] == [k for _, k in expect]
     for (g, _), (e, _) in zip(got, expect):
         assert abs(g - e) <= 1e-10 * e
+
+
+def test_conditional_without_canonical_basis_tracks_in_the_raw_basis():
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((4, 4))
+    cov = a @ a.T
+    model = statvae.ConditionalVAE(2, 2, 1, weight_decay_enc=0.3)
+    d = statvae.track(model, covariance=cov, start=2.0, stop=0.01)
+    got = [(s.parameter, s.kernel_dim) for s in d.special_points("branch point", branch=0)]
+    expect = model.collapse().crossings("sigma2", covariance=cov)
+    assert [k for _, k in got] == [k for _, k in expect]
+    np.testing.assert_allclose([g for g, _ in got], [e for e, _ in expect], rtol=1e-10)
