@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import sympy as sp
 
 from ..errors import StatvaeError
 from ..latex import block_latex, expr_latex, latex

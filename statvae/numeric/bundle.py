@@ -87,10 +87,11 @@ def compile_model(model: VAEModel, backend: str = "numpy", path: str = "auto", c
 
             src, meta = explicit_source(model)
         entry = {"source": src, "meta": meta}
-    if path == "matrix" and verify and not entry.get("verified"):
+    newly_verified = path == "matrix" and verify and not entry.get("verified")
+    if newly_verified:
         verify_structure(model, cache=cache)
         entry["verified"] = True
-    if cache and not hit or (cache and entry.get("verified") and not (C.load(key) or {}).get("verified")):
+    if cache and (not hit or newly_verified):
         C.store(key, entry)
     obj = CompiledObjective(model, path, backend, entry["source"], entry["meta"], layout, dps)
     obj.compile_seconds = time.perf_counter() - t0

@@ -24,7 +24,7 @@ import numpy as np
 import sympy as sp
 from sympy.printing.str import StrPrinter
 
-from .tracepoly import Contribution, Factor, transpose_chain
+from .tracepoly import Factor, transpose_chain
 
 __all__ = ["ScalarPrinter", "scalar_code", "ChainProgram", "NUMPY_NAMESPACE", "mpmath_namespace"]
 
@@ -282,13 +282,3 @@ class ChainProgram:
             sign = "-" if contrib.sign < 0 else ""
             terms.append(f"{sign}sc({coef}, {mat})")
         return " + ".join(terms)
-
-
-def order_cost(chain: tuple, shapes: dict, symmetric: frozenset) -> int:
-    """Flop count of the cheapest evaluation order of one chain (for tests and benchmarks)."""
-    p = ChainProgram(shapes, symmetric)
-    p.product(chain)
-    return p.flops
-
-
-_ = Contribution  # re-exported type used in signatures

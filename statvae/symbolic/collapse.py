@@ -678,6 +678,8 @@ class CollapseAnalysis:
         key = (id(b), p, tuple(sorted((k.name, sp.srepr(v)) for k, v in exact.items())))
         if key in CollapseAnalysis._roots_cache:
             return CollapseAnalysis._roots_cache[key]
+        if len(CollapseAnalysis._roots_cache) > 256:  # one entry per (block, parameter, values): keep it bounded
+            CollapseAnalysis._roots_cache.clear()
         det = sp.numer(sp.together(sp.simplify(b.matrix.xreplace(exact).det())))
         try:
             roots = sp.solve(det, p)

@@ -81,7 +81,11 @@ def collapsed_start(problem: ContinuationProblem, p: float, options) -> np.ndarr
     lay = problem.layout
     g = problem.model.graph
     blocks = {}
-    mean_var = float(np.trace(problem.covariance) / len(problem.covariance)) or 1.0
+    off, start_var = 0, {}
+    for v in g.observed():  # a learned variance starts at the mean variance of its own variable
+        start_var["sigma2" if v.name in ("x", "y") else f"s_{v.name}"] = float(
+            np.mean(np.diag(problem.covariance)[off:off + v.dim])) or 1.0
+        off += v.dim
     for b in lay.blocks:
         if b.kind == "map":
             blocks[b.name] = np.zeros(b.shape)
@@ -90,13 +94,12 @@ def collapsed_start(problem: ContinuationProblem, p: float, options) -> np.ndarr
         elif b.kind == "isotropic":
             blocks[b.name] = 1.0
         else:
-            blocks[b.name] = max(mean_var, 1e-6)
+            blocks[b.name] = max(start_var.get(b.name, 1.0), 1e-6)
     theta = lay.pack(**blocks)
     span = Span(problem.chars)
-    th, _, ok = correct_at(problem, theta, p, span.fixed_subspace(), options.newton_tol, 100)
+    th, _, ok = correct_at(problem, theta, p, span.fixed_subspace(), options.newton_tol, 100, ascent=True)
     if not ok:
         raise AnalysisError(f"could not find the collapsed point at {problem.parameter} = {p}")
-    _ = g
     return th
 
 

@@ -26,7 +26,6 @@ def certify_point(model, diagram, point_id: int, dps: int = 30) -> dict:
     point ``certified``.  Only for branch points with a kernel block and for
     models small enough for the explicit-entry path.
     """
-    import mpmath
 
     sp_ = diagram.points[point_id]
     if sp_.kind != "branch point" or sp_.status == "detected" or not sp_.info.get("coset_keys"):

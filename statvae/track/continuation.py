@@ -109,19 +109,22 @@ class BranchRun:
     events: list = field(default_factory=list)   # (kind, i) : between points i-1 and i
 
 
-def correct_at(problem, theta, p, S, tol, max_iter, jac=None) -> tuple[np.ndarray, int, bool]:
+def correct_at(problem, theta, p, S, tol, max_iter, jac=None, ascent=False) -> tuple[np.ndarray, int, bool]:
     """Newton on ``g_S(theta, p) = 0`` at fixed ``p`` (least-squares steps).
 
     With ``jac`` (a reduced Hessian from a nearby point) the chord method is
     used: the Jacobian is kept while the residual falls by half per
-    iteration, and recomputed otherwise.
+    iteration, and recomputed otherwise.  With ``ascent=True`` (the point
+    sought is a maximum in ``S``, as the collapsed point is) a step is only
+    accepted if it does not decrease the objective.
     """
     theta = np.array(theta, dtype=float)
     h = jac
-    last = np.inf
+    last = first = np.inf
     for it in range(max_iter + 1):
         g = problem.gradient(theta, p)[S]
         norm = np.linalg.norm(g)
+        first = min(first, norm) if it == 0 else first
         if norm <= tol * (1 + np.linalg.norm(theta[S])):
             if h is not None and norm > 0:  # one polishing step: Newton's last step is nearly free accuracy
                 trial = theta.copy()
@@ -132,13 +135,21 @@ def correct_at(problem, theta, p, S, tol, max_iter, jac=None) -> tuple[np.ndarra
         if h is None or norm > 0.5 * last:
             _, h, _ = problem.reduced(theta, p, S, with_dp=False)
         last = norm
-        step = np.linalg.lstsq(h, -g, rcond=None)[0]
-        if it > 0 and np.linalg.norm(step) <= 1e-14 * (1 + np.linalg.norm(theta[S])):
-            return theta, it, True  # converged to round-off (badly scaled gradients)
-        for _ in range(30):  # damped: stay inside the domain (positive variances)
+        hh = h
+        if ascent:  # modified Newton: an ascent direction even where the Hessian is not negative definite
+            top = float(np.linalg.eigvalsh(h).max()) if h.size else -1.0
+            if top >= 0:
+                hh = h - (top + 1e-3 * max(1.0, float(np.abs(h).max()))) * np.eye(len(h))
+        step = np.linalg.lstsq(hh, -g, rcond=None)[0]
+        if it > 0 and np.linalg.norm(step) <= 1e-14 * (1 + np.linalg.norm(theta[S])) and norm <= 1e-9 * first:
+            return theta, it, True  # converged to round-off (badly scaled gradients), residual down 1e9-fold
+        for _ in range(30):  # damped: stay inside the domain and do not let the residual explode
             trial = theta.copy()
             trial[S] += step
-            if np.all(np.isfinite(trial)) and _valid(problem, trial):
+            if np.all(np.isfinite(trial)) and _valid(problem, trial) and \
+                    np.linalg.norm(problem.gradient(trial, p)[S]) < 10 * norm + 1e-300 and \
+                    (not ascent or problem.value(trial, p) >= problem.value(theta, p) - 1e-12 * (
+                        1 + abs(problem.value(theta, p)))):
                 break
             step = step / 2
         else:

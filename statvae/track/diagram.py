@@ -226,6 +226,20 @@ class BifurcationDiagram:
         return json.dumps(self.to_dict(), sort_keys=True) == json.dumps(other.to_dict(), sort_keys=True)
 
 
+def read_json_result(path, fmt: str, what: str) -> dict:
+    """Read a saved statvae result (JSON), checking that it exists and has format ``fmt``."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"file not found: {path}")
+    try:
+        d = json.loads(path.read_text())
+    except (ValueError, OSError) as exc:
+        raise DataError(f"{path} is not a statvae {what} ({exc})") from None
+    if not isinstance(d, dict) or d.get("format") != fmt:
+        raise DataError(f"{path} is not a statvae {what}")
+    return d
+
+
 def _plain(x):
     if isinstance(x, dict):
         return {str(k): _plain(v) for k, v in x.items() if k not in ("kernel_vectors", "coset_keys")}

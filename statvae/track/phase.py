@@ -55,12 +55,9 @@ class PhaseDiagram:
 
     @classmethod
     def load(cls, path) -> "PhaseDiagram":
-        path = Path(path)
-        if not path.exists():
-            raise DataError(f"file not found: {path}")
-        d = json.loads(path.read_text())
-        if d.get("format") != "statvae-phase-1":
-            raise DataError(f"{path} is not a statvae phase diagram")
+        from .diagram import read_json_result
+
+        d = read_json_result(path, "statvae-phase-1", "phase diagram")
         return cls(d["parameter"], d["along"], [{k: (np.asarray(v) if isinstance(v, list) else v)
                                                   for k, v in loc.items()} for loc in d["loci"]], d["meta"])
 

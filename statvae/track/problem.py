@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import AnalysisError, DataError, ModelError
-from ..model import hyper as H
 from ..symbolic.moments import NumpyAlgebra, objective_terms
 from .symmetry import Characters, rotation_generators
 
