@@ -28,6 +28,7 @@ import networkx as nx
 
 from ..errors import ModelError
 from . import hyper as H
+from .naming import name_latex, register_block_latex
 
 __all__ = ["Variable", "Map", "ModelGraph", "ENCODER_KINDS"]
 
@@ -58,45 +59,56 @@ class Variable:
         Number of coordinates.
     observed : bool
         Observed (data) or latent.
-    latex : str
-        LaTeX name of the variable.
-    index : str
-        Letter used for its coordinates in per-mode formulas (``i``, ``j``).
+    latex : str, optional
+        LaTeX name of the variable (default derived from the name:
+        ``z1`` -> ``z_{1}``).
+    index : str, optional
+        Letter used for its coordinates in per-mode formulas (``i``, ``j``);
+        default: the next free letter.
     variance : str or None
         Hyper-parameter name of the generative noise variance (``"sigma2"``,
-        ``"tau2"``, ``"prior_variance"``), ``"learned"``, or ``None`` for an
-        observed input with no generative factor.
+        ``"tau2"``, ``"prior_variance"``, or any identifier: a custom name is
+        declared on validation), ``"learned"``, or ``None`` for an observed
+        input with no generative factor.  A latent defaults to
+        ``"prior_variance"`` (no generative parents) or ``"tau2"``.
     encoder : str or None
-        Latent only: covariance kind of ``q`` (one of :data:`ENCODER_KINDS`).
+        Latent only: covariance kind of ``q`` (one of :data:`ENCODER_KINDS`;
+        default ``"diagonal"``).
     encoder_variance : str or None
         Latent with ``encoder == "fixed"``: hyper-parameter name of the
-        fixed encoder variance ``d0``.
+        fixed encoder variance ``d0`` (default ``"encoder_variance"``).
     beta : str or None
-        Latent only: hyper-parameter name of the KL weight of this level.
+        Latent only: hyper-parameter name of the KL weight (default ``"beta"``).
     covariance_name : str or None
-        Latent only: parameter name of the encoder covariance (``"D"``).
+        Latent only: parameter name of the encoder covariance (default ``"D"``
+        for a latent named ``z``, ``"D1"`` for ``z1``, else ``"D_<name>"``).
     spectrum_latex : str or None
-        Observed only: LaTeX letter of its eigenvalues (``\\xi``).
-    dim_latex : str
-        LaTeX of its symbolic dimension (``N``, ``n_{1}``).
-    covariance_latex : str
+        Observed only: LaTeX letter of its eigenvalues (``\\xi``); by default
+        eigenvalues print as ``\\xi_{x,i}^{2}``.
+    dim_latex : str or None
+        LaTeX of its symbolic dimension (default ``N_{x}`` / ``n_{z}``; the
+        presets use ``N`` and ``n``).
+    covariance_latex : str or None
         Observed only: LaTeX of the covariance whose spectrum matters
-        (``\\Sigma``; ``\\Sigma_{y|x}`` for a conditioned output).
+        (default ``\\Sigma_{xx}``; the presets use ``\\Sigma`` and
+        ``\\Sigma_{y|x}``).
+
+    Unset fields are filled in by :meth:`ModelGraph.validate`.
     """
 
     name: str
     dim: int
     observed: bool
-    latex: str
-    index: str
+    latex: str | None = None
+    index: str | None = None
     variance: str | None = None
     encoder: str | None = None
     encoder_variance: str | None = None
     beta: str | None = None
     covariance_name: str | None = None
     spectrum_latex: str | None = None
-    dim_latex: str = "N"
-    covariance_latex: str = r"\Sigma"
+    dim_latex: str | None = None
+    covariance_latex: str | None = None
 
 
 @dataclass(frozen=True)
@@ -106,13 +118,18 @@ class Map:
     Attributes
     ----------
     name : str
-        Parameter name of the matrix (shape ``target.dim x source.dim``).
+        Parameter name of the matrix (shape ``target.dim x source.dim``), an
+        identifier.
     source, target : str
         Variable names.
     role : str
         ``"generative"`` (decoder side) or ``"inference"`` (encoder side).
     weight_decay : str or None
-        Hyper-parameter name of the weight decay ``(eta/2) ||M||_F^2``.
+        Hyper-parameter name of the weight decay ``(eta/2) ||M||_F^2`` (a
+        custom name is declared on validation, with domain ``>= 0``).
+    latex : str, optional
+        LaTeX name of the matrix (default derived from the name: ``Va`` ->
+        ``V_{a}``, ``W1`` -> ``W_{1}``).
     """
 
     name: str
@@ -120,6 +137,7 @@ class Map:
     target: str
     role: str
     weight_decay: str | None = None
+    latex: str | None = None
 
 
 @dataclass
@@ -146,12 +164,18 @@ class ModelGraph:
 
     # -- construction -------------------------------------------------
     def add_variable(self, var: Variable) -> None:
+        if not isinstance(var, Variable):
+            raise ModelError(f"add_variable takes a Variable, got {type(var).__name__}")
+        H.check_identifier(var.name, "a variable name")
         if var.name in self.graph:
             raise ModelError(f"variable {var.name!r} defined twice")
         check_dim(var.name, var.dim)
         self.graph.add_node(var.name, var=var)
 
     def add_map(self, m: Map) -> None:
+        if not isinstance(m, Map):
+            raise ModelError(f"add_map takes a Map, got {type(m).__name__}")
+        H.check_identifier(m.name, "a map name")
         for end in (m.source, m.target):
             if end not in self.graph:
                 raise ModelError(f"map {m.name!r} refers to unknown variable {end!r}")
@@ -220,7 +244,15 @@ class ModelGraph:
 
     # -- validation ---------------------------------------------------
     def validate(self) -> None:
-        """Check the description; raise :class:`ModelError` with one line if bad."""
+        """Check the description and fill in defaults; raise :class:`ModelError` with one line if bad.
+
+        Unset display fields (LaTeX names, index letters, covariance names)
+        and latent defaults (``encoder="diagonal"``, ``beta="beta"``, prior
+        variance) are filled in; hyper-parameter names the graph uses are
+        declared in the registry (:func:`statvae.model.hyper.declare_for_role`)
+        with the domain of their role.
+        """
+        self._fill_defaults()
         if not self.latents():
             raise ModelError("the model has no latent variable")
         if not self.observed():
@@ -233,8 +265,6 @@ class ModelGraph:
                 raise ModelError(f"the {role} maps form a cycle: {path}")
         for v in self.variables():
             check_dim(v.name, v.dim)
-            if v.variance is not None and v.variance != "learned":
-                H.spec(v.variance)
             if v.observed:
                 if v.encoder is not None or v.beta is not None:
                     raise ModelError(f"observed variable {v.name!r} cannot have an encoder or a KL weight")
@@ -251,41 +281,106 @@ class ModelGraph:
                         f"encoder of {v.name!r} must be one of {', '.join(ENCODER_KINDS)} "
                         f"or a positive number, got {v.encoder!r}"
                     )
-                if v.encoder == "fixed":
-                    if v.encoder_variance is None:
-                        raise ModelError(f"fixed encoder of {v.name!r} needs an encoder_variance")
-                    H.spec(v.encoder_variance)
-                if v.beta is None or v.covariance_name is None or v.variance is None:
-                    raise ModelError(f"latent {v.name!r} needs beta, covariance_name and variance")
                 if v.variance == "learned":
                     raise ModelError(f"latent {v.name!r}: a learned prior variance is not supported")
-                H.spec(v.beta)
                 if not self.parents(v.name, "inference"):
                     raise ModelError(f"latent {v.name!r} has no inference map: q({v.name}|...) needs parents")
+        self._check_names()
         for m in self.maps():
-            if m.weight_decay is not None:
-                H.spec(m.weight_decay)
+            if m.latex is not None:
+                register_block_latex(m.name, m.latex)
+        for name, role in self.hyper_roles().items():
+            H.declare_for_role(name, role)
         observed_out = any(
             self.variable(m.target).observed for m in self.maps("generative") if not self.variable(m.source).observed
         )
         if not observed_out:
             raise ModelError("no generative map from a latent to an observed variable: nothing is reconstructed")
 
-    # -- hyper-parameters ---------------------------------------------
-    def hyper_names(self) -> list[str]:
-        """Names of all hyper-parameters the graph refers to, in a stable order."""
-        names: list[str] = []
+    def _fill_defaults(self) -> None:
+        """Fill unset fields of every variable (display names, latent defaults)."""
+        used = {v.index for v in self.variables() if v.index}
+        pool = [c for c in "ijklmpqrstuvabcdefgh" if c not in used]
+        nobs = len(self.observed())
+        for v in self.variables():
+            ch = {}
+            if v.latex is None:
+                ch["latex"] = name_latex(v.name)
+            if v.index is None:
+                ch["index"] = pool.pop(0) if pool else f"i{len(used)}"
+            if v.dim_latex is None:
+                ch["dim_latex"] = f"{'N' if v.observed else 'n'}_{{{name_latex(v.name)}}}"
+            if v.observed:
+                if v.covariance_latex is None:
+                    ch["covariance_latex"] = r"\Sigma" if nobs == 1 else rf"\Sigma_{{{v.name}{v.name}}}"
+            else:
+                if v.encoder is None:
+                    ch["encoder"] = "diagonal"
+                if v.beta is None:
+                    ch["beta"] = "beta"
+                if v.variance is None:
+                    root = not any(m.target == v.name for m in self.maps("generative"))
+                    ch["variance"] = "prior_variance" if root else "tau2"
+                if v.covariance_name is None:
+                    ch["covariance_name"] = ("D" if v.name == "z" else f"D{v.name[1:]}" if v.name[0] == "z"
+                                             and v.name[1:].isdigit() else f"D_{v.name}")
+                if (v.encoder or ch.get("encoder")) == "fixed" and v.encoder_variance is None:
+                    ch["encoder_variance"] = "encoder_variance"
+            if ch:
+                self.graph.nodes[v.name]["var"] = replace(v, **ch)
 
-        def add(n):
-            if n is not None and n != "learned" and n not in names:
-                names.append(n)
+    def _check_names(self) -> None:
+        """Parameter and hyper-parameter names must not collide (they share generated code)."""
+        params = [m.name for m in self.maps()] + [v.covariance_name for v in self.latents()]
+        params += [self.learned_variance_name(v.name) for v in self.variables() if v.variance == "learned"]
+        for v in self.latents():
+            H.check_identifier(v.covariance_name, f"the covariance name of {v.name!r}")
+        seen = set()
+        for p in params:
+            if p in seen:
+                raise ModelError(f"parameter name {p!r} is used twice (maps, encoder covariances and learned "
+                                 f"variances need distinct names)")
+            seen.add(p)
+        clash = sorted(seen & set(self.hyper_roles()))
+        if clash:
+            raise ModelError(f"{clash[0]!r} names both a parameter and a hyper-parameter")
+
+    def learned_variance_name(self, name: str) -> str:
+        """Parameter name of the learned noise variance of variable ``name``.
+
+        ``sigma2`` when the graph learns exactly one variance (the presets), otherwise
+        ``s_<variable>``.
+        """
+        learned = [v.name for v in self.variables() if v.variance == "learned"]
+        if name not in learned:
+            raise ModelError(f"variable {name!r} has no learned variance")
+        return "sigma2" if len(learned) == 1 else f"s_{name}"
+
+    # -- hyper-parameters ---------------------------------------------
+    def hyper_roles(self) -> dict[str, str]:
+        """Hyper-parameter name -> the role it plays in this graph (see :data:`statvae.model.hyper.ROLES`)."""
+        out: dict[str, str] = {}
+
+        def add(n, role):
+            if n is None or n == "learned":
+                return
+            H.check_identifier(n, "a hyper-parameter name")
+            if n in out and out[n] != role and "weight_decay" in (role, out[n]):
+                raise ModelError(f"hyper-parameter {n!r} is used both as a {out[n].replace('_', ' ')} and as a "
+                                 f"{role.replace('_', ' ')}")
+            out.setdefault(n, role)
 
         for v in self.variables():
-            add(v.variance)
-            add(v.beta)
+            add(v.variance, "noise_variance" if v.observed else "latent_variance")
+            add(v.beta, "kl_weight")
             if v.encoder == "fixed":
-                add(v.encoder_variance)
+                add(v.encoder_variance, "encoder_variance")
         for m in self.maps():
-            add(m.weight_decay)
+            add(m.weight_decay, "weight_decay")
+        return out
+
+    def hyper_names(self) -> list[str]:
+        """Names of all hyper-parameters the graph refers to, in a stable order (built-ins first)."""
+        names = list(self.hyper_roles())
         order = list(H.HYPER)
-        return sorted(names, key=order.index)
+        return sorted(names, key=lambda n: order.index(n) if n in H.HYPER else len(order))

@@ -4,6 +4,13 @@ Every hyper-parameter of every model is identified by a string name
 (``"sigma2"``, ``"beta"``, ``"weight_decay_enc"``, ...).  :func:`symbol`
 returns the one sympy symbol used for that name everywhere in statvae, so
 expressions built by different modules can be compared and substituted.
+
+The registry is open: a custom model may name its own hyper-parameters (a
+separate ``sigma2_x`` and ``sigma2_y`` per view, a ``beta_z1`` per latent, an
+``eta_A`` per map).  A name a graph uses but nobody declared is registered
+when the graph is validated, with its domain taken from the role it plays
+(weight decays are ``>= 0``, everything else ``> 0``) and its LaTeX derived
+from the name (:func:`name_latex`); :func:`declare` sets both explicitly.
 """
 
 from __future__ import annotations
@@ -14,8 +21,10 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..errors import ModelError
+from .naming import check_identifier, name_latex
 
-__all__ = ["HyperSpec", "HYPER", "symbol", "spec", "coerce_value", "latex_names"]
+__all__ = ["HyperSpec", "HYPER", "ROLES", "symbol", "spec", "declare", "declare_for_role", "coerce_value",
+           "latex_names", "name_latex", "check_identifier"]
 
 
 @dataclass(frozen=True)
@@ -33,17 +42,27 @@ class HyperSpec:
         must be strictly positive (variances, KL weights).
     description : str
         One line for help texts.
+    role : str
+        What it is, one of :data:`ROLES`: ``"noise_variance"`` (of an
+        observed variable), ``"kl_weight"``, ``"weight_decay"``,
+        ``"latent_variance"`` (prior or conditional prior of a latent) or
+        ``"encoder_variance"`` (a fixed encoder covariance ``d0 I``).
     """
 
     name: str
     latex: str
     nonnegative: bool
     description: str
+    role: str = "noise_variance"
 
 
-def _level(base: str, latex_base: str, nonneg: bool, desc: str) -> list[HyperSpec]:
-    return [HyperSpec(base, latex_base, nonneg, desc)] + [
-        HyperSpec(f"{base}{k}", _sub(latex_base, k), nonneg, f"{desc} (level {k})") for k in (1, 2)
+#: Roles a hyper-parameter can play in a model graph, in the order conditions are best solved for them.
+ROLES = ("noise_variance", "kl_weight", "weight_decay", "latent_variance", "encoder_variance")
+
+
+def _level(base: str, latex_base: str, nonneg: bool, desc: str, role: str) -> list[HyperSpec]:
+    return [HyperSpec(base, latex_base, nonneg, desc, role)] + [
+        HyperSpec(f"{base}{k}", _sub(latex_base, k), nonneg, f"{desc} (level {k})", role) for k in (1, 2)
     ]
 
 
@@ -55,15 +74,17 @@ def _sub(latex_base: str, k: int) -> str:
 
 _SPECS: list[HyperSpec] = [
     HyperSpec("sigma2", r"\sigma'^{2}", False, "decoder variance sigma'^2 (fixed hyper-parameter)"),
-    HyperSpec("prior_variance", r"\sigma_{0}^{2}", False, "prior variance of the top latent"),
-    HyperSpec("tau2", r"\tau^{2}", False, "variance of the intermediate generative layer p(z1|z2)"),
-    HyperSpec("weight_decay_enc", r"\eta_{e}", True, "weight decay on encoder maps"),
-    HyperSpec("weight_decay_dec", r"\eta_{d}", True, "weight decay on decoder maps"),
-    *_level("beta", r"\beta", False, "KL weight beta"),
-    *_level("encoder_variance", r"d_{0}", False, "fixed encoder variance d0"),
+    HyperSpec("prior_variance", r"\sigma_{0}^{2}", False, "prior variance of the top latent", "latent_variance"),
+    HyperSpec("tau2", r"\tau^{2}", False, "variance of the intermediate generative layer p(z1|z2)",
+              "latent_variance"),
+    HyperSpec("weight_decay_enc", r"\eta_{e}", True, "weight decay on encoder maps", "weight_decay"),
+    HyperSpec("weight_decay_dec", r"\eta_{d}", True, "weight decay on decoder maps", "weight_decay"),
+    *_level("beta", r"\beta", False, "KL weight beta", "kl_weight"),
+    *_level("encoder_variance", r"d_{0}", False, "fixed encoder variance d0", "encoder_variance"),
 ]
 
 HYPER: dict[str, HyperSpec] = {s.name: s for s in _SPECS}
+BUILTIN = frozenset(HYPER)
 
 _SYMBOLS: dict[str, sp.Symbol] = {}
 
@@ -74,12 +95,83 @@ def spec(name: str) -> HyperSpec:
     Raises
     ------
     ModelError
-        If ``name`` is not a hyper-parameter statvae knows.
+        If ``name`` is not a hyper-parameter statvae knows (built in, declared,
+        or used by a validated graph).
     """
     try:
         return HYPER[name]
     except KeyError:
         raise ModelError(f"unknown hyper-parameter {name!r}; known: {', '.join(sorted(HYPER))}") from None
+
+
+def declare(name: str, latex: str | None = None, domain: str | None = None, role: str = "noise_variance",
+            description: str | None = None) -> HyperSpec:
+    r"""Declare (or look up) a user-named hyper-parameter.
+
+    Parameters
+    ----------
+    name : str
+        An identifier (``"sigma2_x"``).
+    latex : str, optional
+        Its LaTeX; default :func:`name_latex` of the name.
+    domain : {"positive", "nonnegative"}, optional
+        Default: ``"nonnegative"`` for a weight decay, else ``"positive"``.
+    role : str
+        One of :data:`ROLES`.
+    description : str, optional
+
+    Returns
+    -------
+    HyperSpec
+
+    Raises
+    ------
+    ModelError
+        If the name is not an identifier, the role or domain is unknown, or
+        the name is already declared with another domain or LaTeX.
+
+    Examples
+    --------
+    >>> declare("tau2_y", role="noise_variance").latex
+    '\\tau_{y}^{2}'
+    >>> symbol("tau2_y").is_positive
+    True
+    """
+    check_identifier(name, "a hyper-parameter name")
+    if role not in ROLES:
+        raise ModelError(f"role of {name!r} must be one of {', '.join(ROLES)}, got {role!r}")
+    if domain is None:
+        domain = "nonnegative" if role == "weight_decay" else "positive"
+    if domain not in ("positive", "nonnegative"):
+        raise ModelError(f"domain of {name!r} must be 'positive' or 'nonnegative', got {domain!r}")
+    nonneg = domain == "nonnegative"
+    old = HYPER.get(name)
+    if old is not None:
+        if old.nonnegative != nonneg:
+            raise ModelError(f"hyper-parameter {name!r} is already declared with domain "
+                             f"{'nonnegative' if old.nonnegative else 'positive'}; it cannot be {domain} too")
+        if latex is not None and latex != old.latex:
+            if name in BUILTIN:
+                raise ModelError(f"{name!r} is a built-in hyper-parameter with LaTeX {old.latex!r}; "
+                                 f"choose another name for {latex!r}")
+            old = HyperSpec(old.name, latex, old.nonnegative, old.description, old.role)
+            HYPER[name] = old
+        return old
+    new = HyperSpec(name, latex if latex is not None else name_latex(name), nonneg,
+                    description or f"user-declared {role.replace('_', ' ')} {name}", role)
+    HYPER[name] = new
+    return new
+
+
+def declare_for_role(name: str, role: str) -> HyperSpec:
+    """The spec of ``name`` used in ``role`` by a graph: declared on first use, domain checked."""
+    if name not in HYPER:
+        return declare(name, role=role)
+    s = HYPER[name]
+    if (role == "weight_decay") != s.nonnegative:
+        raise ModelError(f"hyper-parameter {name!r} ({'>= 0' if s.nonnegative else '> 0'}) cannot serve as a "
+                         f"{role.replace('_', ' ')} ({'>= 0' if role == 'weight_decay' else '> 0'})")
+    return s
 
 
 def symbol(name: str) -> sp.Symbol:

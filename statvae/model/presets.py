@@ -122,7 +122,8 @@ def LinearVAE(
     """
     g = ModelGraph()
     dv = _decoder_variance(decoder_variance)
-    g.add_variable(Variable("x", check_dim("data_dim", data_dim), True, "x", "i", variance=dv, spectrum_latex=r"\xi"))
+    g.add_variable(Variable("x", check_dim("data_dim", data_dim), True, "x", "i", variance=dv, spectrum_latex=r"\xi",
+                            dim_latex="N", covariance_latex=r"\Sigma"))
     z, extra = _latent("z", check_dim("latent_dim", latent_dim), "z", "j", "prior_variance", encoder, "beta", "D",
                        "encoder_variance")
     g.add_variable(z)
@@ -210,7 +211,8 @@ def HierarchicalVAE(
             raise ModelError(f"{label} must be a pair (level 1, level 2), got {seq!r}")
     g = ModelGraph()
     dv = _decoder_variance(decoder_variance)
-    g.add_variable(Variable("x", check_dim("data_dim", data_dim), True, "x", "i", variance=dv, spectrum_latex=r"\xi"))
+    g.add_variable(Variable("x", check_dim("data_dim", data_dim), True, "x", "i", variance=dv, spectrum_latex=r"\xi",
+                            dim_latex="N", covariance_latex=r"\Sigma"))
     z1, e1 = _latent("z1", check_dim("latent_dims[0]", latent_dims[0]), "z_{1}", "j", "tau2", encoders[0], "beta1",
                      "D1", "encoder_variance1", "n_{1}")
     z2, e2 = _latent("z2", check_dim("latent_dims[1]", latent_dims[1]), "z_{2}", "k", "prior_variance", encoders[1],

@@ -8,15 +8,22 @@ from ..errors import ModelError
 from . import hyper as H
 from .graph import ModelGraph
 
-__all__ = ["VAEModel"]
+__all__ = ["VAEModel", "DEFAULTS"]
+
+#: Default value of a hyper-parameter by its role (``None``: free), the same as the presets'.
+DEFAULTS = {"kl_weight": 1, "latent_variance": 1, "weight_decay": 0, "noise_variance": None,
+            "encoder_variance": None}
 
 
 class VAEModel:
     """A linear-Gaussian VAE: structure (a :class:`ModelGraph`) and values.
 
-    Hyper-parameter values are numbers or sympy expressions; a value left
-    unset is the canonical symbol of that hyper-parameter (see
-    :func:`statvae.model.hyper.symbol`).
+    Hyper-parameter values are numbers or sympy expressions; a value set to
+    ``None`` is free: the canonical symbol of that hyper-parameter (see
+    :func:`statvae.model.hyper.symbol`).  A hyper-parameter not mentioned in
+    ``values`` gets the presets' default for its role: KL weights 1, prior
+    and conditional-prior variances 1, weight decays 0; observed noise
+    variances and fixed encoder variances stay free.
 
     Parameters
     ----------
@@ -51,7 +58,11 @@ class VAEModel:
                 f"{', '.join(unknown)} is not a hyper-parameter of this model; its hyper-parameters are: "
                 f"{', '.join(names)}"
             )
-        self.values: dict[str, sp.Expr] = {n: H.coerce_value(n, values.get(n)) for n in names}
+        roles = graph.hyper_roles()
+        for n in names:
+            if n not in values:
+                values[n] = DEFAULTS.get(roles[n])
+        self.values: dict[str, sp.Expr] = {n: H.coerce_value(n, values[n]) for n in names}
 
     # -- descriptions -------------------------------------------------
     @property

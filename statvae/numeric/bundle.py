@@ -303,8 +303,7 @@ class BoundObjective:
             for v in g.observed():
                 sl[v.name] = slice(off, off + v.dim)
                 off += v.dim
-            self._data = [conv(np.ascontiguousarray(cov[sl[n.split("_")[1]], sl[n.split("_")[2]]]))
-                          for n in owner.meta["data"]]
+            self._data = [conv(np.ascontiguousarray(cov[sl[a], sl[b]])) for a, b in owner.meta["data_pairs"]]
         else:
             self._data = [conv(cov)]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 __all__ = ["cache_dir", "cache_key", "load", "store", "clear_cache"]
 
-CODEGEN_VERSION = "3"
+CODEGEN_VERSION = "4"
 
 
 def cache_dir() -> Path:

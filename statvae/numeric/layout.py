@@ -89,7 +89,7 @@ class Layout:
                 add(_scale_name(z.covariance_name), "isotropic", (), 1)
         for v in g.variables():
             if v.variance == "learned":
-                add("sigma2" if v.name in ("x", "y") else f"s_{v.name}", "variance", (), 1)
+                add(g.learned_variance_name(v.name), "variance", (), 1)
         self.blocks: list[Block] = blocks
         self.by_name = {b.name: b for b in blocks}
         self.size = off

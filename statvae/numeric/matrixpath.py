@@ -24,7 +24,7 @@ __all__ = ["matrix_source", "trace_polynomial"]
 
 
 def _data_name(a: str, b: str) -> str:
-    return f"S_{a}_{b}"
+    return f"S__{a}__{b}"  # variable names never contain "__" (see check_identifier)
 
 
 def trace_polynomial(model: VAEModel):
@@ -55,7 +55,7 @@ def trace_polynomial(model: VAEModel):
             scalars.append(scale_symbol(z))
     for v in g.variables():
         if v.variance == "learned":
-            scalars.append(learned_variance_symbol(v))
+            scalars.append(learned_variance_symbol(g, v))
     tp = expand_objective(obj.total, names, frozenset(symmetric), shapes, matrices, scalars)
     return tp, dims
 
@@ -75,7 +75,7 @@ def matrix_source(model: VAEModel) -> tuple[str, dict]:
               for k, (r, c) in tp.shapes.items()}
     hyper = [H.symbol(n) for n in model.values]
     mats = [b.name for b in layout.blocks if not b.is_scalar]
-    data = sorted(k for k in tp.shapes if k.startswith("S_"))
+    data = sorted(k for k in tp.shapes if k.startswith("S__"))
     scal = [s for s in tp.scalars]
     dscal = [sp.Symbol(f"d_{s.name}") for s in scal]
     args = mats + data + [s.name for s in scal] + [h.name for h in hyper]
@@ -226,7 +226,7 @@ def matrix_source(model: VAEModel) -> tuple[str, dict]:
     for h in hyper:
         funcs.append(emit(f"dgrad_{h.name}", args, dgrad(h)))
     meta = {"args": args, "dargs": dargs, "hyper": [h.name for h in hyper], "scalars": [s.name for s in scal],
-            "data": data, "matrices": mats}
+            "data": data, "data_pairs": [n.split("__")[1:] for n in data], "matrices": mats}
     return "\n\n\n".join(funcs) + "\n", meta
 
 

@@ -39,7 +39,7 @@ __all__ = ["Factor", "Term", "Contribution", "TracePolynomial", "expand_objectiv
 class Factor:
     """One matrix in a chain.
 
-    ``name`` is a parameter (``W``), a data block (``S_x_x``), a direction
+    ``name`` is a parameter (``W``), a data block (``S__x__x``), a direction
     (``dW``) or an inverse (``inv_D``); ``t`` marks a transpose.
     """
 

@@ -280,10 +280,10 @@ def _label(entry, cs, g, letters) -> str:
 
     if not entry.coords:
         return latex_names().get(entry.symbol, str(entry.symbol))
+    from .parameters import _split_latex_name
+
     rk = _ranks(cs)
-    base = entry.block
-    if base[-1].isdigit() and len(base) > 1:
-        base = f"{base[:-1]}^{{({base[-1]})}}"
+    base = _split_latex_name(entry.block)
     sub = "".join(_letter(g.variable(c[0]), rk[c]) for c in entry.coords)
     return f"{base}_{{{sub}}}"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ..model import hyper as H
+from ..model.naming import name_latex, registered_block_latex
 
 __all__ = ["register_latex", "latex_names", "dim_symbol", "spectral_symbol", "trace_symbol", "block_latex"]
 
@@ -44,6 +45,8 @@ def dim_symbol(var) -> sp.Symbol:
 
 def spectral_symbol(var, index) -> sp.Symbol:
     """Eigenvalue symbol of an observed variable: ``xi_i^2`` (``index`` a letter or 1-based int)."""
+    if var.spectrum_latex is None:  # a custom variable: the variable names the eigenvalue
+        return _named(f"{var.name}_eig_{index}", f"\\xi_{{{var.latex},{index}}}^{{2}}", positive=True)
     return _named(f"{var.name}_eig_{index}", f"{var.spectrum_latex}_{{{index}}}^{{2}}", positive=True)
 
 
@@ -54,8 +57,11 @@ def trace_symbol(var) -> sp.Symbol:
 
 def block_latex(block: str) -> str:
     """LaTeX name of a parameter block or hyper-parameter (``D1`` -> ``D_{1}``, ``sigma2`` -> ``\\sigma'^{2}``)."""
+    declared = registered_block_latex(block)
+    if declared is not None:
+        return declared
     if block in H.HYPER:
         return H.spec(block).latex
-    if block[-1].isdigit() and len(block) > 1:
+    if block[-1].isdigit() and len(block) > 1 and block[:-1].isalpha() and len(block) == 2:
         return f"{block[:-1]}_{{{block[-1]}}}"
-    return block
+    return name_latex(block)

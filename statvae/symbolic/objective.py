@@ -254,7 +254,7 @@ def _matrix_objective(model: VAEModel, substitute: bool) -> Objective:
         if v.variance == "learned":
             from .parameters import learned_variance_symbol
 
-            variances[v.name] = learned_variance_symbol(v)
+            variances[v.name] = learned_variance_symbol(g, v)
         elif v.variance is not None:
             variances[v.name] = H.symbol(v.variance)
     t = objective_terms(model, values, blocks, variances, MatrixAlgebra(dims))

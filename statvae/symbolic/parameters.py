@@ -116,10 +116,17 @@ def entry_symbol(block: str, r: int, c: int | None = None, positive: bool = Fals
 
 
 def _split_latex_name(block: str) -> str:
-    # "U1" -> "U^{(1)}" keeps entry subscripts readable
-    if block[-1].isdigit() and len(block) > 1:
+    """LaTeX base of an entry name: ``U1`` -> ``U^{(1)}`` keeps entry subscripts readable.
+
+    A block whose LaTeX already has a subscript (``V_{a}``, declared or derived) is
+    parenthesised: entries print as ``(V_{a})_{12}``.
+    """
+    if block[-1].isdigit() and len(block) == 2 and block[0].isalpha():
         return f"{block[:-1]}^{{({block[-1]})}}"
-    return block
+    from .names import block_latex
+
+    tex = block_latex(block)
+    return f"\\left({tex}\\right)" if "_" in tex else tex
 
 
 def scale_symbol(latent: Variable) -> sp.Symbol:
@@ -129,9 +136,12 @@ def scale_symbol(latent: Variable) -> sp.Symbol:
     return named_symbol(name, tex, positive=True)
 
 
-def learned_variance_symbol(var: Variable) -> sp.Symbol:
-    """A learned decoder variance is a parameter with the hyper-parameter's symbol."""
-    return H.symbol("sigma2") if var.name in ("x", "y") else named_symbol(f"s_{var.name}", f"s_{{{var.name}}}", positive=True)
+def learned_variance_symbol(graph, var: Variable) -> sp.Symbol:
+    """The parameter symbol of a learned noise variance (see :meth:`ModelGraph.learned_variance_name`)."""
+    name = graph.learned_variance_name(var.name)
+    if name == "sigma2":
+        return H.symbol("sigma2")
+    return named_symbol(name, f"s_{{{var.latex}}}", positive=True)
 
 
 def build_parameters(model: VAEModel) -> ParameterSet:
@@ -172,7 +182,7 @@ def build_parameters(model: VAEModel) -> ParameterSet:
         blocks.append(ParamBlock(name, "covariance", sp.ImmutableMatrix(mat), entries, v.name, v.encoder))
     for v in g.variables():
         if v.variance == "learned":
-            s = learned_variance_symbol(v)
+            s = learned_variance_symbol(g, v)
             blocks.append(ParamBlock(s.name, "variance", s, [ParamEntry(s, s.name, (), ())], v.name))
     return ParameterSet(blocks)
 
@@ -180,5 +190,5 @@ def build_parameters(model: VAEModel) -> ParameterSet:
 def variance_of(model: VAEModel, params: ParameterSet, var: Variable) -> sp.Expr:
     """Noise variance of the generative factor of ``var`` (hyper symbol or learned parameter)."""
     if var.variance == "learned":
-        return learned_variance_symbol(var)
+        return learned_variance_symbol(model.graph, var)
     return H.symbol(var.variance)

@@ -185,9 +185,23 @@ _PREFERENCE = ("sigma2", "beta", "beta1", "beta2", "weight_decay_dec", "weight_d
                "encoder_variance", "encoder_variance1", "encoder_variance2", "prior_variance")
 
 
+_ROLE_RANK = {"noise_variance": 0, "kl_weight": 1, "weight_decay": 2, "latent_variance": 3, "encoder_variance": 3}
+
+
 def preference_order(free: set, model) -> list:
-    """Hyper-parameters in ``free``, in the order conditions are best solved for them."""
-    return [H.symbol(n) for n in _PREFERENCE if n in model.values and H.symbol(n) in free]
+    """Hyper-parameters in ``free``, in the order conditions are best solved for them.
+
+    By role (noise variances, KL weights, weight decays, the rest), built-in names
+    first within a role, then the model's order.
+    """
+    names = list(model.values)
+    roles = model.graph.hyper_roles()
+
+    def key(n):
+        pref = _PREFERENCE.index(n) if n in _PREFERENCE else len(_PREFERENCE)
+        return (_ROLE_RANK.get(roles.get(n), 4), pref, names.index(n))
+
+    return [H.symbol(n) for n in sorted(names, key=key) if H.symbol(n) in free]
 
 
 def preferred_target(free: set, model) -> sp.Symbol | None:

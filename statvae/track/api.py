@@ -83,8 +83,9 @@ def collapsed_start(problem: ContinuationProblem, p: float, options) -> np.ndarr
     blocks = {}
     off, start_var = 0, {}
     for v in g.observed():  # a learned variance starts at the mean variance of its own variable
-        start_var["sigma2" if v.name in ("x", "y") else f"s_{v.name}"] = float(
-            np.mean(np.diag(problem.covariance)[off:off + v.dim])) or 1.0
+        if v.variance == "learned":
+            start_var[g.learned_variance_name(v.name)] = float(
+                np.mean(np.diag(problem.covariance)[off:off + v.dim])) or 1.0
         off += v.dim
     for b in lay.blocks:
         if b.kind == "map":

@@ -132,7 +132,7 @@ class ContinuationProblem:
         variances = {}
         for v in g.variables():
             if v.variance == "learned":
-                variances[v.name] = float(blocks["sigma2" if v.name in ("x", "y") else f"s_{v.name}"])
+                variances[v.name] = float(blocks[g.learned_variance_name(v.name)])
             elif v.variance is not None:
                 variances[v.name] = hyper[v.variance]
         obs = g.observed()

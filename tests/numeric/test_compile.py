@@ -158,8 +158,8 @@ def test_cache_hit_is_identical_and_can_be_disabled(tmp_path, monkeypatch):
 
 def test_generated_functions_document_argument_order():
     f = statvae.LinearVAE(3, 2).compile()
-    assert f.argument_order[:4] == ["W", "V", "D", "S_x_x"]
-    assert "Arguments: W, V, D, S_x_x, sigma2" in f.source
+    assert f.argument_order[:4] == ["W", "V", "D", "S__x__x"]
+    assert "Arguments: W, V, D, S__x__x, sigma2" in f.source
     assert "W" in f.layout.describe()
 
 
