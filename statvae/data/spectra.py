@@ -1,4 +1,4 @@
-"""Validation of spectra, covariances and samples; canonical spectra of a model.
+"""Validation of spectra, covariances and samples.
 
 Everything numeric that enters statvae passes through here first, so bad
 input fails early with a one-line :class:`~statvae.errors.DataError`.
@@ -15,7 +15,6 @@ __all__ = [
     "validate_covariance",
     "validate_samples",
     "covariance_from_samples",
-    "canonical_spectra",
 ]
 
 
@@ -106,38 +105,3 @@ def covariance_from_samples(x, ddof: int = 1) -> np.ndarray:
     if a.shape[0] <= ddof:
         raise DataError("not enough samples for the requested ddof")
     return np.atleast_2d(np.cov(a, rowvar=False, ddof=ddof))
-
-
-def canonical_spectra(graph, cov) -> dict:
-    """Eigenvalues that govern each observed variable, in the canonical gauge.
-
-    The objective is invariant under rotations of each observed variable and,
-    for an observed variable ``y`` generated with observed parents ``x``
-    (a conditional model), under the shift ``y -> y - K x`` together with
-    ``C -> C - K`` and ``B -> ...``: the collapsed point fixes ``K`` to the
-    regression of ``y`` on ``x``.  In that gauge ``y`` is uncorrelated with
-    ``x`` and its covariance is the residual ``Sigma_yy - Sigma_yx
-    Sigma_xx^+ Sigma_xy``.  Returns ``{variable: descending eigenvalues}``.
-    """
-    c = validate_covariance(cov)
-    obs = graph.observed()
-    k = sum(v.dim for v in obs)
-    if c.shape[0] != k:
-        raise DataError(f"covariance must be {k}x{k} for this model, got {c.shape[0]}x{c.shape[1]}")
-    sl, off = {}, 0
-    for v in obs:
-        sl[v.name] = slice(off, off + v.dim)
-        off += v.dim
-    out = {}
-    for v in obs:
-        blk = c[sl[v.name], sl[v.name]]
-        pa = [m.source for m in graph.parents(v.name, "generative") if graph.variable(m.source).observed]
-        if pa:
-            idx = np.concatenate([np.arange(k)[sl[p]] for p in pa])
-            sxx = c[np.ix_(idx, idx)]
-            syx = c[sl[v.name], idx]
-            blk = blk - syx @ np.linalg.pinv(sxx, rcond=1e-12, hermitian=True) @ syx.T
-            blk = (blk + blk.T) / 2
-        ev = np.linalg.eigvalsh(blk)
-        out[v.name] = np.sort(np.clip(ev, 0, None))[::-1]
-    return out

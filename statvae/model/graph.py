@@ -348,13 +348,15 @@ class ModelGraph:
     def learned_variance_name(self, name: str) -> str:
         """Parameter name of the learned noise variance of variable ``name``.
 
-        ``sigma2`` when the graph learns exactly one variance (the presets), otherwise
-        ``s_<variable>``.
+        ``sigma2`` when the graph learns exactly one variance and has no
+        hyper-parameter of that name (the presets), otherwise ``s_<variable>``.
         """
         learned = [v.name for v in self.variables() if v.variance == "learned"]
         if name not in learned:
             raise ModelError(f"variable {name!r} has no learned variance")
-        return "sigma2" if len(learned) == 1 else f"s_{name}"
+        if len(learned) == 1 and "sigma2" not in self.hyper_roles():
+            return "sigma2"
+        return f"s_{name}"
 
     # -- hyper-parameters ---------------------------------------------
     def hyper_roles(self) -> dict[str, str]:

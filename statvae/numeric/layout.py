@@ -97,6 +97,21 @@ class Layout:
     def __repr__(self) -> str:
         return "Layout(" + ", ".join(f"{b.name}[{b.offset}:{b.offset + b.size}]" for b in self.blocks) + ")"
 
+    def labels(self) -> list[str]:
+        """A name per entry of the flat vector (``W[0,1]``, ``D[1,1]``, ``sigma2``), 0-based indices."""
+        out = []
+        for b in self.blocks:
+            if b.kind == "map":
+                out += [f"{b.name}[{i},{j}]" for i in range(b.shape[0]) for j in range(b.shape[1])]
+            elif b.kind == "diagonal":
+                out += [f"{b.name}[{j},{j}]" for j in range(b.shape[0])]
+            elif b.kind == "full":
+                n = b.shape[0]
+                out += [f"{b.name}[{j},{k}]" for j in range(n) for k in range(j, n)]
+            else:
+                out.append(b.name)
+        return out
+
     def describe(self) -> str:
         """One line per block: name, kind, shape and position."""
         return "\n".join(f"{b.name:>8}  {b.kind:<9} shape {b.shape}  theta[{b.offset}:{b.offset + b.size}]"

@@ -89,7 +89,12 @@ def matrix_source(model: VAEModel) -> tuple[str, dict]:
         acc: dict = {}
         for coef, chain, sign in items:
             acc[chain] = acc.get(chain, 0) + sign * sub(coef)
-        return [(sp.simplify(cf), ch) for ch, cf in acc.items() if sp.simplify(cf) != 0]
+        out = []
+        for ch, cf in acc.items():
+            cf = sp.cancel(cf)  # coefficients are rational in the hyper-parameters: cancel decides zero
+            if cf != 0:
+                out.append((cf, ch))
+        return out
 
     def matrix_parts(c, items):
         return [(c(cf), Contribution(cf, ch)) for cf, ch in merged(items)]

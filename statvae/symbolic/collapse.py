@@ -128,6 +128,22 @@ class CriticalPoint:
     method: str
 
 
+@dataclass
+class _Data:
+    """Data resolved for one analysis: canonical spectra, and the canonical form when a covariance was given."""
+
+    given_spectra: dict | None
+    form: object = None
+
+    @property
+    def canonical(self) -> bool:
+        return self.form is None or self.form.valid
+
+    @property
+    def spectra(self) -> dict:
+        return self.given_spectra if self.given_spectra is not None else self.form.spectra
+
+
 class CollapseAnalysis:
     """Stability of the collapsed point of a linear-Gaussian VAE.
 
@@ -320,40 +336,90 @@ class CollapseAnalysis:
         return point, h, obj
 
     # -- numeric data ---------------------------------------------------------
-    def spectra(self, spectrum=None, covariance=None) -> dict:
-        """Eigenvalues per observed variable (canonical gauge), validated."""
-        from ..data.spectra import canonical_spectra, validate_spectrum
+    def _spectrum_dict(self, spectrum) -> dict:
+        """Validated canonical spectra from a spectrum argument (flat, or a dict per variable)."""
+        from ..data.spectra import validate_spectrum
 
-        g = self.model.graph
-        obs = g.observed()
-        if (spectrum is None) == (covariance is None):
-            raise DataError("give exactly one of spectrum= or covariance=")
-        if covariance is not None:
-            out = canonical_spectra(g, covariance)
-        elif isinstance(spectrum, dict):
+        obs = self.model.graph.observed()
+        if isinstance(spectrum, dict):
             missing = [v.name for v in obs if v.name not in spectrum]
             if missing:
                 raise DataError(f"spectrum lacks the observed variable(s) {', '.join(missing)}")
+            extra = sorted(set(spectrum) - {v.name for v in obs})
+            if extra:
+                raise DataError(f"spectrum names {', '.join(map(str, extra))}, which the model does not observe")
             out = {v.name: validate_spectrum(spectrum[v.name], f"spectrum of {v.name}") for v in obs}
+        elif len(obs) == 1:
+            out = {obs[0].name: validate_spectrum(spectrum)}
         else:
-            flat = validate_spectrum(spectrum) if len(obs) == 1 else None
-            if flat is not None:
-                out = {obs[0].name: flat}
-            else:
-                raw = np.asarray(spectrum, dtype=float).ravel()
-                total = sum(v.dim for v in obs)
-                if raw.size != total:
-                    raise DataError(f"spectrum needs {total} values ({', '.join(f'{v.name}: {v.dim}' for v in obs)}), "
-                                    f"got {raw.size}")
-                out, k = {}, 0
-                for v in obs:
-                    out[v.name] = validate_spectrum(raw[k:k + v.dim], f"spectrum of {v.name}")
-                    k += v.dim
+            raw = validate_spectrum(spectrum)  # validates; order below is the caller's
+            raw = np.asarray(spectrum, dtype=float).ravel()
+            total = sum(v.dim for v in obs)
+            if raw.size != total:
+                raise DataError(f"spectrum needs {total} values ({', '.join(f'{v.name}: {v.dim}' for v in obs)}), "
+                                f"got {raw.size}")
+            out, k = {}, 0
+            for v in obs:
+                out[v.name] = validate_spectrum(raw[k:k + v.dim], f"spectrum of {v.name}")
+                k += v.dim
         for v in obs:
             if len(out[v.name]) != v.dim:
                 raise DataError(f"the spectrum of {v.name} has {len(out[v.name])} values but the model's "
                                 f"{v.name} has dimension {v.dim}")
         return out
+
+    def _data(self, solve_for, spectrum, covariance, samples, values) -> "_Data":
+        """The data in the model's canonical gauge, or the raw second moment when it has none."""
+        from ..data.canonical import canonical_form
+        from ..data.spectra import covariance_from_samples
+
+        if sum(x is not None for x in (spectrum, covariance, samples)) != 1:
+            raise DataError("give exactly one of spectrum=, covariance= or samples=")
+        if spectrum is not None:
+            return _Data(self._spectrum_dict(spectrum), None)
+        if samples is not None:
+            covariance = covariance_from_samples(samples)
+        return _Data(None, canonical_form(self.model.graph, covariance, self._known_values(solve_for, values)))
+
+    def data_form(self, covariance=None, samples=None, solve_for: str | None = None, **values):
+        """The canonical form of these data for this model, and why it has none if so.
+
+        See :func:`statvae.data.canonical.canonical_form`: when
+        ``.valid`` is false the per-mode closed forms do not apply to these
+        data (``.describe()`` says why) and every numeric answer comes from the
+        compiled Hessian instead.
+
+        Examples
+        --------
+        >>> import numpy as np, statvae
+        >>> a = statvae.ConditionalVAE(1, 1, 1, weight_decay_enc=0.1).collapse()
+        >>> f = a.data_form(covariance=np.array([[2.0, 1.0], [1.0, 3.0]]), sigma2=1)
+        >>> f.valid
+        False
+        """
+        return self._data(solve_for, None, covariance, samples, values).form
+
+    def _known_values(self, solve_for, values) -> dict:
+        """Hyper-parameter name -> float, or None where unknown (free, or solved for)."""
+        out = {}
+        for n, v in self.model.values.items():
+            v = values.get(n, v)
+            if n == solve_for or v is None:
+                out[n] = None
+                continue
+            v = H.coerce_value(n, v)
+            out[n] = float(v) if v.is_number else None
+        return out
+
+    def spectra(self, spectrum=None, covariance=None, samples=None, **values) -> dict:
+        """Eigenvalues per observed variable in the canonical gauge, validated.
+
+        For a covariance the valid regression shifts are applied first (see
+        :meth:`data_form`); if the data have no canonical form these are the
+        eigenvalues of each variable's own block, which alone do not decide
+        stability.
+        """
+        return self._data(None, spectrum, covariance, samples, values).spectra
 
     def _numeric_values(self, solve_for: str | None, values: dict) -> dict:
         vals = {}
@@ -401,84 +467,36 @@ class CollapseAnalysis:
         args = list(dict.fromkeys(args))
         return sp.lambdify(args, list(block.matrix), "numpy"), args
 
-    def gauge_breaking_decays(self) -> list[str]:
-        """Weight decays that break the regression gauge of a conditional model.
+    def _compiled(self, solve_for: str | None, data: "_Data", values: dict):
+        """``(CompiledCollapse, p)``: the compiled analysis for these data (``p`` the value of its parameter)."""
+        from ..analysis.compiled import CompiledCollapse
 
-        For an observed ``y`` generated from observed ``x``, the canonical gauge
-        shifts ``y -> y - K x``, which changes the maps out of ``x`` (the direct
-        map, and encoder maps from ``x`` into latents that also read ``y``).  A
-        weight decay on such a map is not invariant, so the per-mode reduction
-        to the residual spectrum holds only when it is zero or when ``x`` and
-        ``y`` are uncorrelated.
-        """
-        g = self.model.graph
-        out = []
-        for y in g.observed():
-            xs = {m.source for m in g.parents(y.name, "generative") if g.variable(m.source).observed}
-            for m in g.maps():
-                if m.source not in xs or m.weight_decay is None:
-                    continue
-                shifted = (m.role == "generative" and m.target == y.name) or (
-                    m.role == "inference" and any(p.source == y.name for p in g.parents(m.target, "inference")))
-                if shifted and m.weight_decay not in out:
-                    out.append(m.weight_decay)
-        return out
-
-    def needs_numeric(self, solve_for: str | None, covariance, values: dict) -> bool:
-        """Whether the per-mode reduction fails for these data (see :meth:`gauge_breaking_decays`)."""
-        if covariance is None:
-            return False
-        hv = self._numeric_values(solve_for, values)
-        if solve_for in self.gauge_breaking_decays():
-            hv[H.symbol(solve_for)] = sp.Integer(1)
-        try:
-            self._check_gauge(covariance, hv)
-        except AnalysisError:
-            return True
-        return False
-
-    def _numeric_crossings(self, name, covariance, values):
-        from ..track.collapse_numeric import numeric_crossings
-
-        hv = {k.name: float(v) for k, v in self._numeric_values(name, values).items()}
-        c = np.asarray(covariance, dtype=float)
-        scale = float(np.linalg.eigvalsh(c).max()) if name == "sigma2" else 1.0
-        lo = 0.0 if H.spec(name).nonnegative else 1e-5 * scale
-        return numeric_crossings(self.model, c, name, hv, lo, 1e4 * scale)
-
-    def _check_gauge(self, covariance, hv: dict) -> None:
-        names = [n for n in self.gauge_breaking_decays() if hv.get(H.symbol(n), 0) != 0]
-        if covariance is None or not names:
-            return
-        from ..data.spectra import validate_covariance
-
-        c = validate_covariance(covariance)
-        g = self.model.graph
-        off, sl = 0, {}
-        for v in g.observed():
-            sl[v.name] = slice(off, off + v.dim)
-            off += v.dim
-        for y in g.observed():
-            for m in g.parents(y.name, "generative"):
-                if g.variable(m.source).observed:
-                    cross = np.abs(c[sl[y.name], sl[m.source]]).max()
-                    if cross > 1e-12 * np.abs(c).max():
-                        raise AnalysisError(
-                            f"{', '.join(names)} > 0 with correlated {m.source} and {y.name}: the reduction to the "
-                            f"residual spectrum of {y.name} given {m.source} needs these weight decays to be zero "
-                            f"(or {m.source} and {y.name} uncorrelated); not supported yet"
-                        )
-
-    def _evaluator(self, solve_for: str | None, spectrum, covariance, values):
-        spectra = self.spectra(spectrum, covariance)
-        hv = self._numeric_values(solve_for, values)
-        if solve_for in self.gauge_breaking_decays():
-            hv = {**hv, H.symbol(solve_for): sp.Integer(1)}
-            self._check_gauge(covariance, hv)
-            hv.pop(H.symbol(solve_for))
+        hv = {k.name: float(v) for k, v in self._numeric_values(solve_for, values).items()}
+        name = solve_for or next(iter(self.model.values))
+        p = hv.pop(name, None)
+        if data.canonical:
+            cc = CompiledCollapse(self.model, name, hv, spectra=data.spectra)
         else:
-            self._check_gauge(covariance, hv)
-        self._exact = hv
+            cc = CompiledCollapse(self.model, name, hv, covariance=data.form.covariance)
+        return cc, p
+
+    def _scale(self, name: str, data: "_Data", values: dict) -> float:
+        """Reference scale of a hyper-parameter for these data (where numeric searches are centred)."""
+        top = max(float(np.max(s)) if len(s) else 0.0 for s in data.spectra.values())
+        if data.form is not None:
+            top = max(top, float(np.linalg.eigvalsh(data.form.covariance).max()))
+        top = top if top > 0 else 1.0
+        role = self.model.graph.hyper_roles().get(name)
+        if role == "noise_variance":
+            return top
+        if role in ("kl_weight", "weight_decay"):
+            noise = [float(v) for n, v in self._known_values(name, values).items()
+                     if v is not None and self.model.graph.hyper_roles()[n] == "noise_variance"]
+            return top / (np.mean(noise) if noise else top)
+        return 1.0
+
+    def _evaluator(self, solve_for: str | None, spectra: dict, values):
+        hv = self._numeric_values(solve_for, values)
         st = self.structure
         env = {k: float(v) for k, v in hv.items()}
         g = self.model.graph
@@ -511,16 +529,11 @@ class CollapseAnalysis:
                 return out
 
             evals.append((b, at, arrays, mode_ids))
-        return spectra, env, evals
+        return hv, env, evals
 
-    def stable(self, spectrum=None, covariance=None, **values) -> bool:
-        """Whether collapse has no ascent direction for numeric data and values."""
-        _, _, evals = self._evaluator(None, spectrum, covariance, values)
-        return all(numeric_blocks_stable(at(None)).all() for _, at, _, _ in evals)
-
-    def ascent_directions(self, spectrum=None, covariance=None, **values) -> int:
-        """Number of positive Hessian eigenvalues at collapse (the Morse index of the ELBO)."""
-        _, _, evals = self._evaluator(None, spectrum, covariance, values)
+    def _mode_index(self, spectra: dict, values: dict) -> int:
+        """Ascent directions at collapse from the per-mode blocks."""
+        _, _, evals = self._evaluator(None, spectra, values)
         g = self.model.graph
         total = 0
         for b, at, _, _ in evals:
@@ -533,73 +546,135 @@ class CollapseAnalysis:
             total += pos * copies
         return total
 
-    def critical_points(self, solve_for: str | None = None, spectrum=None, covariance=None,
+    def ascent_directions(self, spectrum=None, covariance=None, samples=None, **values) -> int:
+        """Number of positive Hessian eigenvalues at collapse (the Morse index of the ELBO).
+
+        From the per-mode blocks when the data have a canonical form (and
+        confirmed by the compiled Hessian), else from the compiled Hessian.
+        """
+        from ..analysis.selfcheck import confirm_index
+
+        data = self._data(None, spectrum, covariance, samples, values)
+        cc, p = self._compiled(None, data, values)
+        if not data.canonical:
+            return cc.index(p)
+        n = self._mode_index(data.spectra, values)
+        if n != cc.index(p) and n not in (cc.index(p * (1 - 1e-8)), cc.index(p * (1 + 1e-8))):
+            confirm_index(cc, p, n, f"{cc.parameter} = {p:.12g}")
+        return n
+
+    def stable(self, spectrum=None, covariance=None, samples=None, **values) -> bool:
+        """Whether collapse has no ascent direction for numeric data and values (self-checked)."""
+        return self.ascent_directions(spectrum, covariance, samples, **values) == 0
+
+    def critical_points(self, solve_for: str | None = None, spectrum=None, covariance=None, samples=None,
                         **values) -> list[CriticalPoint]:
-        """Every value of ``solve_for`` at which collapse gains or loses stability."""
+        """Every value of ``solve_for`` at which collapse gains or loses stability.
+
+        The per-mode closed forms answer when the data have a canonical form
+        (see :meth:`data_form`); otherwise the compiled Hessian's latent blocks
+        do (:func:`statvae.analysis.find_crossings`).  Either way every value is
+        confirmed by the compiled Hessian just below and above it.
+        """
+        from ..analysis.selfcheck import confirm_boundaries
+
         name = solve_for or self._default_target()
-        if self.needs_numeric(name, covariance, values):
-            found = self._numeric_crossings(name, covariance, values)
-            out = [CriticalPoint(name, float(v), "below" if below == 0 else "above", "latent blocks (numeric)", {},
-                                 "bracketed root (numeric Hessian, latent flips only)")
-                   for v, below, above, _ in found if (below == 0) != (above == 0)]
-            if not out:
-                raise AnalysisError(f"no change of stability of collapse found for {name} in the scanned range")
-            return out
-        cands, evals, nonneg = self._candidates(name, spectrum, covariance, values)
-        cands.sort(key=lambda c: c[0])
+        self._target_symbol(name)
+        nonneg = H.spec(name).nonnegative
+        data = self._data(name, spectrum, covariance, samples, values)
+        cc, _ = self._compiled(name, data, values)
+        if data.canonical:
+            hv, cands, evals = self._candidates(name, data.spectra, values)
+
+            def stable_at(v):
+                return all(numeric_blocks_stable(at(v)).all() for _, at, _, _ in evals)
+
+            cands.sort(key=lambda c: c[0])
+            uniq = []
+            for c in cands:
+                if uniq and abs(c[0] - uniq[-1][0]) <= 1e-12 * max(abs(c[0]), 1e-300):
+                    continue
+                uniq.append(c)
+            if not uniq:
+                raise AnalysisError(f"collapse is {'stable' if stable_at(1.0) else 'unstable'} for every "
+                                    f"{name} {'>= 0' if nonneg else '> 0'}: no critical value")
+            out = self._boundaries(name, [(v, ", ".join(b.labels), {n: list(ix) for n, ix in mode.items()}, m)
+                                          for v, b, mode, m, _ in uniq], stable_at, nonneg)
+        else:
+            found = self._compiled_crossings(cc, name, data, values, nonneg)
+            if not found:
+                probe = self._scale(name, data, values)
+                raise AnalysisError(f"collapse is {'stable' if cc.stable(probe) else 'unstable'} for every "
+                                    f"{name} {'>= 0' if nonneg else '> 0'}: no critical value "
+                                    f"(compiled Hessian; {data.form.describe()})")
+            out = self._boundaries(name, [(c.value, c.key.describe(), {}, f"{c.method} (compiled Hessian)")
+                                          for c in found], cc.stable, nonneg)
+        confirm_boundaries(cc, name, [(c.value, c.stable_side) for c in out], nonneg)
+        return out
+
+    def _compiled_crossings(self, cc, name, data, values, nonneg) -> list:
+        from ..analysis.crossings import find_crossings
+
+        found = find_crossings(cc, self._scale(name, data, values), nonneg)
         uniq = []
-        for c in cands:
-            if uniq and abs(c[0] - uniq[-1][0]) <= 1e-12 * max(abs(c[0]), 1e-300):
+        for c in found:
+            if uniq and abs(c.value - uniq[-1].value) <= 1e-12 * abs(c.value):
                 continue
             uniq.append(c)
+        return uniq
 
-        def stable_at(v):
-            return all(numeric_blocks_stable(at(v)).all() for _, at, _, _ in evals)
-
-        if not uniq:
-            probe = 1.0
-            raise AnalysisError(
-                f"collapse is {'stable' if stable_at(probe) else 'unstable'} for every "
-                f"{name} {'>= 0' if nonneg else '> 0'}: no critical value"
-            )
-        return self._boundaries(name, uniq, stable_at, nonneg)
-
-    def crossings(self, solve_for: str | None = None, spectrum=None, covariance=None, **values) -> list[tuple]:
+    def crossings(self, solve_for: str | None = None, spectrum=None, covariance=None, samples=None,
+                  **values) -> list[tuple]:
         """Every value of ``solve_for`` where a Hessian eigenvalue at collapse crosses zero.
 
         These are the branch points of the collapsed branch.  Returns sorted
         ``(value, kernel_dim)`` pairs; the kernel dimension counts the latent
         copies of each crossing block and coinciding modes (repeated
-        eigenvalues).
+        eigenvalues).  Each is confirmed by the compiled Hessian.
         """
+        from ..analysis.crossings import find_crossings
+        from ..analysis.selfcheck import confirm_crossings
+
         name = solve_for or self._default_target()
-        if self.needs_numeric(name, covariance, values):
-            return [(float(v), k) for v, _, _, k in self._numeric_crossings(name, covariance, values)]
-        cands, _, _ = self._candidates(name, spectrum, covariance, values)
-        g = self.model.graph
+        self._target_symbol(name)
+        nonneg = H.spec(name).nonnegative
+        data = self._data(name, spectrum, covariance, samples, values)
+        cc, _ = self._compiled(name, data, values)
         out: list = []
-        for v, b, mode, _ in sorted(cands, key=lambda c: c[0]):
-            copies = 1
-            for var_name, count in b.pattern:
-                var = g.variable(var_name)
-                if not var.observed:
-                    copies *= int(sp.binomial(var.dim, count))
+        if data.canonical:
+            _, cands, evals = self._candidates(name, data.spectra, values)
+            g = self.model.graph
+            items = []
+            for (v, b, mode, _, _), change in self._changes(cands, evals, nonneg):
+                if not change:
+                    continue  # an eigenvalue touching zero (a degenerate point), not a crossing
+                copies = 1
+                for var_name, count in b.pattern:
+                    var = g.variable(var_name)
+                    if not var.observed:
+                        copies *= int(sp.binomial(var.dim, count))
+                items.append((v, change * copies))
+        else:
+            items = [(c.value, c.kernel_dim) for c in find_crossings(cc, self._scale(name, data, values), nonneg)]
+        for v, k in sorted(items):
             if out and abs(v - out[-1][0]) <= 1e-12 * max(abs(v), 1e-300):
-                out[-1] = (out[-1][0], out[-1][1] + copies)
+                out[-1] = (out[-1][0], out[-1][1] + k)
             else:
-                out.append((float(v), copies))
+                out.append((float(v), k))
+        cc.fit_affine(self._scale(name, data, values))
+        confirm_crossings(cc, name, out, nonneg)
         return out
 
-    def _candidates(self, name, spectrum, covariance, values):
-        """Roots of the block determinants in ``name``: ``[(value, block, mode, method)]``."""
+    def _candidates(self, name, spectra, values):
+        """Roots of the block determinants in ``name``: ``(exact values, [(value, block, mode, method)], evals)``."""
         p = self._target_symbol(name)
-        spectra, env, evals = self._evaluator(name, spectrum, covariance, values)
+        hv, env, evals = self._evaluator(name, spectra, values)
         nonneg = H.spec(name).nonnegative
         cands = []  # (value, block, mode, method)
         for b, at, arrays, mode_ids in evals:
             if p not in b.matrix.free_symbols:
                 continue
-            roots, method = self._det_roots(b, p, self._exact)
+            roots, method = self._det_roots(b, p, hv)
             for k, mode in enumerate(mode_ids):
                 sub_env = dict(env)
                 for sym, arr in arrays.items():
@@ -608,22 +683,44 @@ class CollapseAnalysis:
                     for r in roots:
                         v = complex(r(*[sub_env[a] for a in self._root_args(b, p)]))
                         if abs(v.imag) <= 1e-12 * max(1, abs(v.real)) and (v.real > 0 or (nonneg and v.real == 0)):
-                            cands.append((v.real, b, mode, method))
+                            cands.append((v.real, b, mode, method, k))
                 else:
                     for v in self._numeric_roots(at, k, nonneg):
-                        cands.append((v, b, mode, "bracketed root"))
-        return cands, evals, nonneg
+                        cands.append((v, b, mode, "bracketed root", k))
+        return hv, cands, evals
+
+    @staticmethod
+    def _changes(cands, evals, nonneg) -> list:
+        """``[(candidate, change)]``: how many eigenvalues of its block cross at each root (0: a touch)."""
+        from ..analysis.selfcheck import sides
+
+        at_of = {id(b): at for b, at, _, _ in evals}
+        roots: dict = {}
+        for c in cands:
+            roots.setdefault((id(c[1]), c[4]), []).append(c[0])
+        out = []
+        for c in cands:
+            v, b, _, _, k = c
+            if v <= 0:
+                out.append((c, 0))
+                continue
+            lo, hi = sides(roots[(id(b), k)], v, nonneg)
+            at = at_of[id(b)]
+            n_lo = int(positive_counts(at(lo)[k:k + 1])[0])
+            n_hi = int(positive_counts(at(hi)[k:k + 1])[0])
+            out.append((c, abs(n_hi - n_lo)))
+        return out
 
     def _boundaries(self, name, uniq, stable_at, nonneg):
+        """CriticalPoints where stability changes among sorted distinct ``(value, block, mode, method)``."""
         vals = [c[0] for c in uniq]
         lo = 0.0 if nonneg else vals[0] / 2
         probes = [lo] + [(a + b) / 2 for a, b in zip(vals, vals[1:])] + [vals[-1] * 2 + 1]
         status = [stable_at(v) for v in probes]
         out = []
-        for k, (v, b, mode, method) in enumerate(uniq):
+        for k, (v, block, mode, method) in enumerate(uniq):
             if status[k] != status[k + 1]:
-                out.append(CriticalPoint(name, float(v), "above" if status[k + 1] else "below",
-                                         ", ".join(b.labels), {n: list(ix) for n, ix in mode.items()}, method))
+                out.append(CriticalPoint(name, float(v), "above" if status[k + 1] else "below", block, mode, method))
         if not out:
             raise AnalysisError(
                 f"collapse is {'stable' if status[0] else 'unstable'} for every {name} "
@@ -631,22 +728,27 @@ class CollapseAnalysis:
             )
         return out
 
-    def critical(self, solve_for: str | None = None, spectrum=None, covariance=None, **values) -> float:
+    def critical(self, solve_for: str | None = None, spectrum=None, covariance=None, samples=None,
+                 **values) -> float:
         """Critical value of one hyper-parameter where collapse loses stability.
 
         Parameters
         ----------
         solve_for : str
             A hyper-parameter of the model (``"sigma2"``, ``"beta"``,
-            ``"weight_decay_enc"``...).  Default: ``sigma2`` if the model has
-            it, else ``beta``.
+            ``"weight_decay_enc"``...).  Default: the first free noise
+            variance, else the first KL weight (``sigma2``, else ``beta``).
         spectrum : array_like or dict, optional
-            Eigenvalues of the data covariance (for a conditional model: of
-            the joint covariance, assumed diagonal, ``x`` first; or a dict
-            ``{"x": ..., "y": ...}`` of canonical spectra).
+            Eigenvalues of the data covariance in the canonical gauge (for
+            several observed variables: ``{"x": ..., "y": ...}``, or their
+            concatenation in graph order; they are then taken as
+            uncorrelated).
         covariance : array_like, optional
-            A full covariance instead (rotated and, for a conditional model,
-            residualised internally).
+            The joint second moment of the observed variables instead (any
+            basis; rotated and regressed internally where that is a symmetry,
+            otherwise analysed through the compiled Hessian).
+        samples : array_like, optional
+            Samples (rows) whose covariance is used.
         **values
             Values of the other hyper-parameters (override the model's).
 
@@ -657,10 +759,11 @@ class CollapseAnalysis:
         Raises
         ------
         AnalysisError
-            If collapse is stable (or unstable) for every value, or the
-            stable set has several boundaries (see :meth:`critical_points`).
+            If collapse is stable (or unstable) for every value, the stable
+            set has several boundaries (see :meth:`critical_points`), or the
+            self-check against the compiled Hessian fails.
         """
-        pts = self.critical_points(solve_for, spectrum, covariance, **values)
+        pts = self.critical_points(solve_for, spectrum, covariance, samples, **values)
         if len(pts) > 1:
             desc = ", ".join(f"{c.value:.6g} (stable {c.stable_side})" for c in pts)
             raise AnalysisError(f"collapse changes stability at several values of {pts[0].parameter}: {desc}")

@@ -12,24 +12,68 @@ on other branches index changes are recorded with their bracketing step.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
-from ..data.spectra import canonical_spectra, covariance_from_samples, validate_spectrum
-from ..errors import AnalysisError, DataError, ModelError
+from ..data.canonical import canonical_form
+from ..data.spectra import covariance_from_samples, validate_spectrum
+from ..errors import DataError, ModelError
 from ..model import hyper as H
+from .collapsed import collapsed_start
 from .continuation import ContinuationOptions, continue_branch, correct_at
 from .diagram import BifurcationDiagram, Branch
 from .locate import SpecialPoint, locate_branch_points, locate_fold
 from .problem import ContinuationProblem
 from .switching import candidates, first_point, reduced_coefficients
-from .symmetry import Span
 
-__all__ = ["track", "run_tracker", "resolve_spectra", "collapsed_start"]
+__all__ = ["track", "run_tracker", "resolve_data", "resolve_spectra", "TrackData", "collapsed_start"]
 
 
-def resolve_spectra(model, data=None, spectrum=None, covariance=None, samples=None, ddof: int = 1) -> dict:
-    """Canonical spectra per observed variable from any data description."""
+@dataclass
+class TrackData:
+    """Data resolved for tracking: canonical spectra, or a raw second moment when no canonical form exists.
+
+    Attributes
+    ----------
+    spectra : dict
+        Canonical eigenvalues per observed variable (when ``covariance`` is
+        None), else each variable's own eigenvalues (informative only).
+    covariance : numpy.ndarray or None
+        The joint second moment to track in, when the data have no canonical
+        form for this model (only latent flips are symmetries then).
+    reason : str
+        Why there is no canonical form ("" when there is).
+    """
+
+    spectra: dict
+    covariance: np.ndarray | None = None
+    reason: str = ""
+
+    def problem(self, model, parameter: str, values: dict | None) -> ContinuationProblem:
+        """The continuation problem in the basis these data allow."""
+        if self.covariance is not None:
+            return ContinuationProblem(model, None, parameter, values, covariance=self.covariance)
+        return ContinuationProblem(model, self.spectra, parameter, values)
+
+
+def _known_values(model, parameter, values) -> dict:
+    out = {}
+    for n, v in model.values.items():
+        v = (values or {}).get(n, v)
+        out[n] = None if n == parameter or v is None or (hasattr(v, "is_number") and not v.is_number) else float(v)
+    return out
+
+
+def resolve_data(model, data=None, spectrum=None, covariance=None, samples=None, ddof: int = 1,
+                 parameter: str | None = None, values: dict | None = None) -> TrackData:
+    """Resolve any data description for tracking ``parameter``, checking the canonical form on the data.
+
+    A covariance (or samples) is brought to the model's canonical gauge when
+    the symmetries of the objective allow it for these hyper-parameter
+    values (``parameter`` varies, so it counts as unknown); otherwise it is
+    kept as it is (see :func:`statvae.data.canonical.canonical_form`).
+    """
     given = [x is not None for x in (data, spectrum, covariance, samples)]
     if sum(given) != 1:
         raise DataError("give the data once: a spectrum, a covariance or samples")
@@ -46,8 +90,14 @@ def resolve_spectra(model, data=None, spectrum=None, covariance=None, samples=No
     g = model.graph
     obs = g.observed()
     if covariance is not None:
-        out = canonical_spectra(g, covariance)
+        form = canonical_form(g, covariance, _known_values(model, parameter, values))
+        if not form.valid:
+            return TrackData(form.spectra, form.covariance, form.describe())
+        out = form.spectra
     elif isinstance(spectrum, dict):
+        missing = [v.name for v in obs if v.name not in spectrum]
+        if missing:
+            raise DataError(f"spectrum lacks the observed variable(s) {', '.join(missing)}")
         out = {v.name: validate_spectrum(spectrum[v.name], f"spectrum of {v.name}") for v in obs}
     else:
         flat = np.asarray(spectrum, dtype=float).ravel()
@@ -61,47 +111,22 @@ def resolve_spectra(model, data=None, spectrum=None, covariance=None, samples=No
     for v in obs:
         if len(out[v.name]) != v.dim:
             raise DataError(f"the data of {v.name} have {len(out[v.name])} dimensions, the model {v.dim}")
-    return out
+    return TrackData(out)
 
 
-def _raw_covariance(model, data, covariance, samples, ddof):
-    """The covariance as given (not rotated), when the data are not a spectrum."""
-    if data is not None:
-        a = np.asarray(data, dtype=float)
-        if a.ndim == 2 and a.shape[0] == a.shape[1] and np.allclose(a, a.T):
-            return a
-        return covariance_from_samples(a, ddof) if a.ndim == 2 else None
-    if samples is not None:
-        return covariance_from_samples(samples, ddof)
-    return covariance
+def resolve_spectra(model, data=None, spectrum=None, covariance=None, samples=None, ddof: int = 1) -> dict:
+    """Canonical spectra per observed variable from any data description.
 
-
-def collapsed_start(problem: ContinuationProblem, p: float, options) -> np.ndarray:
-    """The collapsed point at ``p``: latent maps zero, the rest solved by damped Newton."""
-    lay = problem.layout
-    g = problem.model.graph
-    blocks = {}
-    off, start_var = 0, {}
-    for v in g.observed():  # a learned variance starts at the mean variance of its own variable
-        if v.variance == "learned":
-            start_var[g.learned_variance_name(v.name)] = float(
-                np.mean(np.diag(problem.covariance)[off:off + v.dim])) or 1.0
-        off += v.dim
-    for b in lay.blocks:
-        if b.kind == "map":
-            blocks[b.name] = np.zeros(b.shape)
-        elif b.kind in ("diagonal", "full"):
-            blocks[b.name] = np.eye(b.shape[0])
-        elif b.kind == "isotropic":
-            blocks[b.name] = 1.0
-        else:
-            blocks[b.name] = max(start_var.get(b.name, 1.0), 1e-6)
-    theta = lay.pack(**blocks)
-    span = Span(problem.chars)
-    th, _, ok = correct_at(problem, theta, p, span.fixed_subspace(), options.newton_tol, 100, ascent=True)
-    if not ok:
-        raise AnalysisError(f"could not find the collapsed point at {problem.parameter} = {p}")
-    return th
+    Raises
+    ------
+    DataError
+        If a covariance has no canonical form for this model (see
+        :func:`resolve_data`, which then keeps the covariance instead).
+    """
+    d = resolve_data(model, data, spectrum, covariance, samples, ddof)
+    if d.covariance is not None:
+        raise DataError(f"these data have no canonical form for this model ({d.reason})")
+    return d.spectra
 
 
 def track(model, data=None, *, spectrum=None, covariance=None, samples=None, parameter: str = "sigma2",
@@ -153,17 +178,17 @@ def track(model, data=None, *, spectrum=None, covariance=None, samples=None, par
     if unknown:
         raise ModelError(f"unknown option(s) {', '.join(unknown)}; options are "
                          f"{', '.join(ContinuationOptions.__dataclass_fields__)}")
-    spectra = resolve_spectra(model, data, spectrum, covariance, samples, ddof)
+    resolved = resolve_data(model, data, spectrum, covariance, samples, ddof, parameter, values)
+    spectra = resolved.spectra
     opts = ContinuationOptions(p_min=min(start, stop), p_max=max(start, stop), **options)
-    raw = _raw_covariance(model, data, covariance, samples, ddof)
-    if raw is not None and model.collapse().needs_numeric(parameter, raw, {**(values or {}), parameter: start}):
-        problem = ContinuationProblem(model, None, parameter, values, covariance=raw)   # no canonical basis
-    else:
-        problem = ContinuationProblem(model, spectra, parameter, values)
+    problem = resolved.problem(model, parameter, values)
     meta = {"model": repr(model), "kind": model.kind, "dims": model.dims,
             "values": {k: float(v) for k, v in problem.values.items()},
             "spectra": {k: v.tolist() for k, v in spectra.items()}}
-    theta0 = collapsed_start(problem, start, opts)
+    if resolved.covariance is not None:
+        meta["covariance"] = resolved.covariance.tolist()
+        meta["basis"] = f"data as given, latent flips only ({resolved.reason})"
+    theta0 = collapsed_start(problem, start, opts.newton_tol)
     diagram = run_tracker(problem, theta0, start, stop, opts, progress, meta, label="collapsed")
     if opts.certify:
         from .certify import certify_point

@@ -36,6 +36,10 @@ def certify_point(model, diagram, point_id: int, dps: int = 30) -> dict:
     from .api import resolve_spectra
     from .problem import ContinuationProblem
 
+    if "covariance" in diagram.meta:
+        raise AnalysisError("certification works in the canonical basis; these data have none for this model "
+                            f"({diagram.meta.get('basis', 'correlated observed variables')})")
+
     spectra = {k: np.asarray(v) for k, v in diagram.meta["spectra"].items()}
     spectra = resolve_spectra(model, spectrum=spectra)
     prob = ContinuationProblem(model, spectra, diagram.parameter, diagram.meta.get("values"))

@@ -19,10 +19,10 @@ import numpy as np
 from scipy.optimize import brentq
 
 from ..errors import AnalysisError, DataError, ModelError
-from .api import collapsed_start, resolve_spectra, track
+from .api import resolve_data, track
+from .collapsed import collapsed_start
 from .continuation import ContinuationOptions, correct_at
 from .locate import _crossing_eigenvalue
-from .problem import ContinuationProblem
 from .symmetry import Span
 
 __all__ = ["PhaseDiagram", "branch_point_loci"]
@@ -94,8 +94,11 @@ def branch_point_loci(model, data=None, *, spectrum=None, covariance=None, sampl
                              f"(its hyper-parameters are: {', '.join(model.values)})")
     say = progress or (lambda m: None)
     values = dict(values or {})
-    spectra = resolve_spectra(model, data, spectrum, covariance, samples)
-    first = track(model, spectrum=spectra, parameter=parameter, start=start, stop=stop,
+    resolved = resolve_data(model, data, spectrum, covariance, samples, parameter=parameter,
+                            values={**values, along: None})
+    spectra = resolved.spectra
+    given = {"spectrum": spectra} if resolved.covariance is None else {"covariance": resolved.covariance}
+    first = track(model, **given, parameter=parameter, start=start, stop=stop,
                   values={**values, along: along_start}, switching=False)
     pts = first.special_points("branch point", branch=0)
     pts = sorted(pts, key=lambda s: abs(s.parameter - start))[:loci]
@@ -120,7 +123,7 @@ def branch_point_loci(model, data=None, *, spectrum=None, covariance=None, sampl
             if (h > 0 and target > along_stop + 1e-15) or (h < 0 and target < along_stop - 1e-15):
                 target = along_stop
             guess = ys[-1] if len(ys) < 2 else ys[-1] + (ys[-1] - ys[-2]) / (xs[-1] - xs[-2]) * (target - xs[-1])
-            root = _relocate(model, spectra, parameter, {**values, along: target}, key, guess, opts)
+            root = _relocate(model, resolved, parameter, {**values, along: target}, key, guess, opts)
             if root is None:
                 h /= 2
                 if abs(h) < 1e-6 * abs(along_stop - along_start):
@@ -138,12 +141,12 @@ def branch_point_loci(model, data=None, *, spectrum=None, covariance=None, sampl
     return phase
 
 
-def _relocate(model, spectra, parameter, values, key, guess, opts):
+def _relocate(model, resolved, parameter, values, key, guess, opts):
     """Zero of the crossing eigenvalue of block ``key`` on the collapsed branch near ``guess``."""
-    problem = ContinuationProblem(model, spectra, parameter, values)
+    problem = resolved.problem(model, parameter, values)
     span = Span(problem.chars)
     S = span.fixed_subspace()
-    th0 = collapsed_start(problem, max(guess, 1e-12), opts)
+    th0 = collapsed_start(problem, max(guess, 1e-12), opts.newton_tol)
 
     def f(p):
         th, _, ok = correct_at(problem, th0, p, S, opts.newton_tol, opts.max_newton)

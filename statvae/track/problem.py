@@ -26,7 +26,7 @@ class ContinuationProblem:
     model : VAEModel
     spectra : dict
         Canonical eigenvalues per observed variable (see
-        :func:`statvae.data.canonical_spectra`).
+        :func:`statvae.data.canonical_form`).
     parameter : str
         The continuation parameter (a hyper-parameter of ``model``).
     values : dict

@@ -168,7 +168,7 @@ def test_conditional_with_encoder_weight_decay_and_correlated_data():
                    hyper={"sigma2": 1.0, "beta": 0.8, "prior_variance": 1.0, "weight_decay_enc": 0.25 * (trial + 1),
                           "weight_decay_dec": 0.1})
         analysis = statvae_model(cfg, free="sigma2").collapse()
-        assert analysis.needs_numeric("sigma2", cov, {})
+        assert not analysis.data_form(covariance=cov, solve_for="sigma2").valid
         others = {k: v for k, v in cfg["hyper"].items() if k != "sigma2"}
         crit = analysis.critical("sigma2", covariance=cov, **others)
         expected = ref.critical_by_bisection(lambda v: reference_problem(cfg, cov, sigma2=v), crit / 3, crit * 3)

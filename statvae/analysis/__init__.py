@@ -1,0 +1,13 @@
+"""Analysis of collapse on the data in hand: compiled-Hessian blocks, crossings, self-checks.
+
+This layer sits above the symbolic, numeric and tracking layers: it answers
+"is collapse stable for these data, and where does it stop being stable"
+from the compiled objective alone (:mod:`statvae.analysis.compiled`,
+:mod:`statvae.analysis.crossings`), and confirms every threshold the per-mode
+closed forms give against the compiled Hessian (:mod:`statvae.analysis.selfcheck`).
+"""
+
+from .compiled import BlockKey, CompiledCollapse
+from .crossings import Crossing, find_crossings
+
+__all__ = ["BlockKey", "CompiledCollapse", "Crossing", "find_crossings"]

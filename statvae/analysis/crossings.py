@@ -1,0 +1,205 @@
+"""Where a Hessian block at the collapsed point changes inertia, for any graph and any data.
+
+For every representative block ``H(p)`` of :class:`~statvae.analysis.compiled.CompiledCollapse`
+that couples a latent, the values of the hyper-parameter ``p`` at which an
+eigenvalue crosses zero are found in one of two ways:
+
+* **generalized eigenvalues** when the block is affine in ``p`` or in ``1/p``
+  (a fixed decoder variance, a KL weight, a weight decay, a fixed encoder
+  variance: the collapsed point does not move with ``p``).  The affinity is
+  *checked* at three further values of ``p``; then ``H(p) = A + t B`` and the
+  crossings are the real generalized eigenvalues ``t`` of the pencil
+  ``(A, -B)`` after the common kernel of ``A`` and ``B`` (flat directions for
+  every ``p``) is removed.  Nothing is scanned, so no crossing is missed and
+  the scale of the data does not matter.
+* **a scan and Brent's method** otherwise: the number of ascent directions of
+  each block on a logarithmic grid of :data:`SCAN_DECADES` decades either
+  side of the reference scale, every change located by Brent's method on the
+  crossing eigenvalue.
+
+Each crossing is then *verified*: the block's count of ascent directions
+must differ just below and just above it (a relative offset of at most
+1e-6, smaller than the gap to any neighbouring crossing).  A root where it
+does not (an eigenvalue touching zero) is not a crossing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import linalg
+from scipy.optimize import brentq
+
+from ..errors import AnalysisError
+from .compiled import BlockKey, CompiledCollapse
+
+__all__ = ["Crossing", "find_crossings", "SCAN_DECADES"]
+
+#: Decades scanned on each side of the reference scale when a block is not affine in p or 1/p.
+SCAN_DECADES = 8
+
+
+@dataclass(frozen=True)
+class Crossing:
+    """A value of the hyper-parameter where one block of the collapse Hessian changes inertia.
+
+    Attributes
+    ----------
+    value : float
+    key : BlockKey
+        The block (its ``copies`` identical blocks cross together).
+    count_below, count_above : int
+        Ascent directions of one copy of the block just below and just above.
+    kernel_dim : int
+        Eigenvalues crossing zero in the real model (``|change| * copies``).
+    interval : tuple
+        A bracket ``(lo, hi)`` on which the count was seen to change.
+    method : str
+        ``"generalized eigenvalue"`` or ``"bracketed root"``.
+    """
+
+    value: float
+    key: BlockKey
+    count_below: int
+    count_above: int
+    kernel_dim: int
+    interval: tuple
+    method: str
+
+
+def _pencil_roots(a: np.ndarray, b: np.ndarray) -> list:
+    """Real finite ``t`` with ``det(A + t B) = 0`` on the complement of the common kernel of A and B."""
+    m = np.vstack([a, b])
+    if not np.any(m):
+        return []
+    _, s, vt = np.linalg.svd(m)
+    rank = int((s > 1e-12 * s[0]).sum())
+    q = vt[:rank].T
+    a2, b2 = q.T @ a @ q, q.T @ b @ q
+    w = linalg.eigvals(a2, -b2, homogeneous_eigvals=True)
+    alpha, beta = w[0], w[1]
+    norm = np.sqrt(np.abs(alpha) ** 2 + np.abs(beta) ** 2)
+    out = []
+    for al, be, nr in zip(alpha, beta, norm):
+        if nr == 0 or abs(be) <= 1e-13 * nr:
+            continue
+        t = al / be
+        if abs(t.imag) <= 1e-7 * max(abs(t.real), 1e-300) or abs(t.imag) <= 1e-12:
+            out.append(float(t.real))
+    return out
+
+
+def _cluster(values: list, rtol: float = 1e-9) -> list:
+    out = []
+    for v in sorted(values):
+        if out and abs(v - out[-1]) <= rtol * max(abs(v), 1e-300):
+            continue
+        out.append(v)
+    return out
+
+
+def _verify(cc, key, v, neighbours, method, nonnegative):
+    """A verified Crossing at ``v`` for one block, or None if the block's count does not change there."""
+    others = [u for u in neighbours if u != v]
+    gap = min([abs(u - v) / abs(v) for u in others] + [1.0])
+    for rel in (1e-6, 1e-4):
+        d = min(rel, 0.3 * gap)
+        lo, hi = v * (1 - d), v * (1 + d)
+        if lo <= 0 and not nonnegative:
+            continue
+        try:
+            cb = cc.counts(lo, [key])[key]
+            ca = cc.counts(hi, [key])[key]
+        except AnalysisError:
+            return None
+        if cb != ca:
+            return Crossing(float(v), key, cb, ca, abs(ca - cb) * key.copies, (float(lo), float(hi)), method)
+    return None
+
+
+def _bracketed(cc, key, a, b, rank):
+    """Root of the ``rank``-th eigenvalue of one block between ``a`` and ``b`` (their counts differ)."""
+    def f(q):
+        return cc.crossing_eigenvalue(q, key, rank)
+
+    fa, fb = f(a), f(b)
+    if fa * fb < 0:
+        return brentq(f, a, b, xtol=4e-16 * max(abs(a), abs(b)), rtol=8.9e-16, maxiter=200)
+    ca = cc.counts(a, [key])[key]
+    for _ in range(200):  # the eigenvalue hugs zero on one side: bisect on the count instead
+        m = 0.5 * (a + b)
+        if m in (a, b):
+            break
+        if cc.counts(m, [key])[key] == ca:
+            a = m
+        else:
+            b = m
+    return 0.5 * (a + b)
+
+
+def find_crossings(cc: CompiledCollapse, scale: float, nonnegative: bool = False, keys=None,
+                   progress=None) -> list:
+    """Every crossing of the latent blocks of ``cc``, sorted by value.
+
+    Parameters
+    ----------
+    cc : CompiledCollapse
+    scale : float
+        Reference scale of the parameter (where the affinity test and the
+        scan are centred); crossings far from it are still found exactly in
+        the affine case.
+    nonnegative : bool
+        The parameter may be zero (weight decays).
+    keys : list of BlockKey, optional
+        Blocks to search (default: every latent block).
+    progress : callable, optional
+        ``progress(message)`` during a scan.
+
+    Returns
+    -------
+    list of Crossing
+    """
+    keys = cc.latent_keys() if keys is None else list(keys)
+    if not keys:
+        return []
+    kind = cc.fit_affine(scale)
+    out = []
+    if kind is not None:
+        forms = cc.affine[1]
+        for k in keys:
+            a, b = forms[k]
+            ts = _pencil_roots(a, b)
+            ps = [t if kind == "linear" else (1.0 / t if t != 0 else np.inf) for t in ts]
+            ps = _cluster([p for p in ps if np.isfinite(p) and p > 0])
+            for v in ps:
+                c = _verify(cc, k, v, ps, "generalized eigenvalue", nonnegative)
+                if c is not None:
+                    out.append(c)
+        return sorted(out, key=lambda c: c.value)
+    grid = np.geomspace(scale * 10.0 ** -SCAN_DECADES, scale * 10.0 ** SCAN_DECADES, 20 * SCAN_DECADES + 1)
+    if nonnegative:
+        grid = np.concatenate([[0.0], grid])
+    counts = []
+    for n, p in enumerate(grid):
+        if progress is not None and n % 20 == 0:
+            progress(f"scanning {cc.parameter} = {p:.3g}")
+        try:
+            counts.append(cc.counts(p, keys))
+        except AnalysisError:
+            counts.append(None)
+    roots = {k: [] for k in keys}
+    for (a, ca), (b, cb) in zip(zip(grid, counts), zip(grid[1:], counts[1:])):
+        if ca is None or cb is None:
+            continue
+        for k in keys:
+            lo_c, hi_c = sorted((ca[k], cb[k]))
+            for rank in range(lo_c, hi_c):
+                roots[k].append(_bracketed(cc, k, a, b, rank))
+    for k in keys:
+        ps = _cluster([p for p in roots[k] if p > 0])
+        for v in ps:
+            c = _verify(cc, k, v, ps, "bracketed root", nonnegative)
+            if c is not None:
+                out.append(c)
+    return sorted(out, key=lambda c: c.value)
