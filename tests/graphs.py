@@ -27,56 +27,80 @@ from statvae.model.graph import Map, ModelGraph, Variable
 ENCODERS = ("diagonal", "full", "isotropic", "fixed")
 
 
-@st.composite
-def descriptions(draw, max_obs=3, max_latents=3, learned=True):
-    """A random valid graph description with hyper-parameter values and a data seed."""
-    n_obs = draw(st.integers(1, max_obs))
+class _Draw:
+    """The choices of :func:`skeleton`, from a numpy generator (plain function of a seed)."""
+
+    def __init__(self, seed):
+        self.rng = np.random.default_rng(seed)
+
+    def integers(self, lo, hi):
+        return int(self.rng.integers(lo, hi + 1))
+
+    def boolean(self):
+        return bool(self.rng.integers(0, 2))
+
+    def choice(self, items):
+        return items[int(self.rng.integers(0, len(items)))]
+
+    def subset(self, items):
+        """A non-empty subset, in order."""
+        while True:
+            pick = [x for x in items if self.boolean()]
+            if pick:
+                return pick
+
+    def uniform(self, lo, hi):
+        return float(self.rng.uniform(lo, hi))
+
+
+def skeleton(seed: int, max_obs: int = 3, max_latents: int = 3, max_dim: int = 3, learned: bool = True) -> dict:
+    """A random valid graph description (structure, dimensions, hyper-parameter values) from a seed."""
+    d = _Draw(seed)
+    n_obs = d.integers(1, max_obs)
     obs = []
     for k in range(n_obs):
-        kind = "output" if k == 0 else draw(st.sampled_from(["output", "input", "constant"]))
-        dim = 1 if kind == "constant" else draw(st.integers(1, 3))
+        kind = "output" if k == 0 else d.choice(["output", "input", "constant"])
+        dim = 1 if kind == "constant" else d.integers(1, max_dim)
         obs.append({"name": f"x{k}", "dim": dim, "kind": kind})
     outputs = [o for o in obs if o["kind"] == "output"]
-    shared_noise = draw(st.booleans())
+    shared_noise = d.boolean()
     hyper = {}
     for o in outputs:
-        if learned and draw(st.integers(0, 4)) == 0:
+        if learned and d.integers(0, 4) == 0:
             o["variance"] = "learned"
             continue
         name = "sigma2" if shared_noise else f"sigma2_{o['name']}"
         o["variance"] = name
-        hyper.setdefault(name, draw(st.floats(0.3, 3.0)))
-    n_lat = draw(st.integers(1, max_latents))
-    two_level = n_lat >= 2 and draw(st.booleans())
+        hyper.setdefault(name, d.uniform(0.3, 3.0))
+    n_lat = d.integers(1, max_latents)
+    two_level = n_lat >= 2 and d.boolean()
     lats, maps = [], []
     for k in range(n_lat):
         top = two_level and k == n_lat - 1
-        enc = draw(st.sampled_from(ENCODERS))
-        lat = {"name": f"z{k}", "dim": draw(st.integers(1, 2)), "level": 2 if top else 1, "encoder": enc}
-        lat["beta"] = "beta" if draw(st.booleans()) else f"beta_z{k}"
-        hyper.setdefault(lat["beta"], draw(st.floats(0.5, 2.0)))
+        enc = d.choice(ENCODERS)
+        lat = {"name": f"z{k}", "dim": d.integers(1, 2), "level": 2 if top else 1, "encoder": enc}
+        lat["beta"] = "beta" if d.boolean() else f"beta_z{k}"
+        hyper.setdefault(lat["beta"], d.uniform(0.5, 2.0))
         if enc == "fixed":
             lat["encoder_variance"] = f"d0_z{k}"
-            hyper[lat["encoder_variance"]] = draw(st.floats(0.3, 2.0))
+            hyper[lat["encoder_variance"]] = d.uniform(0.3, 2.0)
         lats.append(lat)
     firsts = [z for z in lats if z["level"] == 1]
     top = [z for z in lats if z["level"] == 2]
 
     def decay(mname):
-        if draw(st.integers(0, 2)) == 0:
+        if d.integers(0, 2) == 0:
             return None
         name = f"eta_{mname}"
-        hyper[name] = draw(st.sampled_from([0.0, 0.0, 0.05, 0.3]))
+        hyper[name] = d.choice([0.0, 0.0, 0.05, 0.3])
         return name
 
-    for z in firsts:  # decoders into a non-empty subset of the outputs
-        targets = draw(st.lists(st.sampled_from(outputs), min_size=1, max_size=len(outputs), unique_by=lambda o: o["name"]))
-        for o in targets:
+    for z in firsts:  # decoders into a non-empty subset of the outputs, encoders from any observed subset
+        for o in d.subset(outputs):
             mname = f"W_{z['name']}_{o['name']}"
             maps.append({"name": mname, "source": z["name"], "target": o["name"], "role": "generative",
                          "weight_decay": decay(mname)})
-        sources = draw(st.lists(st.sampled_from(obs), min_size=1, max_size=len(obs), unique_by=lambda o: o["name"]))
-        for o in sources:
+        for o in d.subset(obs):
             mname = f"V_{o['name']}_{z['name']}"
             maps.append({"name": mname, "source": o["name"], "target": z["name"], "role": "inference",
                          "weight_decay": decay(mname)})
@@ -85,18 +109,14 @@ def descriptions(draw, max_obs=3, max_latents=3, learned=True):
             z = firsts[0]
             maps.append({"name": f"W_{z['name']}_{o['name']}", "source": z["name"], "target": o["name"],
                          "role": "generative", "weight_decay": None})
-    for u in top:
-        children = draw(st.lists(st.sampled_from(firsts), min_size=1, max_size=len(firsts),
-                                 unique_by=lambda z: z["name"]))
-        for z in children:
+    for u in top:  # a second-level latent generates and reads some first-level ones
+        for z in d.subset(firsts):
             z["variance"] = "tau2"
-            hyper.setdefault("tau2", draw(st.floats(0.5, 2.0)))
+            hyper.setdefault("tau2", d.uniform(0.5, 2.0))
             maps.append({"name": f"U_{u['name']}_{z['name']}", "source": u["name"], "target": z["name"],
                          "role": "generative", "weight_decay": decay(f"U_{u['name']}_{z['name']}")})
             maps.append({"name": f"R_{z['name']}_{u['name']}", "source": z["name"], "target": u["name"],
                          "role": "inference", "weight_decay": decay(f"R_{z['name']}_{u['name']}")})
-        if not children:
-            return draw(st.nothing())
     for z in lats:
         z.setdefault("variance", "prior_variance")
     hyper.setdefault("prior_variance", 1.0)
@@ -104,13 +124,37 @@ def descriptions(draw, max_obs=3, max_latents=3, learned=True):
         if o["kind"] == "output":
             continue
         for t in outputs:
-            if draw(st.booleans()):
+            if d.boolean():
                 mname = f"C_{o['name']}_{t['name']}"
                 maps.append({"name": mname, "source": o["name"], "target": t["name"], "role": "generative",
-                             "weight_decay": decay(mname) if draw(st.integers(0, 3)) == 0 else None})
-    seed = draw(st.integers(0, 2**31 - 1))
-    scale = draw(st.sampled_from([1.0, 1.0, 1e-3, 1e3]))
-    return {"observed": obs, "latents": lats, "maps": maps, "hyper": hyper, "seed": seed, "scale": scale}
+                             "weight_decay": decay(mname) if d.integers(0, 3) == 0 else None})
+    return {"observed": obs, "latents": lats, "maps": maps, "hyper": hyper, "skeleton": seed}
+
+
+def solvable(desc) -> list:
+    """Hyper-parameters a test may solve for: fixed noise variances and KL weights."""
+    return [n for n in desc["hyper"] if n.startswith("sigma2") or n.startswith("beta")]
+
+
+@st.composite
+def descriptions(draw, skeletons=None, **kw):
+    """A random graph description with random values, data seed, data scale and canonical flag.
+
+    ``skeletons``: a list of skeleton seeds to draw the structure from (a
+    pool, so that compiled code is reused across examples), or ``None`` for
+    any structure.
+    """
+    seed = draw(st.sampled_from(skeletons)) if skeletons is not None else draw(st.integers(0, 2**31 - 1))
+    desc = skeleton(seed, **kw)
+    for n in list(desc["hyper"]):  # fresh values for every example
+        if n.startswith("eta_"):
+            desc["hyper"][n] = draw(st.sampled_from([0.0, 0.05, 0.3]))
+        elif n != "prior_variance":
+            desc["hyper"][n] = draw(st.floats(0.3, 3.0))
+    desc["seed"] = draw(st.integers(0, 2**31 - 1))
+    desc["scale"] = draw(st.sampled_from([1.0, 1.0, 1e-3, 1e3]))
+    desc["block_diagonal"] = draw(st.integers(0, 3)) == 0
+    return desc
 
 
 def to_statvae(desc, free=()) -> statvae.VAEModel:
@@ -165,4 +209,9 @@ def second_moment(desc) -> np.ndarray:
             cov[j, :] = cov[:, j] = 0.0
             mean[j] = 1.0
     s = cov + np.outer(mean, mean)
+    if desc.get("block_diagonal"):  # uncorrelated observed variables: the per-mode path applies
+        mask = np.zeros((k, k), dtype=bool)
+        for i in range(len(obs)):
+            mask[offs[i]:offs[i + 1], offs[i]:offs[i + 1]] = True
+        s = np.where(mask, s, 0.0)
     return (s + s.T) / 2

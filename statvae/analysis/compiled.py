@@ -36,7 +36,7 @@ from ..symbolic.stability import scaled_eigenvalues
 from ..track.collapsed import collapsed_start
 from ..track.problem import ContinuationProblem
 
-__all__ = ["CompiledCollapse", "BlockKey", "RTOL"]
+__all__ = ["CompiledCollapse", "BlockKey", "RTOL", "balance"]
 
 #: Eigenvalues of a diagonally scaled block within this of zero are flat directions.
 RTOL = 1e-10
@@ -84,6 +84,13 @@ class BlockKey:
         where = " + ".join(f"{c} coordinate{'s' if c > 1 else ''} of {z}" for z, c in self.latents) or "no latent"
         obs = f" at {', '.join(f'{v}{i + 1}' for v, i in self.observed)}" if self.observed else ""
         return f"{what} ({where}{obs})"
+
+
+def balance(m: np.ndarray) -> np.ndarray:
+    """``S`` with ``S B S`` of unit diagonal (``|B_ii|^-1/2``; 1 where the diagonal vanishes)."""
+    d = np.abs(np.diagonal(m))
+    with np.errstate(divide="ignore"):
+        return np.where(d > 0, 1 / np.sqrt(d), 1.0)
 
 
 class CompiledCollapse:
@@ -155,7 +162,13 @@ class CompiledCollapse:
         p = float(p)
         th = self._points.get(p)
         if th is None:
-            th = collapsed_start(self.problem, p)
+            near = min(self._points, key=lambda q: abs(np.log(q / p)) if q > 0 and p > 0 else abs(q - p),
+                       default=None)
+            try:
+                th = collapsed_start(self.problem, p, theta0=None if near is None else self._points[near])
+            except (ZeroDivisionError, FloatingPointError, OverflowError) as exc:
+                raise AnalysisError(f"the collapsed point at {self.parameter} = {p:.6g} is out of floating-point "
+                                    f"range ({type(exc).__name__}); rescale the data") from None
             if len(self._points) > 512:
                 self._points.clear()
             self._points[p] = th
@@ -185,8 +198,8 @@ class CompiledCollapse:
                 h = [m[k] for m in mats]
                 b = (h[1] - h[0]) / (t[1] - t[0])
                 a = h[0] - t[0] * b
-                size = max(np.abs(h[0]).max(), np.abs(h[1]).max(), np.finfo(float).tiny)
-                if any(np.abs(a + t[j] * b - h[j]).max() > rtol * size for j in (2, 3, 4)):
+                sc = balance(h[0])  # entries are compared on their own scale, not the block's largest
+                if any(np.abs(sc[:, None] * (a + t[j] * b - h[j]) * sc[None, :]).max() > rtol for j in (2, 3, 4)):
                     break
                 forms[k] = (a, b)
             else:

@@ -32,7 +32,7 @@ from scipy import linalg
 from scipy.optimize import brentq
 
 from ..errors import AnalysisError
-from .compiled import BlockKey, CompiledCollapse
+from .compiled import BlockKey, CompiledCollapse, balance
 
 __all__ = ["Crossing", "find_crossings", "SCAN_DECADES"]
 
@@ -68,8 +68,14 @@ class Crossing:
     method: str
 
 
-def _pencil_roots(a: np.ndarray, b: np.ndarray) -> list:
-    """Real finite ``t`` with ``det(A + t B) = 0`` on the complement of the common kernel of A and B."""
+def _pencil_roots(a: np.ndarray, b: np.ndarray, scale: np.ndarray | None = None) -> list:
+    """Real finite ``t`` with ``det(A + t B) = 0`` on the complement of the common kernel of A and B.
+
+    ``scale``: a congruence ``S`` (``S A S``, ``S B S`` have the same roots) that balances the
+    entries, so that blocks mixing curvatures of very different sizes keep their precision.
+    """
+    if scale is not None:
+        a, b = scale[:, None] * a * scale[None, :], scale[:, None] * b * scale[None, :]
     m = np.vstack([a, b])
     if not np.any(m):
         return []
@@ -169,7 +175,8 @@ def find_crossings(cc: CompiledCollapse, scale: float, nonnegative: bool = False
         forms = cc.affine[1]
         for k in keys:
             a, b = forms[k]
-            ts = _pencil_roots(a, b)
+            t0 = scale if kind == "linear" else 1.0 / scale
+            ts = _pencil_roots(a, b, balance(a + t0 * b))
             ps = [t if kind == "linear" else (1.0 / t if t != 0 else np.inf) for t in ts]
             ps = _cluster([p for p in ps if np.isfinite(p) and p > 0])
             for v in ps:

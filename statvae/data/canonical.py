@@ -33,7 +33,7 @@ import numpy as np
 from ..errors import DataError
 from .spectra import validate_covariance
 
-__all__ = ["CanonicalForm", "Violation", "canonical_form", "regression_shifts", "observed_slices",
+__all__ = ["CanonicalForm", "Violation", "canonical_form", "regression_shifts", "shift_decays", "observed_slices",
            "CROSS_RTOL"]
 
 #: A cross-moment counts as zero below this size relative to ``sqrt(|S_aa| |S_bb|)``
@@ -134,26 +134,34 @@ def regression_shifts(graph, hyper: dict) -> dict:
         undecayed sibling from ``x``).
     """
     out = {}
-    maps = graph.maps()
     for y in graph.observed():
-        ok = []
-        for c in graph.parents(y.name, "generative"):
-            x = c.source
-            if not graph.variable(x).observed or not _decay_zero(c.weight_decay, hyper):
-                continue
-            good = True
-            for m in maps:
-                if m.source != y.name:
-                    continue
-                sib = [s for s in maps if s.source == x and s.target == m.target and s.role == m.role]
-                if not sib or not _decay_zero(sib[0].weight_decay, hyper):
-                    good = False
-                    break
-            if good:
-                ok.append(x)
+        ok = [c.source for c in graph.parents(y.name, "generative")
+              if (d := shift_decays(graph, y.name, c.source)) is not None and all(_decay_zero(n, hyper) for n in d)]
         if ok:
             out[y.name] = ok
     return out
+
+
+def shift_decays(graph, y: str, x: str) -> list | None:
+    """Weight decays that must vanish for ``y -> y - K x`` to be a symmetry (None: never one).
+
+    The shift needs a generative map ``x -> y`` and, for every other map
+    reading ``y``, a sibling from ``x`` into the same target with the same
+    role; the decays of the direct map and of those siblings must be zero.
+    """
+    maps = graph.maps()
+    direct = [m for m in graph.parents(y, "generative") if m.source == x]
+    if not direct or not graph.variable(x).observed:
+        return None
+    out = [direct[0].weight_decay]
+    for m in maps:
+        if m.source != y:
+            continue
+        sib = [s for s in maps if s.source == x and s.target == m.target and s.role == m.role]
+        if not sib:
+            return None
+        out.append(sib[0].weight_decay)
+    return sorted({d for d in out if d is not None})
 
 
 def _why(graph, a: str, b: str, hyper: dict) -> str:

@@ -384,5 +384,7 @@ class ModelGraph:
     def hyper_names(self) -> list[str]:
         """Names of all hyper-parameters the graph refers to, in a stable order (built-ins first)."""
         names = list(self.hyper_roles())
-        order = list(H.HYPER)
-        return sorted(names, key=lambda n: order.index(n) if n in H.HYPER else len(order))
+        builtin = [n for n in H.HYPER if n in H.BUILTIN]
+        # built-ins in registry order, then the graph's own names in the order it uses them
+        # (never the registry's order for those: it depends on what was validated before)
+        return sorted(names, key=lambda n: (0, builtin.index(n)) if n in H.BUILTIN else (1, names.index(n)))

@@ -178,6 +178,12 @@ class CompiledObjective:
         self.model, self.path, self.backend, self.source, self.meta = model, path, backend, source, meta
         self.layout = layout
         self.hyper_names = list(model.values)
+        #: Order of the hyper-parameter arguments of the generated functions (bound by name, never by position
+        #: in ``model.values``: cached code may have been generated from an equal model listing them otherwise).
+        self.hyper_order = list(meta.get("hyper", self.hyper_names))
+        if sorted(self.hyper_order) != sorted(self.hyper_names):
+            raise ModelError(f"generated code takes hyper-parameters {', '.join(self.hyper_order)} but the model has "
+                             f"{', '.join(self.hyper_names)}; clear the cache (statvae cache --clear)")
         self.argument_order = list(meta["args"])
         self.dps = dps
         if backend == "mpmath":
@@ -297,7 +303,7 @@ class BoundObjective:
         self.hyper = dict(zip(model.values, vals))
         mp = owner.mp
         conv = (lambda x: _to_mp(mp, x)) if mp is not None else (lambda x: x)
-        self._hyper_args = [conv(v) for v in vals]
+        self._hyper_args = [conv(self.hyper[n]) for n in owner.hyper_order]
         if owner.path == "matrix":
             off, sl = 0, {}
             for v in g.observed():
@@ -322,7 +328,7 @@ class BoundObjective:
             new.hyper[n] = a
         mp = self.owner.mp
         conv = (lambda x: _to_mp(mp, x)) if mp is not None else (lambda x: x)
-        new._hyper_args = [conv(new.hyper[n]) for n in self.owner.model.values]
+        new._hyper_args = [conv(new.hyper[n]) for n in self.owner.hyper_order]
         return new
 
     # -- helpers ----------------------------------------------------------------

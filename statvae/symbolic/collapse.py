@@ -30,6 +30,7 @@ from ..model.vae import VAEModel
 from . import names as NM
 from .modes import ModeBlock, ModeStructure, assemble_hessian, mode_structure
 from .stability import (
+    Given,
     MaxOver,
     MinOver,
     BlockCondition,
@@ -42,7 +43,7 @@ from .stability import (
     solve_relational,
 )
 
-__all__ = ["CollapseAnalysis", "HessianBlock", "CriticalPoint", "analyse_collapse", "EXPLICIT_LIMIT"]
+__all__ = ["CollapseAnalysis", "HessianBlock", "CriticalPoint", "Assumption", "analyse_collapse", "EXPLICIT_LIMIT"]
 
 #: Largest number of map entries touching latents (``N*n`` for the plain model)
 #: for which :meth:`CollapseAnalysis.explicit_hessian` runs without ``force=True``.
@@ -57,7 +58,7 @@ def _tidy_identity(v):
 
 def analyse_collapse(model: VAEModel) -> "CollapseAnalysis":
     """Build the :class:`CollapseAnalysis` of ``model``."""
-    return CollapseAnalysis(model, mode_structure(model))
+    return CollapseAnalysis(model)
 
 
 @dataclass
@@ -128,6 +129,39 @@ class CriticalPoint:
     method: str
 
 
+@dataclass(frozen=True)
+class Assumption:
+    """A cross-moment of two observed variables that the per-mode condition takes to be zero.
+
+    Attributes
+    ----------
+    a, b : Variable
+    unless : tuple of str
+        Weight decays whose vanishing would remove the assumption (a
+        regression shift then makes the cross-moment zero).
+    """
+
+    a: object
+    b: object
+    unless: tuple = ()
+
+    @property
+    def equation(self) -> sp.Eq:
+        """``Eq(Sigma_ab, 0)`` with a symbol printed as ``\\Sigma_{ab}``."""
+        s = sp.Symbol(f"Sigma_{self.a.name}_{self.b.name}")
+        NM.register_latex(s, rf"\Sigma_{{{self.a.latex}{self.b.latex}}}")
+        return sp.Eq(s, 0)
+
+    def __repr__(self) -> str:
+        return f"Assumption({str(self)!r})"
+
+    def __str__(self) -> str:
+        out = f"Σ_{self.a.name}{self.b.name} = 0"
+        if self.unless:
+            out += f" (or {' = '.join(self.unless)} = 0)"
+        return out
+
+
 @dataclass
 class _Data:
     """Data resolved for one analysis: canonical spectra, and the canonical form when a covariance was given."""
@@ -161,17 +195,36 @@ class CollapseAnalysis:
     1.5
     """
 
-    def __init__(self, model: VAEModel, structure: ModeStructure):
+    def __init__(self, model: VAEModel, structure: ModeStructure | None = None):
         self.model = model
-        self.structure = structure
-        sub = model.substitutions()
-        self._sub = sub
-        self.blocks: list[HessianBlock] = []
-        for b in structure.blocks:
-            mat = b.matrix.xreplace(sub).applyfunc(lambda e: sp.factor(sp.simplify(e)))
-            self.blocks.append(HessianBlock(b.pattern, b.labels, mat, b.multiplicity, b.touches_latent,
-                                            block_condition(mat), b))
-        self.collapsed_point = {k: _tidy_identity(v.xreplace(sub)) for k, v in structure.collapsed.items()}
+        self._structure = structure
+        self._blocks = None
+        self._sub = model.substitutions()
+
+    @property
+    def structure(self) -> ModeStructure:
+        """The per-mode structure (derived on first use: numeric answers for data without a canonical form
+        never need it)."""
+        if self._structure is None:
+            self._structure = mode_structure(self.model)
+        return self._structure
+
+    @property
+    def blocks(self) -> list[HessianBlock]:
+        """Each independent Hessian block at collapse, with the model's values substituted."""
+        if self._blocks is None:
+            out = []
+            for b in self.structure.blocks:
+                mat = b.matrix.xreplace(self._sub).applyfunc(lambda e: sp.factor(sp.simplify(e)))
+                out.append(HessianBlock(b.pattern, b.labels, mat, b.multiplicity, b.touches_latent,
+                                        block_condition(mat), b))
+            self._blocks = out
+        return self._blocks
+
+    @property
+    def collapsed_point(self) -> dict:
+        """Block name -> value at the collapsed point (generic sizes)."""
+        return {k: _tidy_identity(v.xreplace(self._sub)) for k, v in self.structure.collapsed.items()}
 
     def __repr__(self) -> str:
         return f"<CollapseAnalysis of {self.model!r}: {len(self.blocks)} block types; condition {self.condition}>"
@@ -188,13 +241,64 @@ class CollapseAnalysis:
         return [b for b in self.blocks if b.condition.degenerate]
 
     @property
+    def assumptions(self) -> list["Assumption"]:
+        """What the per-mode condition assumes about the data: cross-moments that must vanish.
+
+        The per-mode blocks hold in the canonical gauge, where observed
+        variables are uncorrelated.  A regression shift removes the
+        cross-moment of an output and its observed parents when every map
+        that reads the output can absorb it (see
+        :mod:`statvae.data.canonical`); every other pair of observed
+        variables must be uncorrelated in the data.  Numeric entry points
+        check this on the data they are given and use the compiled Hessian
+        when it fails.
+
+        Examples
+        --------
+        >>> import statvae
+        >>> statvae.ConditionalVAE(1, 2, 1).collapse().assumptions
+        []
+        >>> [str(a) for a in statvae.ConditionalVAE(1, 2, 1, weight_decay_enc=None).collapse().assumptions]
+        ['Σ_xy = 0 (or weight_decay_enc = 0)']
+        """
+        from ..data.canonical import shift_decays
+
+        g = self.model.graph
+        known = {n: (float(v) if v.is_number else None) for n, v in self.model.values.items()}
+        obs = g.observed()
+        out = []
+        for i, a in enumerate(obs):
+            for b in obs[i + 1:]:
+                unless, removable = [], False
+                for y, x in ((a.name, b.name), (b.name, a.name)):
+                    d = shift_decays(g, y, x)
+                    if d is None:
+                        continue
+                    blocking = [n for n in d if known.get(n) != 0.0]
+                    if not blocking:
+                        removable = True
+                    unless += [n for n in blocking if n not in unless]
+                if not removable:
+                    out.append(Assumption(a, b, tuple(unless)))
+        return out
+
+    def _given(self, cond):
+        """``cond``, stating the assumptions it relies on (see :attr:`assumptions`)."""
+        eqs = [a.equation for a in self.assumptions]
+        if not eqs or cond in (sp.true, sp.false):
+            return cond
+        return Given(cond, sp.And(*eqs) if len(eqs) > 1 else eqs[0])
+
+    @property
     def condition(self) -> sp.Basic:
         """Collapse is a local maximum: every block negative definite.
 
         A sympy boolean in the generic mode symbols (``x_eig_i`` is
-        ``xi_i^2``); it must hold for every mode index.
+        ``xi_i^2``); it must hold for every mode index.  When it relies on
+        uncorrelated observed variables it is wrapped in :class:`Given`
+        (``.args[0]`` is the condition).
         """
-        return sp.And(*[b.condition.as_boolean() for b in self.blocks])
+        return self._given(sp.And(*[b.condition.as_boolean() for b in self.blocks]))
 
     @property
     def criterion(self) -> sp.Basic:
@@ -207,7 +311,7 @@ class CollapseAnalysis:
         for r in rels:
             if r is not sp.true and r not in out:
                 out.append(r)
-        return sp.And(*out) if out else sp.true
+        return self._given(sp.And(*out) if out else sp.true)
 
     def _quantified(self, rel, block: HessianBlock):
         if rel in (sp.true, sp.false):

@@ -24,7 +24,7 @@ import sympy as sp
 
 from ..model import hyper as H
 
-__all__ = ["MaxOver", "simplify_positive", "block_condition", "solve_relational", "BlockCondition"]
+__all__ = ["MaxOver", "MinOver", "Given", "simplify_positive", "block_condition", "solve_relational", "BlockCondition"]
 
 
 class MaxOver(sp.Function):
@@ -54,6 +54,26 @@ class MinOver(MaxOver):
     def _sympystr(self, printer):
         expr, idx = self.args
         return f"min_{printer._print(idx)}({printer._print(expr)})"
+
+
+class Given(sp.Function):
+    """``condition`` holding under ``assumption`` (display form): prints ``... for Σ_xy = 0``.
+
+    ``Given(cond, assumption).args[0]`` is the condition itself.
+    """
+
+    nargs = 2
+
+    def _sympystr(self, printer):
+        cond, assumption = self.args
+        parts = assumption.args if isinstance(assumption, sp.And) else (assumption,)
+        text = ", ".join(f"{printer._print(a.lhs)} = {printer._print(a.rhs)}" if isinstance(a, sp.Eq)
+                         else printer._print(a) for a in parts)
+        return f"{printer._print(cond)}  (for {text})"
+
+    def _latex(self, printer):
+        cond, assumption = self.args
+        return rf"{printer._print(cond)} \quad \text{{for }} {printer._print(assumption)}"
 
 
 def simplify_positive(expr: sp.Expr) -> tuple[sp.Expr, int]:

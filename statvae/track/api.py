@@ -190,6 +190,7 @@ def track(model, data=None, *, spectrum=None, covariance=None, samples=None, par
         meta["basis"] = f"data as given, latent flips only ({resolved.reason})"
     theta0 = collapsed_start(problem, start, opts.newton_tol)
     diagram = run_tracker(problem, theta0, start, stop, opts, progress, meta, label="collapsed")
+    _confirm_collapsed_branch(model, diagram, resolved, parameter, problem.values, start, stop)
     if opts.certify:
         from .certify import certify_point
 
@@ -198,6 +199,31 @@ def track(model, data=None, *, spectrum=None, covariance=None, samples=None, par
                 certify_point(model, diagram, s.id)
     diagram.meta["seconds"] = time.perf_counter() - t0
     return diagram
+
+
+def _confirm_collapsed_branch(model, diagram, resolved, parameter, values, start, stop) -> None:
+    """Self-check: the branch points located on the collapsed branch against the compiled Hessian's blocks.
+
+    An independent evaluation (:class:`statvae.analysis.CompiledCollapse`:
+    its own collapsed point, latent dimensions reduced to the block types)
+    must see exactly ``kernel_dim`` eigenvalues cross zero at each located
+    point; a disagreement raises :class:`~statvae.errors.AnalysisError`.
+    """
+    from ..analysis.compiled import CompiledCollapse
+    from ..analysis.selfcheck import confirm_crossings
+
+    pts = [(s.parameter, s.kernel_dim) for s in diagram.special_points("branch point", branch=0)
+           if s.status == "located"]
+    if not pts:
+        return
+    if resolved.covariance is not None:
+        cc = CompiledCollapse(model, parameter, values, covariance=resolved.covariance)
+    else:
+        cc = CompiledCollapse(model, parameter, values, spectra=resolved.spectra)
+    lo, hi = sorted((abs(start), abs(stop)))
+    cc.fit_affine(float(np.sqrt(lo * hi)) if lo > 0 else hi)
+    confirm_crossings(cc, parameter, pts, H.spec(parameter).nonnegative)
+    diagram.meta["self_check"] = f"{len(pts)} branch point(s) of the collapsed branch confirmed by the compiled Hessian"
 
 
 def run_tracker(problem, theta0, start: float, stop: float, opts: ContinuationOptions, progress=None,

@@ -1,0 +1,98 @@
+"""Random valid graphs: statvae's thresholds and stability against the independent reference.
+
+Every graph :mod:`graphs` draws is built twice, as a statvae model and as a
+spec for ``tests/graph_reference.py`` (plain numpy, finite-difference
+Hessian, written without reading statvae).  For the data drawn (a random
+joint second moment with cross-moments, in any of three units; sometimes
+block diagonal so that the per-mode closed forms apply) statvae's critical
+values must be confirmed by the reference just below and just above each
+(a relative offset of 1e-6: agreement to 1e-6), and its stability verdicts
+must agree with the reference's.
+
+The default run draws from a pool of skeletons (structures and dimensions)
+so that compiled code is reused; ``pytest -m slow`` draws thousands of
+examples from every structure.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import graph_reference as gr
+import graphs
+import reference as ref
+import statvae
+
+#: Skeletons of the default run (structures and dimensions; the values and data are drawn per example).
+POOL = list(range(24))
+DELTA = 1e-6
+
+
+def reference_sign(desc, S, name, value):
+    """+1 if the reference finds an ascent direction at collapse, -1 if none, 0 if it cannot tell."""
+    prob = gr.GraphProblem(graphs.to_spec(desc, **{name: value}), S)
+    spec = ref.collapsed_spectrum(prob)
+    k0 = ref.count_zero_modes(spec)
+    g = ref._max_eig_without_zero_modes(spec, k0, True)
+    thr = 1e-10 * spec["magnitude"]
+    return 1 if g > thr else (-1 if g < -thr else 0)
+
+
+def reference_sides(desc, S, name, v, gap):
+    """Reference signs just below and above ``v`` (offset DELTA, widened to 1e-4 if it cannot tell)."""
+    for d in (DELTA, 1e-4):
+        d = min(d, 0.3 * gap)
+        lo, hi = reference_sign(desc, S, name, v * (1 - d)), reference_sign(desc, S, name, v * (1 + d))
+        if lo and hi:
+            return lo, hi, d
+    return lo, hi, d
+
+
+def check(desc):
+    model = graphs.to_statvae(desc)
+    S = graphs.second_moment(desc)
+    names = graphs.solvable(desc)
+    if not names:
+        return
+    name = names[desc["seed"] % len(names)]
+    others = {k: v for k, v in desc["hyper"].items() if k != name}
+    a = model.collapse()
+    try:
+        pts = a.critical_points(name, covariance=S, **others)
+    except statvae.AnalysisError as exc:
+        msg = str(exc)
+        assert "for every" in msg, msg
+        stable = "is stable" in msg
+        scale = float(np.linalg.eigvalsh(S).max()) if name.startswith("sigma2") else 1.0
+        for v in (0.05 * scale, 20 * scale):
+            s = reference_sign(desc, S, name, v)
+            assert s != (-1 if not stable else 1), f"statvae: {msg}; reference disagrees at {name} = {v}"
+        return
+    values = [p.value for p in pts]
+    for p in pts:
+        gap = min([abs(u - p.value) / p.value for u in values if u != p.value] + [1.0])
+        lo, hi, d = reference_sides(desc, S, name, p.value, gap)
+        want_lo, want_hi = (1, -1) if p.stable_side == "above" else (-1, 1)
+        assert (lo, hi) == (want_lo, want_hi), (
+            f"{name} = {p.value!r} (stable {p.stable_side}, {p.method}): reference signs {lo}, {hi} at +-{d:g}")
+    # stability verdicts at a value between or beyond the thresholds
+    probe = values[0] * 0.5
+    want = pts[0].stable_side == "below"
+    assert a.stable(covariance=S, **others, **{name: probe}) == want
+    assert reference_sign(desc, S, name, probe) == (-1 if want else 1)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@given(graphs.descriptions(skeletons=POOL, max_dim=2))
+def test_random_graphs_against_reference(desc):
+    check(desc)
+
+
+@pytest.mark.slow
+@settings(max_examples=3000, deadline=None, suppress_health_check=list(HealthCheck))
+@given(graphs.descriptions())
+def test_random_graphs_against_reference_many(desc):
+    check(desc)
