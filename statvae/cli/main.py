@@ -30,6 +30,7 @@ import sys
 
 from ..errors import StatvaeError
 from .options import add_data_options, add_model_options, build_model, load_data
+from .render import text, text_name
 
 __all__ = ["main", "build_parser"]
 
@@ -127,39 +128,70 @@ def _threshold(args) -> int:
     model = build_model(args, dim)
     analysis = model.collapse()
     name = args.solve_for or analysis._default_target()
+    analysis._target_symbol(name)
     point = analysis.critical_points(name, **data)
     if len(point) > 1:
         desc_pts = ", ".join(f"{c.value:.10g} (stable {c.stable_side})" for c in point)
         raise StatvaeError(f"collapse changes stability at several values of {name}: {desc_pts}")
     cp = point[0]
-    spectra = analysis.spectra(**data)
-    governing = [v.name for v in model.graph.observed() if v.variance is not None][0]
+    form = analysis.data_form(**data, solve_for=name) if "covariance" in data else None
+    canonical = form is None or form.valid
+    spectra = form.spectra if form is not None else analysis.spectra(**data)
+    # the condition solved for the parameter asked for, every other hyper-parameter at its value
+    condition = model.with_values(**{name: None}).collapse().criterion_for(name)
+    governing = [v.name for v in model.graph.observed() if v.variance is not None]
+    notes = _threshold_notes(model, spectra, canonical, form)
+    source = f" from {args.model_file}" if getattr(args, "model_file", None) else ""
     if args.json:
         out = {
             "parameter": name,
             "critical": cp.value,
-            "condition_latex": latex(analysis.criterion),
-            "spectrum": [float(v) for v in spectra[governing]],
+            "condition_latex": latex(condition),
+            "condition_text": text(condition),
+            "condition_applies": canonical,
+            "spectrum": [float(v) for v in spectra[governing[0]]],
             "stable_side": cp.stable_side,
             "block": cp.block,
             "mode": cp.mode,
             "method": cp.method,
             "model": model.kind,
             "data": desc,
+            "notes": notes,
         }
         if len(spectra) > 1:
             out["spectra"] = {k: [float(x) for x in v] for k, v in spectra.items()}
+        if not canonical:
+            out["reason"] = form.describe()
         print(json.dumps(out))
         return 0
-    from .render import text, text_name
-
     pname = text_name(H.spec(name).latex)
-    print(f"model:     {model.kind} VAE ({', '.join(f'{k}={v}' for k, v in model.dims.items())})")
+    print(f"model:     {model.kind} VAE ({', '.join(f'{k}={v}' for k, v in model.dims.items())}){source}")
     print(f"data:      {desc}")
-    top = ", ".join(f"{v:.6g}" for v in spectra[governing][:5])
-    more = " ..." if len(spectra[governing]) > 5 else ""
-    print(f"spectrum:  {top}{more}  ({len(spectra[governing])} eigenvalues of {governing})")
-    print(f"condition: {text(analysis.criterion)}")
+    for k, g in enumerate(governing):
+        top = ", ".join(f"{v:.6g}" for v in spectra[g][:5])
+        more = " ..." if len(spectra[g]) > 5 else ""
+        label = "spectrum:  " if k == 0 else "           "
+        print(f"{label}{top}{more}  ({len(spectra[g])} eigenvalues of {g})")
+    print(f"condition: {text(condition)}")
     print(f"critical:  {pname} = {cp.value:.12g}  (collapse is stable {cp.stable_side} it; "
           f"block {text_name(cp.block)}, {cp.method})")
+    for n in notes:
+        print(f"note:      {n}")
     return 0
+
+
+def _threshold_notes(model, spectra, canonical, form) -> list:
+    """What the printed numbers rest on, when it is not the plain per-mode reading."""
+    notes = []
+    if not canonical:
+        notes.append(f"these data have no canonical form for this model ({form.describe()}); the condition "
+                     f"above holds only for uncorrelated observed variables, so the critical value comes from "
+                     f"the compiled Hessian's latent blocks, not from it")
+    g = model.graph
+    out_dims = sum(v.dim for v in g.observed() if v.variance is not None)
+    for z in g.latents():
+        if z.dim > out_dims:
+            notes.append(f"{z.name} has {z.dim} coordinates but the modelled data only {out_dims} dimensions: "
+                         f"at most {out_dims} of them can leave collapse, the other {z.dim - out_dims} stay "
+                         f"collapsed for every value")
+    return notes

@@ -31,8 +31,12 @@ def _ints(text: str, what: str) -> list[int]:
 
 def add_model_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model options")
-    g.add_argument("--model", choices=["linear", "conditional", "hierarchical"], default="linear",
+    g.add_argument("--model", choices=["linear", "conditional", "hierarchical"], default=None,
                    help="model family (default: linear)")
+    g.add_argument("--model-file", metavar="FILE", default=None,
+                   help="a custom model graph (.toml or .json; see docs/custom-models.md) instead of --model")
+    g.add_argument("--set", metavar="NAME=VALUE", action="append", default=[],
+                   help="value of any hyper-parameter by name (repeatable), e.g. --set sigma2_y=2")
     g.add_argument("--data-dim", metavar="N", help="data dimension N (default: from the data, else 3)")
     g.add_argument("--latent-dim", metavar="n", default=None,
                    help="latent dimension n; hierarchical: n1,n2 (default: 1; hierarchical 1,1)")
@@ -40,14 +44,14 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--beta", metavar="B", default=None,
                    help="KL weight beta (default 1); hierarchical: beta1,beta2")
     g.add_argument("--sigma2", metavar="S", default=None, help="decoder variance sigma'^2 (fixed decoder variance)")
-    g.add_argument("--decoder-variance", choices=["fixed", "learned"], default="fixed",
+    g.add_argument("--decoder-variance", choices=["fixed", "learned"], default=None,
                    help="sigma'^2 a hyper-parameter (fixed) or a free parameter (learned)")
-    g.add_argument("--encoder", default="diagonal", metavar="KIND",
+    g.add_argument("--encoder", default=None, metavar="KIND",
                    help="encoder covariance: diagonal, full, isotropic or fixed:VALUE; hierarchical: KIND1,KIND2")
-    g.add_argument("--weight-decay-enc", metavar="ETA", default="0", help="weight decay on encoder maps (default 0)")
-    g.add_argument("--weight-decay-dec", metavar="ETA", default="0", help="weight decay on decoder maps (default 0)")
-    g.add_argument("--prior-variance", metavar="V", default="1", help="prior variance (default 1)")
-    g.add_argument("--tau2", metavar="T", default="1", help="hierarchical: variance of p(z1|z2) (default 1)")
+    g.add_argument("--weight-decay-enc", metavar="ETA", default=None, help="weight decay on encoder maps (default 0)")
+    g.add_argument("--weight-decay-dec", metavar="ETA", default=None, help="weight decay on decoder maps (default 0)")
+    g.add_argument("--prior-variance", metavar="V", default=None, help="prior variance (default 1)")
+    g.add_argument("--tau2", metavar="T", default=None, help="hierarchical: variance of p(z1|z2) (default 1)")
 
 
 def add_data_options(p: argparse.ArgumentParser, required: bool = True) -> None:
@@ -75,8 +79,68 @@ def _number(text, what):
     return vals[0]
 
 
+_HYPER_FLAGS = {"sigma2": "--sigma2", "beta": "--beta", "prior_variance": "--prior-variance", "tau2": "--tau2",
+                "weight_decay_enc": "--weight-decay-enc", "weight_decay_dec": "--weight-decay-dec"}
+_STRUCTURE_FLAGS = {"model": "--model", "data_dim": "--data-dim", "latent_dim": "--latent-dim", "x_dim": "--x-dim",
+                    "encoder": "--encoder", "decoder_variance": "--decoder-variance"}
+
+
+def _settings(args) -> dict:
+    """``--set NAME=VALUE`` pairs as a dict of numbers."""
+    out = {}
+    for item in getattr(args, "set", None) or []:
+        name, eq, value = item.partition("=")
+        name = name.strip()
+        if not eq or not name:
+            raise ModelError(f"--set takes NAME=VALUE, got {item!r}")
+        out[name] = _number(value, f"--set {name}")
+    return out
+
+
 def build_model(args, data_dim: int | None) -> VAEModel:
     """The model the options describe; ``data_dim`` is the dimension of the data, if known."""
+    settings = _settings(args)
+    if getattr(args, "model_file", None):
+        return _model_from_file(args, data_dim, settings)
+    model = _preset(args, data_dim)
+    return model.with_values(**settings) if settings else model
+
+
+def _model_from_file(args, data_dim, settings) -> VAEModel:
+    from ..model.files import load_model
+
+    for attr, flag in _STRUCTURE_FLAGS.items():
+        if getattr(args, attr, None) is not None:
+            raise ModelError(f"{flag} describes a preset; with --model-file the file describes the model")
+    model = load_model(args.model_file)
+    values = {}
+    for name, flag in _HYPER_FLAGS.items():
+        text = getattr(args, name.replace("-", "_"), None)
+        if text is None:
+            continue
+        if name not in model.values:
+            raise ModelError(f"{flag} names {name}, which {args.model_file} does not use (its hyper-parameters are: "
+                             f"{', '.join(model.values)}); use --set NAME=VALUE")
+        values[name] = _number(text, flag)
+    values.update(settings)
+    model = model.with_values(**values) if values else model
+    total = sum(v.dim for v in model.graph.observed())
+    if data_dim is not None and data_dim != total:
+        dims = ", ".join(f"{v.name}: {v.dim}" for v in model.graph.observed())
+        raise ModelError(f"the data have {data_dim} dimensions but {args.model_file} observes {total} ({dims})")
+    return model
+
+
+def _preset(args, data_dim: int | None) -> VAEModel:
+    """The preset model the options describe."""
+    args = argparse.Namespace(**vars(args))
+    for attr, default in (("model", "linear"), ("encoder", "diagonal"), ("decoder_variance", "fixed"),
+                          ("weight_decay_enc", "0"), ("weight_decay_dec", "0"), ("prior_variance", "1")):
+        if getattr(args, attr, None) is None:
+            setattr(args, attr, default)
+    tau2_given = getattr(args, "tau2", None) is not None
+    if not tau2_given:
+        args.tau2 = "1"
     given = None if args.data_dim is None else _ints(args.data_dim, "--data-dim")
     if given is not None and len(given) != 1:
         raise ModelError(f"--data-dim takes one integer, got {args.data_dim!r}")
@@ -92,7 +156,7 @@ def build_model(args, data_dim: int | None) -> VAEModel:
         common["sigma2"] = _number(args.sigma2, "--sigma2")
     elif args.sigma2 is not None:
         raise ModelError("--sigma2 cannot be given with --decoder-variance learned (sigma'^2 is then a parameter)")
-    if args.model != "hierarchical" and args.tau2 != "1":
+    if args.model != "hierarchical" and tau2_given:
         raise ModelError("--tau2 applies to --model hierarchical only")
     if args.model != "conditional" and args.x_dim is not None:
         raise ModelError("--x-dim applies to --model conditional only")

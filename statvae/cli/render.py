@@ -18,6 +18,9 @@ _GREEK = {"sigma": "σ", "xi": "ξ", "mu": "μ", "beta": "β", "eta": "η", "tau
 def text_name(latex: str) -> str:
     """A readable name from a LaTeX name: ``\\xi_{i}^{2}`` -> ``ξ_i²``."""
     s = latex.strip()
+    if "\\" not in s and "{" not in s and "_" not in s and "^" not in s:
+        return s  # plain text already
+    s = s.replace(r"\left(", "(").replace(r"\right)", ")").replace(r"\mathrm", "")
     tr = s.startswith(r"\operatorname{tr}")
     s = s.replace(r"\operatorname{tr}", "")
     s = re.sub(r"\^\{\((\d)\)\}", r"\1", s)  # U^{(1)}_{ij} -> U1_{ij}

@@ -92,6 +92,9 @@ class Variable:
         Observed only: LaTeX of the covariance whose spectrum matters
         (default ``\\Sigma_{xx}``; the presets use ``\\Sigma`` and
         ``\\Sigma_{y|x}``).
+    auto_display : bool
+        Set by :meth:`ModelGraph.validate` when it filled in the display
+        fields (symbols of such variables get names of their own).
 
     Unset fields are filled in by :meth:`ModelGraph.validate`.
     """
@@ -109,6 +112,7 @@ class Variable:
     spectrum_latex: str | None = None
     dim_latex: str | None = None
     covariance_latex: str | None = None
+    auto_display: bool = False
 
 
 @dataclass(frozen=True)
@@ -308,6 +312,8 @@ class ModelGraph:
                 ch["latex"] = name_latex(v.name)
             if v.index is None:
                 ch["index"] = pool.pop(0) if pool else f"i{len(used)}"
+            if v.dim_latex is None or (v.observed and v.spectrum_latex is None):
+                ch["auto_display"] = True
             if v.dim_latex is None:
                 ch["dim_latex"] = f"{'N' if v.observed else 'n'}_{{{name_latex(v.name)}}}"
             if v.observed:

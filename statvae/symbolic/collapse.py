@@ -303,22 +303,41 @@ class CollapseAnalysis:
     @property
     def criterion(self) -> sp.Basic:
         """:attr:`condition` solved for the leading hyper-parameter, maxima over modes explicit."""
+        return self.criterion_for(None)
+
+    def criterion_for(self, name: str | None) -> sp.Basic:
+        """:attr:`condition` solved for hyper-parameter ``name`` where it can be (others as the model has them).
+
+        For the condition on ``name`` with the other hyper-parameters at
+        numbers, free ``name`` first: ``model.with_values(name=None).collapse()``.
+
+        Examples
+        --------
+        >>> import statvae
+        >>> statvae.LinearVAE(3, 2, beta=None, sigma2=100).with_values(beta=None).collapse().criterion_for("beta")
+        beta > max_i(x_eig_i/100)
+        """
+        if name is not None:
+            self._target_symbol(name)
         rels = []
         for b in self.blocks:
             for r in b.condition.relations:
-                rels.append(self._quantified(r, b))
+                rels.append(self._quantified(r, b, name))
         out = []
         for r in rels:
             if r is not sp.true and r not in out:
                 out.append(r)
         return self._given(sp.And(*out) if out else sp.true)
 
-    def _quantified(self, rel, block: HessianBlock):
+    def _quantified(self, rel, block: HessianBlock, first: str | None = None):
         if rel in (sp.true, sp.false):
             return rel
         spectral = [s for s in rel.free_symbols if "_eig_" in s.name]
         solved = rel
-        for target in preference_order(rel.free_symbols, self.model):
+        order = preference_order(rel.free_symbols, self.model)
+        if first is not None and H.symbol(first) in rel.free_symbols:
+            order = [H.symbol(first)] + [t for t in order if t != H.symbol(first)]
+        for target in order:
             solved = solve_relational(rel, target)
             if solved is not rel:
                 break

@@ -37,59 +37,33 @@ def _named(name: str, latex: str, **assumptions) -> sp.Symbol:
     return s
 
 
-class LatexSymbol(sp.Symbol):
-    """A symbol that carries its own LaTeX: equal names with different LaTeX are different symbols.
-
-    Dimensions, traces and eigenvalues of a variable are named after the
-    variable (``dim_x``, ``x_eig_i``), but how they print depends on the
-    model (a preset's ``x`` has eigenvalues ``\\xi_{i}^{2}``, a custom
-    graph's ``\\xi_{x,i}^{2}``).  Keeping the LaTeX in the symbol's identity
-    lets both live in one session without one renaming the other.
-    """
-
-    def __new__(cls, name, latex, **assumptions):
-        cls._sanitize(assumptions, cls)
-        return LatexSymbol.__xnew_cached_(cls, name, latex, **assumptions)
-
-    def __xnew__(cls, name, latex, **assumptions):
-        obj = sp.Symbol.__xnew__(cls, name, **assumptions)
-        obj.latex_name = latex
-        return obj
-
-    __xnew_cached_ = staticmethod(sp.core.cache.cacheit(__xnew__))
-
-    def __getnewargs_ex__(self):
-        return ((self.name, self.latex_name), self._assumptions_orig)
-
-    def _hashable_content(self):
-        return (self.name, self.latex_name) + self._assumptions0
-
-    def _latex(self, printer):
-        return self.latex_name
-
-
-def _named_latex(name: str, latex: str, **assumptions) -> sp.Symbol:
-    s = LatexSymbol(name, latex, **assumptions)
-    register_latex(s, latex)
-    return s
-
-
 def dim_symbol(var) -> sp.Symbol:
-    """Symbolic dimension of a variable (``N``, ``n``, ``N_x``, ``n_1``)."""
-    return _named_latex(f"dim_{var.name}", var.dim_latex, integer=True, positive=True)
+    """Symbolic dimension of a variable (``N``, ``n``, ``N_x``, ``n_1``).
+
+    Symbols are global by name and their LaTeX is registered by symbol, so a
+    custom graph's variables (display fields filled in by default) get names
+    of their own (``N_x`` rather than the presets' ``dim_x``): a preset and a
+    custom model used in one session keep their notations.
+    """
+    if var.auto_display:
+        return _named(f"{'N' if var.observed else 'n'}_{var.name}", var.dim_latex, integer=True, positive=True)
+    return _named(f"dim_{var.name}", var.dim_latex, integer=True, positive=True)
 
 
 def spectral_symbol(var, index) -> sp.Symbol:
-    """Eigenvalue symbol of an observed variable: ``xi_i^2`` (``index`` a letter or 1-based int)."""
-    letter = var.spectrum_latex
-    if letter is None:  # a custom variable: the variable names the eigenvalue
-        return _named_latex(f"{var.name}_eig_{index}", f"\\xi_{{{var.latex},{index}}}^{{2}}", positive=True)
-    return _named_latex(f"{var.name}_eig_{index}", f"{letter}_{{{index}}}^{{2}}", positive=True)
+    """Eigenvalue symbol of an observed variable: ``x_eig_i`` is ``xi_i^2`` (``index`` a letter or 1-based int).
+
+    A custom variable's eigenvalues are ``xi_x_eig_i``, printed ``\\xi_{x,i}^{2}``.
+    """
+    if var.spectrum_latex is None:  # a custom variable: the variable names the eigenvalue
+        return _named(f"xi_{var.name}_eig_{index}", f"\\xi_{{{var.latex},{index}}}^{{2}}", positive=True)
+    return _named(f"{var.name}_eig_{index}", f"{var.spectrum_latex}_{{{index}}}^{{2}}", positive=True)
 
 
 def trace_symbol(var) -> sp.Symbol:
     """Trace of the (residual) covariance of an observed variable."""
-    return _named_latex(f"tr_{var.name}", rf"\operatorname{{tr}}{var.covariance_latex}", positive=True)
+    name = f"trSigma_{var.name}" if var.auto_display else f"tr_{var.name}"
+    return _named(name, rf"\operatorname{{tr}}{var.covariance_latex}", positive=True)
 
 
 def block_latex(block: str) -> str:

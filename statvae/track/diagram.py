@@ -144,8 +144,14 @@ class BifurcationDiagram:
                          f"[{b.parameter.min():.6g}, {b.parameter.max():.6g}], {stab}; {b.stop_reason}"
                          + (f"; copy of {b.duplicate_of}" if b.duplicate_of is not None else ""))
             for s in self.special_points(branch=b.id):
-                lines.append(f"    {s.kind} at {self.parameter} = {s.parameter:.12g} (kernel {s.kernel_dim}, "
-                             f"{s.status}, precision {s.precision:.1e})")
+                if s.status == "detected":  # only bracketed: print the bracket and the digits it supports
+                    lo, hi = s.interval
+                    lines.append(f"    {s.kind} in {self.parameter} = [{lo:.{_digits(s.precision) + 1}g}, "
+                                 f"{hi:.{_digits(s.precision) + 1}g}] (~{s.parameter:.{_digits(s.precision)}g}; "
+                                 f"kernel {s.kernel_dim}, detected, precision {s.precision:.1e})")
+                    continue
+                lines.append(f"    {s.kind} at {self.parameter} = {s.parameter:.{_digits(s.precision)}g} "
+                             f"(kernel {s.kernel_dim}, {s.status}, precision {s.precision:.1e})")
         return "\n".join(lines)
 
     # -- persistence ------------------------------------------------------------------
@@ -274,3 +280,10 @@ def _restore_arrays(x, z):
     if isinstance(x, list):
         return [_restore_arrays(v, z) for v in x]
     return x
+
+
+def _digits(precision: float) -> int:
+    """Significant digits a relative precision supports (1 to 12)."""
+    if not np.isfinite(precision) or precision <= 0:
+        return 12
+    return int(min(12, max(1, np.floor(-np.log10(precision)))))
