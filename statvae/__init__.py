@@ -10,12 +10,14 @@ real data, and export every formula as LaTeX.
 """
 
 from .errors import AnalysisError, DataError, ModelError, StatvaeError
-from .model import ConditionalVAE, HierarchicalVAE, LinearVAE, ModelGraph, VAEModel
+from .model import ConditionalVAE, HierarchicalVAE, LinearVAE, Map, ModelGraph, VAEModel, Variable
+from .model.files import load_model, save_model
 from .latex import latex
 from .track import BifurcationDiagram, PhaseDiagram, branch_point_loci, track
 
 __version__ = "0.1.0"
 
-__all__ = ["LinearVAE", "ConditionalVAE", "HierarchicalVAE", "ModelGraph", "VAEModel", "latex", "track",
+__all__ = ["LinearVAE", "ConditionalVAE", "HierarchicalVAE", "ModelGraph", "Variable", "Map", "VAEModel",
+           "load_model", "save_model", "latex", "track",
            "branch_point_loci", "BifurcationDiagram", "PhaseDiagram",
            "StatvaeError", "ModelError", "DataError", "AnalysisError", "__version__"]

@@ -17,6 +17,20 @@ def test_readme_examples():
     assert res.failed == 0
 
 
+def test_custom_models_tutorial():
+    """docs/custom-models.md runs as written (from the repository root, where its paths point)."""
+    import os
+
+    here = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        res = doctest.testfile(str(ROOT / "docs" / "custom-models.md"), module_relative=False,
+                               optionflags=doctest.NORMALIZE_WHITESPACE)
+    finally:
+        os.chdir(here)
+    assert res.failed == 0 and res.attempted > 30
+
+
 MODULES = [m.name for m in pkgutil.walk_packages(statvae.__path__, "statvae.") if not m.name.endswith("__main__")]
 
 

@@ -341,6 +341,13 @@ class CollapseAnalysis:
             solved = solve_relational(rel, target)
             if solved is not rel:
                 break
+        if len(spectral) == 1 and solved is rel:  # no hyper-parameter left free: bound the spectrum instead
+            on = solve_relational(rel, spectral[0])
+            if on is not rel and on.lhs == spectral[0]:
+                idx = sp.Symbol(spectral[0].name.split("_eig_")[1])
+                if isinstance(on, (sp.StrictLessThan, sp.LessThan)):
+                    return on.func(MaxOver(on.lhs, idx), on.rhs)
+                return on.func(MinOver(on.lhs, idx), on.rhs)
         if not spectral or solved is rel or len(spectral) != 1:
             return solved
         idx = sp.Symbol(spectral[0].name.split("_eig_")[1])
