@@ -96,3 +96,29 @@ def test_random_graphs_against_reference(desc):
 @given(graphs.descriptions())
 def test_random_graphs_against_reference_many(desc):
     check(desc)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@given(graphs.descriptions(skeletons=POOL, max_dim=2))
+def test_random_graphs_track_locates_the_same_points(desc):
+    """track() on the collapsed branch finds exactly the crossings critical_points/crossings report."""
+    model = graphs.to_statvae(desc)
+    S = graphs.second_moment(desc)
+    names = graphs.solvable(desc)
+    if not names:
+        return
+    name = names[desc["seed"] % len(names)]
+    others = {k: v for k, v in desc["hyper"].items() if k != name}
+    a = model.collapse()
+    try:
+        v = a.critical_points(name, covariance=S, **others)[0].value
+    except statvae.AnalysisError:
+        return
+    lo, hi = v / 3, v * 3
+    d = statvae.track(model, covariance=S, parameter=name, start=hi, stop=lo, values=others, depth=0,
+                      switching=False)
+    located = sorted(s.parameter for s in d.special_points("branch point", branch=0))
+    expected = [c for c, _ in a.crossings(name, covariance=S, **others) if lo * 1.001 < c < hi * 0.999]
+    assert len(located) >= len(expected)
+    for c in expected:
+        assert min(abs(p - c) for p in located) <= 1e-8 * c, (c, located)
