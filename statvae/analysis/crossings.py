@@ -124,6 +124,40 @@ def _verify(cc, key, v, neighbours, method, nonnegative):
     return None
 
 
+def gap_probes(values: list) -> list:
+    """One probe in each gap of sorted distinct ``values``: below the first, between each pair, above the last.
+
+    The same probes :meth:`CollapseAnalysis._boundaries` uses, so the compiled
+    counts computed here are reused there (``CompiledCollapse.count_vector`` caches them).
+    """
+    return [values[0] / 2] + [(a + b) / 2 for a, b in zip(values, values[1:])] + [values[-1] * 2 + 1]
+
+
+def _verify_gaps(cc, keys, roots: dict) -> list:
+    """Crossings among every block's pencil roots, confirmed by the compiled counts in the gaps between them.
+
+    An affine block's eigenvalues cross zero only at its pencil roots, so the
+    count is constant in each gap of the union of all roots: one evaluation
+    per gap (not two per root) confirms every crossing and its kernel size,
+    and drops roots where no eigenvalue changes sign (touches).
+    """
+    allv = _cluster([v for vs in roots.values() for v in vs], rtol=1e-12)
+    if not allv:
+        return []
+    probes = gap_probes(allv)
+    pos = {k: i for i, k in enumerate(cc.keys)}
+    counts = [cc.count_vector(q) for q in probes]
+    out = []
+    for k in keys:
+        for v in roots[k]:
+            i = int(np.argmin([abs(u - v) for u in allv]))
+            cb, ca = int(counts[i][pos[k]]), int(counts[i + 1][pos[k]])
+            if cb != ca:
+                out.append(Crossing(float(v), k, cb, ca, abs(ca - cb) * k.copies, (float(probes[i]),
+                                    float(probes[i + 1])), "generalized eigenvalue"))
+    return sorted(out, key=lambda c: c.value)
+
+
 def _bracketed(cc, key, a, b, rank):
     """Root of the ``rank``-th eigenvalue of one block between ``a`` and ``b`` (their counts differ)."""
     def f(q):
@@ -173,17 +207,14 @@ def find_crossings(cc: CompiledCollapse, scale: float, nonnegative: bool = False
     out = []
     if kind is not None:
         forms = cc.affine[1]
+        roots = {}
         for k in keys:
             a, b = forms[k]
             t0 = scale if kind == "linear" else 1.0 / scale
             ts = _pencil_roots(a, b, balance(a + t0 * b))
             ps = [t if kind == "linear" else (1.0 / t if t != 0 else np.inf) for t in ts]
-            ps = _cluster([p for p in ps if np.isfinite(p) and p > 0])
-            for v in ps:
-                c = _verify(cc, k, v, ps, "generalized eigenvalue", nonnegative)
-                if c is not None:
-                    out.append(c)
-        return sorted(out, key=lambda c: c.value)
+            roots[k] = _cluster([p for p in ps if np.isfinite(p) and p > 0])
+        return _verify_gaps(cc, keys, roots)
     grid = np.geomspace(scale * 10.0 ** -SCAN_DECADES, scale * 10.0 ** SCAN_DECADES, 20 * SCAN_DECADES + 1)
     if nonnegative:
         grid = np.concatenate([[0.0], grid])

@@ -13,6 +13,8 @@ per block when the blocks are affine in the parameter).
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..errors import AnalysisError
 from .compiled import CompiledCollapse
 
@@ -50,13 +52,13 @@ def confirm_boundaries(cc: CompiledCollapse, name: str, points: list, nonnegativ
 def confirm_crossings(cc: CompiledCollapse, name: str, crossings: list, nonnegative: bool = False) -> None:
     """At each ``(value, kernel_dim)`` exactly ``kernel_dim`` eigenvalues of the compiled blocks must cross zero."""
     values = [v for v, _ in crossings]
+    copies = cc.copies_vector()
     for v, k in crossings:
         lo, hi = sides(values, v, nonnegative)
-        c_lo, c_hi = cc.counts(lo), cc.counts(hi)
-        moved = sum(key.copies * abs(c_hi[key] - c_lo[key]) for key in c_lo)  # blocks may cross both ways at once
+        c_lo, c_hi = cc.count_vector(lo), cc.count_vector(hi)
+        moved = int((copies * np.abs(c_hi - c_lo)).sum())  # blocks may cross both ways at once
         if moved != k:
-            n_lo = sum(key.copies * c for key, c in c_lo.items())
-            n_hi = sum(key.copies * c for key, c in c_hi.items())
+            n_lo, n_hi = int((copies * c_lo).sum()), int((copies * c_hi).sum())
             raise _fail(f"the analysis has {k} Hessian eigenvalue(s) crossing zero at {name} = {v:.12g}",
                         f"the compiled Hessian at the collapsed point has {moved} crossing there ({n_lo} ascent "
                         f"direction(s) at {lo:.12g}, {n_hi} at {hi:.12g})")

@@ -29,7 +29,7 @@ import json
 import sys
 
 from ..errors import StatvaeError
-from .options import add_data_options, add_model_options, build_model, load_data
+from .options import add_data_options, add_model_options, build_model, latent_excess_notes, load_data
 from .render import text, text_name
 
 __all__ = ["main", "build_parser"]
@@ -187,11 +187,5 @@ def _threshold_notes(model, spectra, canonical, form) -> list:
         notes.append(f"these data have no canonical form for this model ({form.describe()}); the condition "
                      f"above holds only for uncorrelated observed variables, so the critical value comes from "
                      f"the compiled Hessian's latent blocks, not from it")
-    g = model.graph
-    out_dims = sum(v.dim for v in g.observed() if v.variance is not None)
-    for z in g.latents():
-        if z.dim > out_dims:
-            notes.append(f"{z.name} has {z.dim} coordinates but the modelled data only {out_dims} dimensions: "
-                         f"at most {out_dims} of them can leave collapse, the other {z.dim - out_dims} stay "
-                         f"collapsed for every value")
-    return notes
+    return notes + latent_excess_notes(model)
+

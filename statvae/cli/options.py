@@ -204,3 +204,16 @@ def load_data(args) -> tuple[dict, str]:
     x = synthetic(spec, samples=args.samples, seed=args.seed)
     return ({"covariance": covariance_from_samples(x, args.ddof)},
             f"synthetic ({args.samples} samples, population spectrum {args.synthetic_spectrum}, seed {args.seed})")
+
+
+def latent_excess_notes(model) -> list:
+    """A note for each latent with more coordinates than the data it models have dimensions."""
+    notes = []
+    g = model.graph
+    out_dims = sum(v.dim for v in g.observed() if v.variance is not None)
+    for z in g.latents():
+        if z.dim > out_dims:
+            notes.append(f"{z.name} has {z.dim} coordinates but the modelled data only {out_dims} dimensions: "
+                         f"at most {out_dims} of them can leave collapse, the other {z.dim - out_dims} stay "
+                         f"collapsed for every value")
+    return notes

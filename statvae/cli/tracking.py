@@ -7,7 +7,7 @@ import sys
 import time
 
 from ..errors import DataError, StatvaeError
-from .options import build_model, load_data
+from .options import build_model, latent_excess_notes, load_data
 
 __all__ = ["add_track_parser", "add_phase_parser", "add_plot_parser"]
 
@@ -129,10 +129,13 @@ def run_track(args) -> int:
         diagram.save(args.out)
     if args.plot:
         _plot_diagram_file(diagram, args.plot, "kl_total")
+    notes = latent_excess_notes(model)
     if args.json:
-        print(json.dumps(diagram_json(diagram)))
+        print(json.dumps({**diagram_json(diagram), "notes": notes}))
     else:
         print(diagram.summary())
+        for n in notes:
+            print(f"note: {n}")
         print(f"({diagram.meta['seconds']:.1f} s)")
     return 0
 

@@ -843,9 +843,12 @@ class CollapseAnalysis:
 
     def _boundaries(self, name, uniq, stable_at, nonneg):
         """CriticalPoints where stability changes among sorted distinct ``(value, block, mode, method)``."""
+        from ..analysis.crossings import gap_probes
+
         vals = [c[0] for c in uniq]
-        lo = 0.0 if nonneg else vals[0] / 2
-        probes = [lo] + [(a + b) / 2 for a, b in zip(vals, vals[1:])] + [vals[-1] * 2 + 1]
+        probes = gap_probes(vals)
+        if nonneg:
+            probes[0] = 0.0
         status = [stable_at(v) for v in probes]
         out = []
         for k, (v, block, mode, method) in enumerate(uniq):

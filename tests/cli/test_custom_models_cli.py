@@ -136,6 +136,22 @@ def test_latent_dim_beyond_the_data_is_explained(capsys):
     assert "at most 3 of them can leave collapse" in out
 
 
+def test_track_explains_latents_beyond_the_data(capsys):
+    code, out, _ = run(["track", "--spectrum", "3,2", "--latent-dim", "3", "--range", "4:0.5", "--quiet"], capsys)
+    assert code == 0 and "z has 3 coordinates but the modelled data only 2 dimensions" in out
+    code, out, _ = run(["track", "--spectrum", "3,2", "--latent-dim", "3", "--range", "4:0.5", "--quiet", "--json"],
+                       capsys)
+    d = json.loads(out)
+    assert len(d["notes"]) == 1 and "1 stay collapsed" in d["notes"][0]
+    # the collapsed branch has one branch point per eigenvalue, each with a kernel of one data mode
+    # times the 3 latent coordinates it may pair with (the count the analysis gives independently)
+    want = statvae.LinearVAE(2, 3).collapse().crossings(spectrum=[3, 2])
+    got = sorted((s["parameter"], s["kernel_dim"]) for s in d["special_points"]
+                 if s["kind"] == "branch point" and s["branch"] == 0)
+    assert [k for _, k in got] == [k for _, k in want]
+    assert np.allclose([v for v, _ in got], [v for v, _ in want], rtol=1e-9)
+
+
 def test_detected_points_print_only_supported_digits():
     d = statvae.track(statvae.LinearVAE(3, 2), spectrum=[3.0, 2.0, 1.0], start=4.0, stop=0.5, depth=2)
     detected = [s for s in d.special_points() if s.status == "detected"]
