@@ -7,7 +7,7 @@ line interface prints that message on one line and exits with status 2.
 
 from __future__ import annotations
 
-__all__ = ["StatvaeError", "ModelError", "DataError", "AnalysisError"]
+__all__ = ["StatvaeError", "ModelError", "DataError", "AnalysisError", "CacheWarning"]
 
 
 class StatvaeError(ValueError):
@@ -28,3 +28,7 @@ class DataError(StatvaeError):
 
 class AnalysisError(StatvaeError):
     """An analysis cannot be carried out as asked (e.g. no critical value exists)."""
+
+
+class CacheWarning(UserWarning):
+    """The on-disk cache of compiled code cannot be written; code is regenerated on every run."""

@@ -89,13 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cache(args) -> int:
-    from ..numeric.cache import cache_dir, clear_cache
+    from ..numeric.cache import cache_dir, clear_cache, count_entries
 
     d = cache_dir()
-    if args.clear:
+    if args.clear:  # entries that cannot be removed raise StatvaeError: one line, exit status 2
         print(f"removed {clear_cache()} entries from {d}")
     else:
-        print(f"{d}: {len(list(d.glob('*.json'))) if d.exists() else 0} entries")
+        print(f"{d}: {count_entries()} entries")
     return 0
 
 

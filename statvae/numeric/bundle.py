@@ -75,6 +75,8 @@ def compile_model(model: VAEModel, backend: str = "numpy", path: str = "auto", c
                          f"{EXPLICIT_MAX_PARAMETERS}); use path='matrix'")
     t0 = time.perf_counter()
     key = C.cache_key(path, model.structure_key(), model.graph.dims_key())
+    # C.load returns only an entry whose digest matches its content: a malformed or edited entry is a miss,
+    # regenerated here and rewritten below; nothing from it is executed
     entry = C.load(key) if cache else None
     hit = entry is not None
     if entry is None:
@@ -110,7 +112,7 @@ def verify_structure(model: VAEModel, cache: bool = True, rtol: float = 1e-9) ->
     :class:`VerificationError` on disagreement.
     """
     key = C.cache_key("verified", model.structure_key())
-    if key in _VERIFIED or (cache and C.load(key)):
+    if key in _VERIFIED or (cache and (C.load(key) or {}).get("verified")):
         return
     small = model.resized(**{v.name: 2 for v in model.graph.variables()})
     m = compile_model(small, path="matrix", cache=cache, verify=False)

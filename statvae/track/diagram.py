@@ -4,14 +4,22 @@ Nodes are ``("branch", id)`` and ``("point", id)``; edges ``branch -> point``
 (the point lies on the branch) and ``point -> branch`` (the branch emanates
 from the point).  Branch data are tables (numpy arrays) of the parameter,
 the Morse index and every recorded observable; parameter vectors are kept if
-asked.  ``save`` writes JSON (floats written with ``repr``: exact) or npz
-(arrays as arrays, metadata as JSON); ``load`` reads either back to an equal
-diagram.
+asked.  ``save`` writes strict JSON (floats written with ``repr``: exact;
+NaN and infinities as ``{"__float__": "nan"}`` markers) or npz (arrays as
+arrays, the rest as JSON); every field is saved, kernel vectors and their
+coset keys included, so a reloaded diagram can be certified.  ``load`` reads
+either back to an equal diagram, after checking the file's structure: any
+problem is one :class:`~statvae.errors.DataError` naming the file.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import os
+import struct
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +31,7 @@ from .locate import SpecialPoint
 
 __all__ = ["Branch", "BifurcationDiagram"]
 
-FORMAT = "statvae-diagram-1"
+FORMAT = "statvae-diagram-2"
 
 
 @dataclass
@@ -156,74 +164,150 @@ class BifurcationDiagram:
 
     # -- persistence ------------------------------------------------------------------
     def to_dict(self, arrays: bool = False) -> dict:
-        """Plain data (``arrays=True`` keeps numpy arrays for npz)."""
-        conv = (lambda a: a) if arrays else (lambda a: None if a is None else np.asarray(a).tolist())
-        return {
-            "format": FORMAT,
-            "parameter": self.parameter,
-            "meta": self.meta,
-            "branches": [
-                {"id": b.id, "parent": b.parent, "origin": b.origin, "label": b.label, "span": [int(x) for x in b.span],
-                 "parameter": conv(b.parameter), "index": conv(b.index), "stop_reason": b.stop_reason,
-                 "duplicate_of": b.duplicate_of, "theta": conv(b.theta),
-                 "data": {k: conv(v) for k, v in b.data.items()}}
-                for b in self.branches.values()
-            ],
-            "points": [
-                {"id": s.id, "kind": s.kind, "branch": s.branch, "parameter": s.parameter,
-                 "interval": list(s.interval), "precision": s.precision, "status": s.status,
-                 "kernel_dim": s.kernel_dim, "kernel": [{str(k): v for k, v in d.items()} for d in s.kernel],
-                 "index_change": s.index_change, "characters": list(s.characters),
-                 "theta": conv(s.theta), "info": _plain(s.info)}
-                for s in self.points.values()
-            ],
-        }
+        """Every field as plain, strictly JSON-compatible data; :meth:`from_dict` rebuilds an equal diagram.
+
+        Parameters
+        ----------
+        arrays : bool
+            Keep the branch tables, parameter vectors and kernel vectors as
+            numpy arrays (for npz) instead of nested lists.
+
+        Returns
+        -------
+        dict
+            Non-finite floats are written as ``{"__float__": "nan"}`` (``"inf"``,
+            ``"-inf"``; a NaN other than the default one as ``"nan:<64-bit hex>"``),
+            so ``json.dumps(d, allow_nan=False)`` succeeds; kernel vectors and the
+            coset keys of their Hessian blocks are saved, so a reloaded diagram
+            can be certified.
+        """
+        conv = ((lambda a: None if a is None else np.asarray(a)) if arrays else
+                (lambda a: None if a is None else encode_json(np.asarray(a))))
+        branches = []
+        for b in self.branches.values():
+            branches.append({
+                "id": int(b.id), "parent": encode_json(b.parent), "origin": encode_json(b.origin),
+                "label": str(b.label), "span": [int(x) for x in b.span],
+                "parameter": conv(np.asarray(b.parameter, dtype=float)), "index": conv(np.asarray(b.index)),
+                "stop_reason": str(b.stop_reason), "duplicate_of": encode_json(b.duplicate_of),
+                "theta": conv(b.theta), "data": {str(k): conv(v) for k, v in b.data.items()}})
+        points = []
+        for s in self.points.values():
+            vecs, keys = s.info.get("kernel_vectors"), s.info.get("coset_keys")
+            points.append({
+                "id": int(s.id), "kind": str(s.kind), "branch": int(s.branch), "parameter": encode_json(s.parameter),
+                "interval": encode_json(list(s.interval)), "precision": encode_json(s.precision),
+                "status": str(s.status), "kernel_dim": int(s.kernel_dim),
+                "kernel": [{str(k): encode_json(v) for k, v in kv.items()} for kv in s.kernel],
+                "index_change": int(s.index_change), "characters": [str(c) for c in s.characters],
+                "theta": conv(s.theta),
+                "kernel_vectors": None if vecs is None else [conv(np.asarray(v, dtype=float)) for v in vecs],
+                "coset_keys": None if keys is None else encode_json(list(keys)),
+                "info": encode_json({k: v for k, v in s.info.items() if k not in _SAVED_APART})})
+        return {"format": FORMAT, "parameter": str(self.parameter), "meta": encode_json(self.meta),
+                "branches": branches, "points": points}
 
     def save(self, path) -> Path:
-        """Write ``.json`` or ``.npz`` (by suffix); load it back with :meth:`load`."""
-        path = Path(path)
+        """Write the diagram as ``.json`` (strict JSON) or ``.npz`` (by suffix); :meth:`load` reads it back.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Ends in ``.json`` or ``.npz``.  The file is written to a temporary
+            name and renamed, so a failed write leaves no partial file.
+
+        Returns
+        -------
+        pathlib.Path
+
+        Raises
+        ------
+        DataError
+            Wrong suffix, missing parent directory, a directory at ``path``,
+            or the file cannot be written (one line, naming the file).
+        """
+        path = output_path(path, (".json", ".npz"), "diagram")
         if path.suffix == ".npz":
-            d = self.to_dict(arrays=True)
             arrays: dict = {}
-            meta = json.loads(json.dumps(_strip_arrays(d, arrays, "r")))
-            np.savez(path, __meta__=np.array(json.dumps(meta)), **arrays)
-        elif path.suffix == ".json":
-            path.write_text(json.dumps(self.to_dict()))
+            text = _dumps(_strip_arrays(self.to_dict(arrays=True), arrays), path)
+            arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
+
+            def write(fh):
+                np.savez(fh, __meta__=np.array(text), **arrays)
         else:
-            raise DataError(f"save to .json or .npz, got {path.name}")
+            data = _dumps(self.to_dict(), path).encode("utf-8")
+
+            def write(fh):
+                fh.write(data)
+        write_atomic(path, write)
         return path
 
     @classmethod
     def load(cls, path) -> "BifurcationDiagram":
-        path = Path(path)
-        if not path.exists():
-            raise DataError(f"file not found: {path}")
-        try:
-            if path.suffix == ".npz":
-                z = np.load(path, allow_pickle=False)
-                d = _restore_arrays(json.loads(str(z["__meta__"])), z)
-            else:
-                d = json.loads(path.read_text())
-        except (ValueError, KeyError, OSError) as exc:
-            raise DataError(f"{path} is not a statvae diagram ({exc})") from None
-        if d.get("format") != FORMAT:
-            raise DataError(f"{path} is not a statvae diagram (format {d.get('format')!r})")
-        return cls.from_dict(d)
+        """Read a diagram written by :meth:`save` (``.json`` or ``.npz``).
+
+        Raises
+        ------
+        DataError
+            One line naming the file: missing, a directory, unreadable, wrong
+            suffix, not JSON / not an npz archive (truncated), not a statvae
+            diagram, or a structural problem (missing key, wrong type, array
+            lengths inconsistent with a branch's points, bad kernel keys).
+        """
+        path = input_path(path, (".json", ".npz"), "diagram")
+        tree = read_npz_tree(path, "diagram") if path.suffix == ".npz" else read_json_result(
+            path, _READABLE_FORMATS, "diagram")
+        return cls.from_dict(tree, source=str(path))
 
     @classmethod
-    def from_dict(cls, d: dict) -> "BifurcationDiagram":
-        arr = lambda x, dt=float: None if x is None else np.asarray(x, dtype=dt)  # noqa: E731
-        diag = cls(d["parameter"], meta=d["meta"])
-        for b in d["branches"]:
-            diag.branches[b["id"]] = Branch(
-                b["id"], b["parent"], b["origin"], b["label"], [int(x) for x in b["span"]], arr(b["parameter"]),
-                arr(b["index"], int), {k: arr(v) for k, v in b["data"].items()}, arr(b["theta"]),
-                b["stop_reason"], b["duplicate_of"])
-        for s in d["points"]:
-            diag.points[s["id"]] = SpecialPoint(
-                s["id"], s["kind"], s["branch"], s["parameter"], tuple(s["interval"]), s["precision"], s["status"],
-                s["kernel_dim"], [{int(k): v for k, v in kv.items()} for kv in s["kernel"]], s["index_change"],
-                list(s["characters"]), arr(s["theta"]), s["info"])
+    def from_dict(cls, d: dict, source: str | None = None) -> "BifurcationDiagram":
+        """Rebuild a diagram from :meth:`to_dict` data, checking its structure.
+
+        Parameters
+        ----------
+        d : dict
+        source : str, optional
+            Named in error messages (the file it was read from).
+
+        Raises
+        ------
+        DataError
+            One line saying what is wrong.
+        """
+        try:
+            return cls._checked_from_dict(decode_json(d))
+        except _Invalid as exc:
+            raise DataError(f"{source or 'the data'} is not a valid statvae diagram: {exc}") from None
+
+    @classmethod
+    def _checked_from_dict(cls, d) -> "BifurcationDiagram":
+        if not isinstance(d, dict):
+            raise _Invalid(f"expected an object at the top level, got {_kind(d)}")
+        fmt = d.get("format")
+        if fmt not in _READABLE_FORMATS:
+            raise _Invalid(f"format {fmt!r}, expected {FORMAT!r}")
+        diag = cls(take(d, "parameter", "the diagram", "str"), meta=take(d, "meta", "the diagram", "dict"))
+        _check_meta(diag.meta)
+        for i, b in enumerate(take(d, "branches", "the diagram", "list")):
+            br = _branch_from(b, i)
+            if br.id in diag.branches:
+                raise _Invalid(f"branch id {br.id} appears twice")
+            diag.branches[br.id] = br
+        for i, s in enumerate(take(d, "points", "the diagram", "list")):
+            sp = _point_from(s, i)
+            if sp.id in diag.points:
+                raise _Invalid(f"special point id {sp.id} appears twice")
+            diag.points[sp.id] = sp
+        for b in diag.branches.values():
+            for name in ("parent", "duplicate_of"):
+                ref = getattr(b, name)
+                if ref is not None and ref not in diag.branches:
+                    raise _Invalid(f"branch {b.id}: {name} {ref} is not a branch of the diagram")
+            if b.origin is not None and b.origin not in diag.points:
+                raise _Invalid(f"branch {b.id}: origin {b.origin} is not a special point of the diagram")
+        for s in diag.points.values():
+            if s.branch not in diag.branches:
+                raise _Invalid(f"special point {s.id}: branch {s.branch} is not a branch of the diagram")
         return diag
 
     def __eq__(self, other):
@@ -232,54 +316,433 @@ class BifurcationDiagram:
         return json.dumps(self.to_dict(), sort_keys=True) == json.dumps(other.to_dict(), sort_keys=True)
 
 
-def read_json_result(path, fmt: str, what: str) -> dict:
-    """Read a saved statvae result (JSON), checking that it exists and has format ``fmt``."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"file not found: {path}")
-    try:
-        d = json.loads(path.read_text())
-    except (ValueError, OSError) as exc:
-        raise DataError(f"{path} is not a statvae {what} ({exc})") from None
-    if not isinstance(d, dict) or d.get("format") != fmt:
-        raise DataError(f"{path} is not a statvae {what}")
-    return d
+# -- reading and writing saved results (shared with track/phase.py) ------------------------------------------------
+_SAVED_APART = ("kernel_vectors", "coset_keys")   # info entries saved as fields of their own (arrays in npz)
+_READABLE_FORMATS = ("statvae-diagram-1", FORMAT)  # version 1: no kernel vectors (cannot be certified)
+_MARKERS = ("__float__", "__array__", "__dict__")
+_CANONICAL_NAN = struct.unpack("<Q", struct.pack("<d", float("nan")))[0]
 
 
-def _plain(x):
+class _Invalid(Exception):
+    """A structural problem of saved data (the message names the place, not the file)."""
+
+
+def encode_json(x):
+    """``x`` as strict JSON data: numpy scalars and arrays to Python, non-finite floats to markers.
+
+    ``{"__float__": "nan" | "inf" | "-inf"}`` stands for a non-finite float
+    (``"nan:<hex>"`` keeps the bits of a NaN other than the default one); a
+    dict whose only key is a marker is wrapped as ``{"__dict__": ...}``.
+    :func:`decode_json` inverts it exactly.
+    """
     if isinstance(x, dict):
-        return {str(k): _plain(v) for k, v in x.items() if k not in ("kernel_vectors", "coset_keys")}
+        out = {str(k): encode_json(v) for k, v in x.items()}
+        return {"__dict__": out} if len(out) == 1 and next(iter(out)) in _MARKERS else out
     if isinstance(x, (list, tuple)):
-        return [_plain(v) for v in x]
+        return [encode_json(v) for v in x]
     if isinstance(x, np.ndarray):
-        return x.tolist()
-    if isinstance(x, (np.floating,)):
-        return float(x)
-    if isinstance(x, (np.integer,)):
+        return encode_json(x.tolist())
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    if isinstance(x, (int, np.integer)):
         return int(x)
+    if isinstance(x, (float, np.floating)):
+        x = float(x)
+        if math.isfinite(x):
+            return x
+        if math.isinf(x):
+            return {"__float__": "inf" if x > 0 else "-inf"}
+        bits = struct.unpack("<Q", struct.pack("<d", x))[0]
+        return {"__float__": "nan" if bits == _CANONICAL_NAN else f"nan:{bits:016x}"}
     return x
 
 
-def _strip_arrays(x, store, prefix):
+def decode_json(x):
+    """Inverse of :func:`encode_json` (numpy arrays pass through); raises ``_Invalid`` on a bad marker."""
     if isinstance(x, dict):
-        return {k: _strip_arrays(v, store, f"{prefix}.{k}") for k, v in x.items()}
+        if len(x) == 1:
+            ((k, v),) = x.items()
+            if k == "__float__":
+                return _special_float(v)
+            if k == "__dict__" and isinstance(v, dict):
+                return {kk: decode_json(vv) for kk, vv in v.items()}
+        return {k: decode_json(v) for k, v in x.items()}
     if isinstance(x, list):
-        return [_strip_arrays(v, store, f"{prefix}.{i}") for i, v in enumerate(x)]
+        return [decode_json(v) for v in x]
+    return x
+
+
+def _special_float(v) -> float:
+    if v in ("inf", "-inf"):
+        return float(v)
+    if v == "nan":
+        return float("nan")
+    if isinstance(v, str) and v.startswith("nan:"):
+        try:
+            bits = int(v[4:], 16)
+            value = struct.unpack("<d", struct.pack("<Q", bits))[0]
+        except (ValueError, struct.error):
+            value = 0.0
+        if math.isnan(value):
+            return value
+    raise _Invalid(f"bad non-finite float marker {v!r}")
+
+
+def _dumps(tree, path) -> str:
+    try:
+        return json.dumps(tree, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"cannot save {path}: a value is not plain data ({exc})") from None
+
+
+def output_path(path, suffixes: tuple, what: str) -> Path:
+    """``path`` as a Path, checked for writing a statvae ``what`` (suffix, parent directory, not a directory)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise DataError(f"a {what} is saved to a file path, got {type(path).__name__}")
+    path = Path(path)
+    if path.suffix not in suffixes:
+        raise DataError(f"save a {what} to {' or '.join(suffixes)}, got {path.name or str(path)!r}")
+    parent = path.parent
+    if not parent.is_dir():
+        raise DataError(f"cannot write {path}: directory {parent} does not exist")
+    if path.is_dir():
+        raise DataError(f"cannot write {path}: it is a directory")
+    return path
+
+
+def write_atomic(path: Path, write) -> None:
+    """Call ``write(binary file)`` on a temporary file next to ``path``, then rename it to ``path``.
+
+    Any ``OSError`` (permissions, full disk) becomes one :class:`DataError`
+    naming the file; the temporary file is removed and ``path`` is untouched.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    try:
+        with open(tmp, "xb") as fh:
+            write(fh)
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise DataError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def input_path(path, suffixes: tuple, what: str) -> Path:
+    """``path`` as a Path, checked for reading a statvae ``what``: suffix, existence, a regular file."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise DataError(f"a {what} is read from a file path, got {type(path).__name__}")
+    path = Path(path)
+    if path.suffix not in suffixes:
+        raise DataError(f"cannot read {path}: a statvae {what} is a {' or '.join(suffixes)} file")
+    try:
+        if not path.exists():
+            raise DataError(f"file not found: {path}")
+        if path.is_dir():
+            raise DataError(f"cannot read {path}: it is a directory, not a statvae {what}")
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def read_json_result(path, fmt, what: str) -> dict:
+    """Read a saved statvae result (JSON), checking that it is a readable object with format ``fmt``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.json`` file.
+    fmt : str or tuple of str
+        Accepted values of the ``format`` key.
+    what : str
+        What the file holds, for messages (``"phase diagram"``).
+
+    Returns
+    -------
+    dict
+        The parsed object as written (decode its float markers with
+        :func:`decode_json`, as ``from_dict`` does).
+
+    Raises
+    ------
+    DataError
+        One line naming the file and what is wrong.
+    """
+    path = input_path(path, (".json",), what)
+    formats = (fmt,) if isinstance(fmt, str) else tuple(fmt)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        d = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise DataError(f"{path} is not a statvae {what}: not a UTF-8 text file") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path} is not a statvae {what}: not valid JSON ({exc.msg} at line {exc.lineno} "
+                        f"column {exc.colno})") from None
+    except (ValueError, RecursionError) as exc:
+        raise DataError(f"{path} is not a statvae {what}: not valid JSON ({type(exc).__name__})") from None
+    if not isinstance(d, dict):
+        raise DataError(f"{path} is not a statvae {what}: expected a JSON object, got {_kind(d)}")
+    if d.get("format") not in formats:
+        raise DataError(f"{path} is not a statvae {what} (format {d.get('format')!r}, expected {formats[-1]!r})")
+    return d
+
+
+def read_npz_tree(path: Path, what: str) -> dict:
+    """The metadata tree of a statvae ``.npz`` with its arrays put back in place (checked, one-line errors)."""
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if magic not in (b"PK\x03\x04", b"PK\x05\x06"):
+        raise DataError(f"{path} is not a statvae {what}: not an npz archive")
+    try:
+        z = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, struct.error, NotImplementedError,
+            KeyError) as exc:
+        raise DataError(f"{path} is not a statvae {what}: unreadable npz archive, truncated or damaged "
+                        f"({type(exc).__name__})") from None
+    try:
+        if not isinstance(z, np.lib.npyio.NpzFile):
+            raise _Invalid("a single .npy array, not an npz archive")
+        if "__meta__" not in z.files:
+            raise _Invalid("no '__meta__' record")
+        meta = z["__meta__"]
+        if meta.shape != () or meta.dtype.kind != "U":
+            raise _Invalid("the '__meta__' record is not a text")
+        try:
+            tree = json.loads(str(meta))
+        except (ValueError, RecursionError):
+            raise _Invalid("the '__meta__' record is not valid JSON") from None
+        if not isinstance(tree, dict):
+            raise _Invalid(f"expected an object in '__meta__', got {_kind(tree)}")
+        return _restore_arrays(tree, z)
+    except _Invalid as exc:
+        raise DataError(f"{path} is not a valid statvae {what}: {exc}") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, struct.error, NotImplementedError,
+            KeyError) as exc:
+        raise DataError(f"{path} is not a statvae {what}: unreadable npz archive, truncated or damaged "
+                        f"({type(exc).__name__})") from None
+    finally:
+        if hasattr(z, "close"):
+            z.close()
+
+
+def _strip_arrays(x, store):
+    if isinstance(x, dict):
+        if len(x) == 1 and "__dict__" in x and isinstance(x["__dict__"], dict):
+            return {"__dict__": {k: _strip_arrays(v, store) for k, v in x["__dict__"].items()}}
+        return {k: _strip_arrays(v, store) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_strip_arrays(v, store) for v in x]
     if isinstance(x, np.ndarray):
         key = f"a{len(store)}"
         store[key] = x
         return {"__array__": key}
-    return _plain(x)
+    return x
 
 
 def _restore_arrays(x, z):
     if isinstance(x, dict):
-        if set(x) == {"__array__"}:
-            return z[x["__array__"]]
+        if len(x) == 1 and "__dict__" in x and isinstance(x["__dict__"], dict):
+            return {"__dict__": {k: _restore_arrays(v, z) for k, v in x["__dict__"].items()}}
+        if len(x) == 1 and "__array__" in x:
+            key = x["__array__"]
+            if not isinstance(key, str) or key == "__meta__" or key not in z.files:
+                raise _Invalid(f"array {key!r} is missing from the archive")
+            return z[key]
         return {k: _restore_arrays(v, z) for k, v in x.items()}
     if isinstance(x, list):
         return [_restore_arrays(v, z) for v in x]
     return x
+
+
+# -- structural checks ------------------------------------------------------------------------------------------
+_KINDS = {"int": "an integer", "num": "a number", "str": "a string", "dict": "an object", "list": "a list",
+          "bool": "true or false"}
+
+
+def _kind(v) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, (bool, np.bool_)):
+        return "a boolean"
+    if isinstance(v, (int, np.integer)):
+        return "an integer"
+    if isinstance(v, (float, np.floating)):
+        return "a number"
+    if isinstance(v, str):
+        return "a string"
+    if isinstance(v, dict):
+        return "an object"
+    if isinstance(v, (list, tuple)):
+        return "a list"
+    if isinstance(v, np.ndarray):
+        return f"an array of shape {v.shape}"
+    return type(v).__name__
+
+
+def check_value(v, kind: str, what: str):
+    """``v`` checked to be of ``kind`` (``int``, ``num``, ``str``, ``dict``, ``list``, ``bool``; ``?`` = or null)."""
+    optional = kind.endswith("?")
+    k = kind.rstrip("?")
+    if v is None and optional:
+        return None
+    isbool = isinstance(v, (bool, np.bool_))
+    ok = {"int": isinstance(v, (int, np.integer)) and not isbool,
+          "num": isinstance(v, (int, float, np.integer, np.floating)) and not isbool,
+          "str": isinstance(v, str), "dict": isinstance(v, dict), "list": isinstance(v, (list, tuple)),
+          "bool": isbool}[k]
+    if not ok:
+        raise _Invalid(f"{what} must be {_KINDS[k]}{' or null' if optional else ''}, got {_kind(v)}")
+    return int(v) if k == "int" else float(v) if k == "num" else bool(v) if k == "bool" else v
+
+
+def take(d: dict, key: str, where: str, kind: str):
+    """``d[key]`` checked with :func:`check_value`; a missing key is an error naming ``where``."""
+    if key not in d:
+        raise _Invalid(f"{where} has no {key!r}")
+    return check_value(d[key], kind, f"{where}: {key!r}")
+
+
+def check_array(v, what: str, kind: str = "float", ndim: tuple | None = (1,), rows: int | None = None,
+                per: str = "point of the branch") -> np.ndarray:
+    """``v`` (array or nested lists) as a float or int array with ``ndim`` dimensions and ``rows`` rows."""
+    if isinstance(v, np.ndarray):
+        a = v
+    elif isinstance(v, (list, tuple)):
+        try:
+            a = np.asarray(v)
+        except (ValueError, TypeError, RecursionError):
+            raise _Invalid(f"{what} is not a rectangular array of numbers") from None
+    else:
+        raise _Invalid(f"{what} must be an array, got {_kind(v)}")
+    allowed = "iuf" if kind == "float" else "iu"
+    if a.dtype.kind not in allowed and not (a.size == 0 and a.dtype.kind == "f"):
+        found = "non-numbers" if a.dtype.kind in "OUSV" else f"{a.dtype} values"
+        raise _Invalid(f"{what} must hold {'numbers' if kind == 'float' else 'integers'}, found {found}")
+    if ndim is not None and a.ndim not in ndim:
+        raise _Invalid(f"{what} must be {' or '.join(f'{n}-D' for n in ndim)}, got shape {a.shape}")
+    if a.ndim == 0:
+        raise _Invalid(f"{what} must be an array, got a single number")
+    if rows is not None and a.shape[0] != rows:
+        unit = "entries" if a.ndim == 1 else "rows"
+        raise _Invalid(f"{what} has {a.shape[0]} {unit}, expected {rows} (one per {per})")
+    target = np.float64 if kind == "float" else np.int64
+    return a if a.dtype == target else a.astype(target)
+
+
+def _check_meta(meta: dict) -> None:
+    spectra = meta.get("spectra")
+    if spectra is not None:
+        for k, v in check_value(spectra, "dict", "meta: 'spectra'").items():
+            check_array(v, f"meta: spectrum of {k}")
+    values = meta.get("values")
+    if values is not None:
+        for k, v in check_value(values, "dict", "meta: 'values'").items():
+            check_value(v, "num", f"meta: value of {k}")
+
+
+def _branch_from(b, i: int) -> Branch:
+    where = f"branch #{i + 1}"
+    if not isinstance(b, dict):
+        raise _Invalid(f"{where} must be an object, got {_kind(b)}")
+    bid = take(b, "id", where, "int")
+    where = f"branch {bid}"
+    span = [check_value(x, "int", f"{where}: 'span' entry") for x in take(b, "span", where, "list")]
+    parameter = check_array(_present(b, "parameter", where), f"{where}: 'parameter'")
+    n = len(parameter)
+    if n == 0:
+        raise _Invalid(f"{where} has no points")
+    index = check_array(_present(b, "index", where), f"{where}: 'index'", "int", (1,), n)
+    theta = _present(b, "theta", where)
+    theta = None if theta is None else check_array(theta, f"{where}: 'theta'", "float", (2,), n)
+    data = {}
+    for k, v in take(b, "data", where, "dict").items():
+        data[check_value(k, "str", f"{where}: observable name")] = check_array(v, f"{where}: observable {k!r}",
+                                                                               "float", None, n)
+    return Branch(bid, take(b, "parent", where, "int?"), take(b, "origin", where, "int?"),
+                  take(b, "label", where, "str"), span, parameter, index, data, theta,
+                  take(b, "stop_reason", where, "str"), take(b, "duplicate_of", where, "int?"))
+
+
+def _plain_array(v):
+    """A list as a numpy array when it is a rectangular array of numbers, else unchanged."""
+    if not isinstance(v, list):
+        return v
+    try:
+        a = np.asarray(v)
+    except (ValueError, TypeError, RecursionError):
+        return v
+    return a if a.dtype.kind in "iufb" or a.size == 0 else v
+
+
+def _present(d: dict, key: str, where: str):
+    if key not in d:
+        raise _Invalid(f"{where} has no {key!r}")
+    return d[key]
+
+
+def _point_from(s, i: int) -> SpecialPoint:
+    where = f"special point #{i + 1}"
+    if not isinstance(s, dict):
+        raise _Invalid(f"{where} must be an object, got {_kind(s)}")
+    pid = take(s, "id", where, "int")
+    where = f"special point {pid}"
+    interval = take(s, "interval", where, "list")
+    if len(interval) != 2:
+        raise _Invalid(f"{where}: 'interval' must hold 2 numbers, got {len(interval)}")
+    interval = tuple(check_value(x, "num", f"{where}: 'interval' entry") for x in interval)
+    theta = _present(s, "theta", where)
+    theta = None if theta is None else check_array(theta, f"{where}: 'theta'")
+    size = None if theta is None else len(theta)
+    kernel = []
+    for kv in take(s, "kernel", where, "list"):
+        kv = check_value(kv, "dict", f"{where}: 'kernel' vector")
+        vec = {}
+        for k, v in kv.items():
+            idx = _kernel_index(k, size, where)
+            vec[idx] = check_value(v, "num", f"{where}: 'kernel' entry {k!r}")
+        kernel.append(vec)
+    characters = [check_value(c, "str", f"{where}: 'characters' entry") for c in take(s, "characters", where, "list")]
+    info = take(s, "info", where, "dict")
+    vecs, keys = s.get("kernel_vectors"), s.get("coset_keys")  # absent in format 1
+    if vecs is not None:
+        vecs = [check_array(v, f"{where}: kernel vector {k + 1}") for k, v in
+                enumerate(check_value(vecs, "list", f"{where}: 'kernel_vectors'"))]
+        want = size if size is not None else (len(vecs[0]) if vecs else 0)
+        for k, v in enumerate(vecs):
+            if len(v) != want:
+                raise _Invalid(f"{where}: kernel vector {k + 1} has {len(v)} entries, expected {want} "
+                               f"(the size of the parameter vector)")
+    if keys is not None:
+        keys = [check_value(k, "int", f"{where}: coset key")
+                for k in check_value(keys, "list", f"{where}: 'coset_keys'")]
+    if (vecs is None) != (keys is None) or (vecs is not None and len(vecs) != len(keys)):
+        raise _Invalid(f"{where}: {0 if vecs is None else len(vecs)} kernel vector(s) but "
+                       f"{0 if keys is None else len(keys)} coset key(s)")
+    info = dict(info)
+    if vecs is not None:
+        info["kernel_vectors"], info["coset_keys"] = vecs, keys
+    return SpecialPoint(pid, take(s, "kind", where, "str"), take(s, "branch", where, "int"),
+                        take(s, "parameter", where, "num"), interval, take(s, "precision", where, "num"),
+                        take(s, "status", where, "str"), take(s, "kernel_dim", where, "int"), kernel,
+                        take(s, "index_change", where, "int"), characters, theta, info)
+
+
+def _kernel_index(k, size, where) -> int:
+    try:
+        idx = int(k) if isinstance(k, (str, int, np.integer)) and not isinstance(k, bool) else None
+    except ValueError:
+        idx = None
+    if idx is None or idx < 0 or (size is not None and idx >= size):
+        bound = f" (0 to {size - 1})" if size else ""
+        raise _Invalid(f"{where}: kernel key {k!r} is not a parameter index{bound}")
+    return idx
 
 
 def _digits(precision: float) -> int:

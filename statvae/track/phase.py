@@ -42,24 +42,85 @@ class PhaseDiagram:
     meta: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"format": "statvae-phase-1", "parameter": self.parameter, "along": self.along, "meta": self.meta,
-                "loci": [{k: (np.asarray(v).tolist() if isinstance(v, (list, np.ndarray)) else v)
+        """Plain, strictly JSON-compatible data (NaN and infinities as ``{"__float__": ...}`` markers).
+
+        Returns
+        -------
+        dict
+            ``json.dumps(d, allow_nan=False)`` succeeds; :meth:`from_dict`
+            rebuilds an equal phase diagram.
+        """
+        from .diagram import encode_json
+
+        return {"format": "statvae-phase-1", "parameter": str(self.parameter), "along": str(self.along),
+                "meta": encode_json(self.meta),
+                "loci": [{str(k): encode_json(np.asarray(v) if isinstance(v, (list, np.ndarray)) else v)
                           for k, v in loc.items()} for loc in self.loci]}
 
     def save(self, path) -> Path:
-        path = Path(path)
-        if path.suffix != ".json":
-            raise DataError(f"phase diagrams are saved as .json, got {path.name}")
-        path.write_text(json.dumps(self.to_dict()))
+        """Write the phase diagram as strict JSON (``.json``); :meth:`load` reads it back.
+
+        Raises
+        ------
+        DataError
+            Wrong suffix, missing parent directory, a directory at ``path``, or
+            the file cannot be written (one line, naming the file).
+        """
+        from .diagram import _dumps, output_path, write_atomic
+
+        path = output_path(path, (".json",), "phase diagram")
+        data = _dumps(self.to_dict(), path).encode("utf-8")
+        write_atomic(path, lambda fh: fh.write(data))
         return path
 
     @classmethod
     def load(cls, path) -> "PhaseDiagram":
+        """Read a phase diagram written by :meth:`save`, checking its structure.
+
+        Raises
+        ------
+        DataError
+            One line naming the file: missing, a directory, unreadable, not
+            JSON, not a phase diagram, or a structural problem (missing key,
+            wrong type, loci arrays of different lengths).
+        """
         from .diagram import read_json_result
 
         d = read_json_result(path, "statvae-phase-1", "phase diagram")
-        return cls(d["parameter"], d["along"], [{k: (np.asarray(v) if isinstance(v, list) else v)
-                                                  for k, v in loc.items()} for loc in d["loci"]], d["meta"])
+        return cls.from_dict(d, source=str(path))
+
+    @classmethod
+    def from_dict(cls, d: dict, source: str | None = None) -> "PhaseDiagram":
+        """Rebuild a phase diagram from :meth:`to_dict` data, checking its structure.
+
+        Raises
+        ------
+        DataError
+            One line saying what is wrong (``source`` names the file).
+        """
+        from .diagram import _Invalid, _kind, _plain_array, _present, check_array, check_value, decode_json, take
+
+        try:
+            d = decode_json(d)
+            if not isinstance(d, dict):
+                raise _Invalid(f"expected an object at the top level, got {_kind(d)}")
+            if d.get("format") != "statvae-phase-1":
+                raise _Invalid(f"format {d.get('format')!r}, expected 'statvae-phase-1'")
+            loci = []
+            for i, loc in enumerate(take(d, "loci", "the phase diagram", "list")):
+                where = f"locus {i + 1}"
+                loc = check_value(loc, "dict", where)
+                along = check_array(_present(loc, "along", where), f"{where}: 'along'")
+                par = check_array(_present(loc, "parameter", where), f"{where}: 'parameter'", rows=len(along),
+                                  per=f"value of {d.get('along', 'along')!s}")
+                out = {k: _plain_array(v) for k, v in loc.items()}
+                out.update(along=along, parameter=par, kernel_dim=take(loc, "kernel_dim", where, "int"),
+                           label=take(loc, "label", where, "str"))
+                loci.append(out)
+            return cls(take(d, "parameter", "the phase diagram", "str"), take(d, "along", "the phase diagram", "str"),
+                       loci, take(d, "meta", "the phase diagram", "dict"))
+        except _Invalid as exc:
+            raise DataError(f"{source or 'the data'} is not a valid statvae phase diagram: {exc}") from None
 
     def __eq__(self, other):
         return isinstance(other, PhaseDiagram) and json.dumps(self.to_dict(), sort_keys=True) == json.dumps(
