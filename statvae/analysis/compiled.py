@@ -40,6 +40,8 @@ __all__ = ["CompiledCollapse", "BlockKey", "RTOL", "balance"]
 
 #: Eigenvalues of a diagonally scaled block within this of zero are flat directions.
 RTOL = 1e-10
+#: Affine forms fitted at a scale are used within this factor of it; the compiled blocks elsewhere.
+WINDOW = 1e3
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,7 @@ class CompiledCollapse:
         self.keys = self._representatives()
         self._points: dict = {}
         self._affine = None
+        self._window = (0.0, 0.0)
         self._stack_cache = None
         self._count_memo: dict = {}
 
@@ -188,15 +191,33 @@ class CompiledCollapse:
         """
         if self._affine is not None:
             return self._affine[0]
-        ps = [scale, 2.0 * scale, 0.5 * scale, 5.0 * scale, 0.2 * scale]
+        fit = self.local_affine(scale, self.keys, rtol)
+        if fit is None:
+            return None
+        self._affine = fit
+        self._window = (scale / WINDOW, scale * WINDOW)
+        return fit[0]
+
+    def local_affine(self, center: float, keys, rtol: float = 1e-9, kind: str | None = None):
+        """``(kind, {key: (A, B)})`` fitted and checked around ``center`` (not stored), or None.
+
+        The blocks are evaluated at ``center x (1, 2, 1/2, 5, 1/5)``; the form is
+        fitted on the first two and must reproduce the other three.  It is
+        accurate within a factor :data:`WINDOW` of ``center``: further away,
+        ``A + t B`` suffers from cancellation between its two terms.
+        """
+        ps = [center, 2.0 * center, 0.5 * center, 5.0 * center, 0.2 * center]
         try:
-            mats = [self._compiled_blocks(q, self.keys) for q in ps]
+            mats = [self._compiled_blocks(q, keys) for q in ps]
         except AnalysisError:
             return None
-        for name, tf in (("linear", lambda q: q), ("reciprocal", lambda q: 1.0 / q)):
+        kinds = (("linear", lambda q: q), ("reciprocal", lambda q: 1.0 / q))
+        for name, tf in kinds:
+            if kind is not None and name != kind:
+                continue
             t = [tf(q) for q in ps]
             forms = {}
-            for k in self.keys:
+            for k in keys:
                 h = [m[k] for m in mats]
                 b = (h[1] - h[0]) / (t[1] - t[0])
                 a = h[0] - t[0] * b
@@ -205,9 +226,12 @@ class CompiledCollapse:
                     break
                 forms[k] = (a, b)
             else:
-                self._affine = (name, forms)
-                return name
+                return (name, forms)
         return None
+
+    def in_window(self, p: float) -> bool:
+        """Whether the stored affine forms are used at ``p`` (else the compiled blocks are)."""
+        return self._affine is not None and self._window[0] <= p <= self._window[1]
 
     @property
     def affine(self):
@@ -217,7 +241,7 @@ class CompiledCollapse:
     def blocks(self, p: float, keys=None) -> dict:
         """``{BlockKey: Hessian block}`` at the collapsed point for ``p`` (all representatives by default)."""
         keys = self.keys if keys is None else list(keys)
-        if self._affine is not None:
+        if self.in_window(p):
             kind, forms = self._affine
             t = p if kind == "linear" else 1.0 / p
             return {k: forms[k][0] + t * forms[k][1] for k in keys}
@@ -268,7 +292,7 @@ class CompiledCollapse:
         memo = self._count_memo.get(p)
         if memo is not None and memo[0] is self._affine:
             return memo[1]
-        if self._affine is None:
+        if not self.in_window(p):
             c = self.counts(p)
             out = np.array([c[k] for k in self.keys], dtype=int)
         else:

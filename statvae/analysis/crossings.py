@@ -13,9 +13,10 @@ eigenvalue crosses zero are found in one of two ways:
   every ``p``) is removed.  Nothing is scanned, so no crossing is missed and
   the scale of the data does not matter.
 * **a scan and Brent's method** otherwise: the number of ascent directions of
-  each block on a logarithmic grid of :data:`SCAN_DECADES` decades either
-  side of the reference scale, every change located by Brent's method on the
-  crossing eigenvalue.
+  each block on an adaptive logarithmic grid around the reference scale
+  (:func:`statvae.analysis.scan.adaptive_scan`: extended outward until the
+  eigenvalues settle, up to a stated bound), every change located by Brent's
+  method on the crossing eigenvalue.
 
 Each crossing is then *verified*: the block's count of ascent directions
 must differ just below and just above it (a relative offset of at most
@@ -32,12 +33,10 @@ from scipy import linalg
 from scipy.optimize import brentq
 
 from ..errors import AnalysisError
-from .compiled import BlockKey, CompiledCollapse, balance
+from .compiled import RTOL, WINDOW, BlockKey, CompiledCollapse, balance
+from .scan import adaptive_scan
 
-__all__ = ["Crossing", "find_crossings", "SCAN_DECADES"]
-
-#: Decades scanned on each side of the reference scale when a block is not affine in p or 1/p.
-SCAN_DECADES = 8
+__all__ = ["Crossing", "find_crossings"]
 
 
 @dataclass(frozen=True)
@@ -83,6 +82,10 @@ def _pencil_roots(a: np.ndarray, b: np.ndarray, scale: np.ndarray | None = None)
     rank = int((s > 1e-12 * s[0]).sum())
     q = vt[:rank].T
     a2, b2 = q.T @ a @ q, q.T @ b @ q
+    a2, b2 = (a2 + a2.T) / 2, (b2 + b2.T) / 2
+    definite = _semidefinite_roots(a2, b2)
+    if definite is not None:
+        return definite
     w = linalg.eigvals(a2, -b2, homogeneous_eigvals=True)
     alpha, beta = w[0], w[1]
     norm = np.sqrt(np.abs(alpha) ** 2 + np.abs(beta) ** 2)
@@ -94,6 +97,43 @@ def _pencil_roots(a: np.ndarray, b: np.ndarray, scale: np.ndarray | None = None)
         if abs(t.imag) <= 1e-7 * max(abs(t.real), 1e-300) or abs(t.imag) <= 1e-12:
             out.append(float(t.real))
     return out
+
+
+def _semidefinite_roots(a: np.ndarray, b: np.ndarray) -> list | None:
+    """Roots of ``det(A + t B)`` when ``B`` is semidefinite, as a symmetric-definite problem (else None).
+
+    With ``B = U diag(w) U^T`` split into its range ``R`` (``w`` of one sign) and
+    null space ``N``, ``A + t B`` is singular iff the Schur complement
+    ``S = A_RR - A_RN A_NN^-1 A_NR`` has ``S x = -t B_RR x``: a symmetric-definite
+    generalized eigenproblem, accurate even when the blocks mix curvatures of
+    very different sizes (a tiny noise variance), where the general QZ pencil
+    loses the small roots.  Needs ``A_NN`` well conditioned.
+    """
+    w, u = np.linalg.eigh(b)
+    top = float(np.abs(w).max()) if w.size else 0.0
+    if top == 0:
+        return None
+    rng = np.abs(w) > 1e-12 * top
+    if not (np.all(w[rng] > 0) or np.all(w[rng] < 0)):
+        return None
+    sign = 1.0 if np.all(w[rng] > 0) else -1.0
+    a_r = u.T @ a @ u
+    r, n = np.nonzero(rng)[0], np.nonzero(~rng)[0]
+    if len(n):
+        ann = a_r[np.ix_(n, n)]
+        if np.linalg.cond(ann) > 1e12:
+            return None
+        s_ = a_r[np.ix_(r, r)] - a_r[np.ix_(r, n)] @ np.linalg.solve(ann, a_r[np.ix_(n, r)])
+    else:
+        s_ = a_r[np.ix_(r, r)]
+    s_ = (s_ + s_.T) / 2
+    d = np.diag(w[r])
+    # (S + t D) x = 0  <=>  S x = -t D x;  with sign*D positive definite: eigh(-sign*S, sign*D) gives t
+    try:
+        t = linalg.eigh(-sign * s_, sign * d, eigvals_only=True)
+    except (np.linalg.LinAlgError, ValueError):
+        return None
+    return [float(x) for x in t]
 
 
 def _cluster(values: list, rtol: float = 1e-9) -> list:
@@ -122,6 +162,27 @@ def _verify(cc, key, v, neighbours, method, nonnegative):
         if cb != ca:
             return Crossing(float(v), key, cb, ca, abs(ca - cb) * key.copies, (float(lo), float(hi)), method)
     return None
+
+
+def _affine_roots(kind: str, a: np.ndarray, b: np.ndarray, center: float) -> list:
+    """Positive parameter values where ``A + t B`` is singular (``t = p`` or ``1/p``)."""
+    t0 = center if kind == "linear" else 1.0 / center
+    ts = _pencil_roots(a, b, balance(a + t0 * b))
+    ps = [t if kind == "linear" else (1.0 / t if t != 0 else np.inf) for t in ts]
+    return [p for p in ps if np.isfinite(p) and p > 0]
+
+
+def _centers(values: list) -> list:
+    """Geometric centres of groups of positive values, each group spanning less than WINDOW / 10."""
+    out, group = [], []
+    for v in sorted(values):
+        if group and v > group[0] * WINDOW / 10:
+            out.append(float(np.sqrt(group[0] * group[-1])))
+            group = []
+        group.append(v)
+    if group:
+        out.append(float(np.sqrt(group[0] * group[-1])))
+    return out
 
 
 def gap_probes(values: list) -> list:
@@ -156,6 +217,13 @@ def _verify_gaps(cc, keys, roots: dict) -> list:
                 out.append(Crossing(float(v), k, cb, ca, abs(ca - cb) * k.copies, (float(probes[i]),
                                     float(probes[i + 1])), "generalized eigenvalue"))
     return sorted(out, key=lambda c: c.value)
+
+
+def _safe(f, p):
+    try:
+        return f(p)
+    except AnalysisError:
+        return None
 
 
 def _bracketed(cc, key, a, b, rank):
@@ -209,29 +277,37 @@ def find_crossings(cc: CompiledCollapse, scale: float, nonnegative: bool = False
         forms = cc.affine[1]
         roots = {}
         for k in keys:
-            a, b = forms[k]
-            t0 = scale if kind == "linear" else 1.0 / scale
-            ts = _pencil_roots(a, b, balance(a + t0 * b))
-            ps = [t if kind == "linear" else (1.0 / t if t != 0 else np.inf) for t in ts]
+            ps = _affine_roots(kind, *forms[k], scale)
+            far = [p for p in ps if not cc.in_window(p)]
+            if far:  # far from the fit, A + t B cancels: refit around each group of far roots
+                ps = [p for p in ps if cc.in_window(p)]
+                for center in _centers(far):
+                    local = cc.local_affine(center, [k], kind=kind)
+                    if local is None:
+                        ps += [p for p in far if center / WINDOW <= p <= center * WINDOW]
+                        continue
+                    ps += [p for p in _affine_roots(kind, *local[1][k], center)
+                           if center / WINDOW <= p <= center * WINDOW]
             roots[k] = _cluster([p for p in ps if np.isfinite(p) and p > 0])
         return _verify_gaps(cc, keys, roots)
-    grid = np.geomspace(scale * 10.0 ** -SCAN_DECADES, scale * 10.0 ** SCAN_DECADES, 20 * SCAN_DECADES + 1)
-    if nonnegative:
-        grid = np.concatenate([[0.0], grid])
-    counts = []
-    for n, p in enumerate(grid):
-        if progress is not None and n % 20 == 0:
-            progress(f"scanning {cc.parameter} = {p:.3g}")
-        try:
-            counts.append(cc.counts(p, keys))
-        except AnalysisError:
-            counts.append(None)
+    def eig(p):
+        return cc.eigenvalues(p, keys)
+
+    def flat(p):
+        e = eig(p)
+        return np.concatenate([e[k] for k in keys])
+
+    res = adaptive_scan(lambda p: _safe(flat, p), scale, nonnegative, per_decade=10, progress=progress)
     roots = {k: [] for k in keys}
-    for (a, ca), (b, cb) in zip(zip(grid, counts), zip(grid[1:], counts[1:])):
-        if ca is None or cb is None:
+    sizes = [len(k.indices) for k in keys]
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    for a, b, fa, fb in zip(res.grid, res.grid[1:], res.values, res.values[1:]):
+        if fa is None or fb is None:
             continue
-        for k in keys:
-            lo_c, hi_c = sorted((ca[k], cb[k]))
+        for n, k in enumerate(keys):
+            ca = int((fa[offsets[n]:offsets[n + 1]] > RTOL).sum())
+            cb = int((fb[offsets[n]:offsets[n + 1]] > RTOL).sum())
+            lo_c, hi_c = sorted((ca, cb))
             for rank in range(lo_c, hi_c):
                 roots[k].append(_bracketed(cc, k, a, b, rank))
     for k in keys:

@@ -18,17 +18,36 @@ import numpy as np
 from ..errors import AnalysisError
 from .compiled import CompiledCollapse
 
-__all__ = ["confirm_boundaries", "confirm_crossings", "confirm_index", "sides"]
+__all__ = ["confirm_boundaries", "confirm_crossings", "confirm_index", "sides", "OFFSETS"]
 
 
-def sides(values: list, v: float, nonnegative: bool = False) -> tuple[float, float]:
+#: Relative offsets tried on each side of a value, smallest first (capped at 0.3 x the gap to a neighbour).
+OFFSETS = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2)
+
+
+def sides(values: list, v: float, nonnegative: bool = False, offset: float = 1e-6) -> tuple[float, float]:
     """Points just below and just above ``v``, closer to it than to any other of ``values``."""
     others = [abs(u - v) / abs(v) for u in values if u != v]
-    d = min([1e-6] + [0.3 * g for g in others if g > 0])
+    d = min([offset] + [0.3 * g for g in others if g > 0])
     lo = v * (1 - d)
     if lo <= 0 and not nonnegative:
         lo = v / 2
     return lo, v * (1 + d)
+
+
+def _offsets(values: list, v: float, nonnegative: bool) -> list:
+    """The distinct side pairs to try for ``v``: the smallest offset first.
+
+    An eigenvalue crossing at ``v`` moves by about ``offset x v x slope``; where the
+    slope is tiny (a threshold set by a small difference of large terms) it stays
+    within the zero tolerance at 1e-6 and only a larger offset resolves it.
+    """
+    out = []
+    for d in OFFSETS:
+        pair = sides(values, v, nonnegative, d)
+        if pair not in out:
+            out.append(pair)
+    return out
 
 
 def _fail(what: str, detail: str) -> AnalysisError:
@@ -36,28 +55,42 @@ def _fail(what: str, detail: str) -> AnalysisError:
 
 
 def confirm_boundaries(cc: CompiledCollapse, name: str, points: list, nonnegative: bool = False) -> None:
-    """Each ``(value, stable_side)`` must have 0 ascent directions on its stable side and some on the other."""
+    """Each ``(value, stable_side)`` must have 0 ascent directions on its stable side and some on the other.
+
+    Checked at the smallest offset of :data:`OFFSETS` that resolves the crossing.
+    """
     values = [v for v, _ in points]
     for v, side in points:
-        lo, hi = sides(values, v, nonnegative)
-        n_lo, n_hi = cc.index(lo), cc.index(hi)
-        stable_lo, stable_hi = n_lo == 0, n_hi == 0
-        want_lo, want_hi = side == "below", side == "above"
-        if (stable_lo, stable_hi) != (want_lo, want_hi):
+        first = None
+        for lo, hi in _offsets(values, v, nonnegative):
+            n_lo, n_hi = cc.index(lo), cc.index(hi)
+            if ((n_lo == 0), (n_hi == 0)) == ((side == "below"), (side == "above")):
+                break
+            first = first or (lo, hi, n_lo, n_hi)
+        else:
+            lo, hi, n_lo, n_hi = first
             raise _fail(f"the analysis puts a critical {name} at {v:.12g} with collapse stable {side} it",
                         f"the compiled Hessian at the collapsed point has {n_lo} ascent direction(s) at "
                         f"{name} = {lo:.12g} and {n_hi} at {hi:.12g}")
 
 
 def confirm_crossings(cc: CompiledCollapse, name: str, crossings: list, nonnegative: bool = False) -> None:
-    """At each ``(value, kernel_dim)`` exactly ``kernel_dim`` eigenvalues of the compiled blocks must cross zero."""
+    """At each ``(value, kernel_dim)`` exactly ``kernel_dim`` eigenvalues of the compiled blocks must cross zero.
+
+    Checked at the smallest offset of :data:`OFFSETS` that resolves the crossing.
+    """
     values = [v for v, _ in crossings]
     copies = cc.copies_vector()
     for v, k in crossings:
-        lo, hi = sides(values, v, nonnegative)
-        c_lo, c_hi = cc.count_vector(lo), cc.count_vector(hi)
-        moved = int((copies * np.abs(c_hi - c_lo)).sum())  # blocks may cross both ways at once
-        if moved != k:
+        first = None
+        for lo, hi in _offsets(values, v, nonnegative):
+            c_lo, c_hi = cc.count_vector(lo), cc.count_vector(hi)
+            moved = int((copies * np.abs(c_hi - c_lo)).sum())  # blocks may cross both ways at once
+            if moved == k:
+                break
+            first = first or (lo, hi, c_lo, c_hi, moved)
+        else:
+            lo, hi, c_lo, c_hi, moved = first
             n_lo, n_hi = int((copies * c_lo).sum()), int((copies * c_hi).sum())
             raise _fail(f"the analysis has {k} Hessian eigenvalue(s) crossing zero at {name} = {v:.12g}",
                         f"the compiled Hessian at the collapsed point has {moved} crossing there ({n_lo} ascent "

@@ -27,6 +27,7 @@ import sympy as sp
 from ..errors import AnalysisError, DataError, ModelError
 from ..model import hyper as H
 from ..model.vae import VAEModel
+from ..validate import check_analysis_data, check_solve_for
 from . import names as NM
 from .modes import ModeBlock, ModeStructure, assemble_hessian, mode_structure
 from .stability import (
@@ -368,6 +369,7 @@ class CollapseAnalysis:
         >>> statvae.LinearVAE(4, 2, beta=None).collapse().critical_expression("sigma2")
         max_i(x_eig_i/beta)
         """
+        check_solve_for(self.model, solve_for)
         name = solve_for or self._default_target()
         p = self._target_symbol(name)
         parts = []
@@ -500,6 +502,7 @@ class CollapseAnalysis:
 
     def _data(self, solve_for, spectrum, covariance, samples, values) -> "_Data":
         """The data in the model's canonical gauge, or the raw second moment when it has none."""
+        check_analysis_data(self.model, spectrum, covariance, samples, values)
         from ..data.canonical import canonical_form
         from ..data.spectra import covariance_from_samples
 
@@ -615,7 +618,10 @@ class CollapseAnalysis:
         top = max(float(np.max(s)) if len(s) else 0.0 for s in data.spectra.values())
         if data.form is not None:
             top = max(top, float(np.linalg.eigvalsh(data.form.covariance).max()))
-        top = top if top > 0 else 1.0
+        return self._scale_for_top(name, top, values)
+
+    def _scale_for_top(self, name: str, top: float, values: dict) -> float:
+        top = top if top > 0 and np.isfinite(top) else 1.0
         role = self.model.graph.hyper_roles().get(name)
         if role == "noise_variance":
             return top
@@ -706,6 +712,7 @@ class CollapseAnalysis:
         do (:func:`statvae.analysis.find_crossings`).  Either way every value is
         confirmed by the compiled Hessian just below and above it.
         """
+        check_solve_for(self.model, solve_for)
         from ..analysis.selfcheck import confirm_boundaries
 
         name = solve_for or self._default_target()
@@ -721,8 +728,9 @@ class CollapseAnalysis:
 
             cands.sort(key=lambda c: c[0])
             uniq = []
-            for c in cands:
+            for c in cands:  # a cluster of equal values (to rounding) is one value: its largest
                 if uniq and abs(c[0] - uniq[-1][0]) <= 1e-12 * max(abs(c[0]), 1e-300):
+                    uniq[-1] = c
                     continue
                 uniq.append(c)
             if not uniq:
@@ -747,8 +755,9 @@ class CollapseAnalysis:
 
         found = find_crossings(cc, self._scale(name, data, values), nonneg)
         uniq = []
-        for c in found:
+        for c in found:  # a cluster is one value: its largest
             if uniq and abs(c.value - uniq[-1].value) <= 1e-12 * abs(c.value):
+                uniq[-1] = c
                 continue
             uniq.append(c)
         return uniq
@@ -762,6 +771,7 @@ class CollapseAnalysis:
         copies of each crossing block and coinciding modes (repeated
         eigenvalues).  Each is confirmed by the compiled Hessian.
         """
+        check_solve_for(self.model, solve_for)
         from ..analysis.crossings import find_crossings
         from ..analysis.selfcheck import confirm_crossings
 
@@ -788,7 +798,7 @@ class CollapseAnalysis:
             items = [(c.value, c.kernel_dim) for c in find_crossings(cc, self._scale(name, data, values), nonneg)]
         for v, k in sorted(items):
             if out and abs(v - out[-1][0]) <= 1e-12 * max(abs(v), 1e-300):
-                out[-1] = (out[-1][0], out[-1][1] + k)
+                out[-1] = (float(v), out[-1][1] + k)  # a cluster: its largest value, all its kernel
             else:
                 out.append((float(v), k))
         cc.fit_affine(self._scale(name, data, values))
@@ -815,7 +825,8 @@ class CollapseAnalysis:
                         if abs(v.imag) <= 1e-12 * max(1, abs(v.real)) and (v.real > 0 or (nonneg and v.real == 0)):
                             cands.append((v.real, b, mode, method, k))
                 else:
-                    for v in self._numeric_roots(at, k, nonneg):
+                    top = max([float(np.max(a)) for a in spectra.values() if len(a)] + [0.0])
+                    for v in self._numeric_roots(at, k, nonneg, self._scale_for_top(name, top, values)):
                         cands.append((v, b, mode, "bracketed root", k))
         return hv, cands, evals
 
@@ -927,17 +938,22 @@ class CollapseAnalysis:
         return res
 
     @staticmethod
-    def _numeric_roots(at, k, nonneg):
+    def _numeric_roots(at, k, nonneg, scale=1.0):
+        """Every value where an eigenvalue of mode ``k``'s block changes sign (adaptive scan + Brent)."""
         from scipy.optimize import brentq
 
-        grid = np.concatenate([[0.0] if nonneg else [], np.logspace(-10, 10, 801)])
+        from ..analysis.scan import adaptive_scan
 
-        def worst(v):
-            return float(scaled_eigenvalues(at(v)[k:k + 1]).max())
+        def eig(v):
+            return scaled_eigenvalues(at(v)[k:k + 1])[0]
 
-        vals = [worst(v) for v in grid]
+        res = adaptive_scan(eig, scale, nonneg)
         out = []
-        for a, b, fa, fb in zip(grid, grid[1:], vals, vals[1:]):
-            if (fa > 0) != (fb > 0):
-                out.append(brentq(worst, a, b, xtol=1e-300, rtol=4e-16, maxiter=500))
+        for a, b, fa, fb in zip(res.grid, res.grid[1:], res.values, res.values[1:]):
+            if fa is None or fb is None:
+                continue
+            for r in range(len(fa)):  # eigenvalues sorted: the r-th changes sign (counts differ)
+                if (fa[r] > 0) != (fb[r] > 0):
+                    out.append(brentq(lambda v, r=r: float(eig(v)[r]), a, b, xtol=1e-300, rtol=4e-16,
+                                      maxiter=500))
         return out

@@ -50,11 +50,19 @@ class TrackData:
     covariance: np.ndarray | None = None
     reason: str = ""
 
-    def problem(self, model, parameter: str, values: dict | None) -> ContinuationProblem:
-        """The continuation problem in the basis these data allow."""
+    def units(self, model):
+        """Internal units for these data (:func:`statvae.data.units.units_for`)."""
+        from ..data.units import data_magnitude, units_for
+
         if self.covariance is not None:
-            return ContinuationProblem(model, None, parameter, values, covariance=self.covariance)
-        return ContinuationProblem(model, self.spectra, parameter, values)
+            return units_for(model, data_magnitude(covariance=self.covariance))
+        return units_for(model, data_magnitude(spectra=self.spectra))
+
+    def problem(self, model, parameter: str, values: dict | None, units=None) -> ContinuationProblem:
+        """The continuation problem in the basis these data allow (in ``units``, default the user's)."""
+        if self.covariance is not None:
+            return ContinuationProblem(model, None, parameter, values, covariance=self.covariance, units=units)
+        return ContinuationProblem(model, self.spectra, parameter, values, units=units)
 
 
 def _known_values(model, parameter, values) -> dict:
@@ -180,17 +188,19 @@ def track(model, data=None, *, spectrum=None, covariance=None, samples=None, par
                          f"{', '.join(ContinuationOptions.__dataclass_fields__)}")
     resolved = resolve_data(model, data, spectrum, covariance, samples, ddof, parameter, values)
     spectra = resolved.spectra
-    opts = ContinuationOptions(p_min=min(start, stop), p_max=max(start, stop), **options)
-    problem = resolved.problem(model, parameter, values)
+    units = resolved.units(model)
+    problem = resolved.problem(model, parameter, values, units)
+    p0, p1 = problem.p_in(start), problem.p_in(stop)
+    opts = ContinuationOptions(p_min=min(p0, p1), p_max=max(p0, p1), **options)
     meta = {"model": repr(model), "kind": model.kind, "dims": model.dims,
-            "values": {k: float(v) for k, v in problem.values.items()},
+            "values": {k: float(v) for k, v in problem.user_values.items()},
             "spectra": {k: v.tolist() for k, v in spectra.items()}}
     if resolved.covariance is not None:
         meta["covariance"] = resolved.covariance.tolist()
         meta["basis"] = f"data as given, latent flips only ({resolved.reason})"
-    theta0 = collapsed_start(problem, start, opts.newton_tol)
-    diagram = run_tracker(problem, theta0, start, stop, opts, progress, meta, label="collapsed")
-    _confirm_collapsed_branch(model, diagram, resolved, parameter, problem.values, start, stop)
+    theta0 = collapsed_start(problem, p0, opts.newton_tol)
+    diagram = run_tracker(problem, theta0, p0, p1, opts, progress, meta, label="collapsed")
+    _confirm_collapsed_branch(model, diagram, resolved, parameter, problem.user_values, start, stop, units)
     if opts.certify:
         from .certify import certify_point
 
@@ -201,7 +211,7 @@ def track(model, data=None, *, spectrum=None, covariance=None, samples=None, par
     return diagram
 
 
-def _confirm_collapsed_branch(model, diagram, resolved, parameter, values, start, stop) -> None:
+def _confirm_collapsed_branch(model, diagram, resolved, parameter, values, start, stop, units=None) -> None:
     """Self-check: the branch points located on the collapsed branch against the compiled Hessian's blocks.
 
     An independent evaluation (:class:`statvae.analysis.CompiledCollapse`:
@@ -212,15 +222,19 @@ def _confirm_collapsed_branch(model, diagram, resolved, parameter, values, start
     from ..analysis.compiled import CompiledCollapse
     from ..analysis.selfcheck import confirm_crossings
 
-    pts = [(s.parameter, s.kernel_dim) for s in diagram.special_points("branch point", branch=0)
-           if s.status == "located"]
+    from ..data.units import Units
+
+    units = units or Units()
+    pts = [(units.value_in(parameter, s.parameter), s.kernel_dim)
+           for s in diagram.special_points("branch point", branch=0) if s.status == "located"]
     if not pts:
         return
+    values = units.values_in(values)
     if resolved.covariance is not None:
-        cc = CompiledCollapse(model, parameter, values, covariance=resolved.covariance)
+        cc = CompiledCollapse(model, parameter, values, covariance=units.data_in(resolved.covariance))
     else:
-        cc = CompiledCollapse(model, parameter, values, spectra=resolved.spectra)
-    lo, hi = sorted((abs(start), abs(stop)))
+        cc = CompiledCollapse(model, parameter, values, spectra=units.data_in(resolved.spectra))
+    lo, hi = sorted((abs(units.value_in(parameter, start)), abs(units.value_in(parameter, stop))))
     cc.fit_affine(float(np.sqrt(lo * hi)) if lo > 0 else hi)
     confirm_crossings(cc, parameter, pts, H.spec(parameter).nonnegative)
     diagram.meta["self_check"] = f"{len(pts)} branch point(s) of the collapsed branch confirmed by the compiled Hessian"
@@ -293,7 +307,11 @@ def run_tracker(problem, theta0, start: float, stop: float, opts: ContinuationOp
                     queue += _switch(problem, diagram, sp, job, run, opts, say)
     diagram.meta["seconds"] = time.perf_counter() - t0
     diagram.meta["evaluations"] = getattr(problem, "evaluations", None)
-    _derivatives_and_exponents(problem, diagram)
+    if getattr(problem, "units", None) is not None:
+        from .rescale import diagram_to_user
+
+        diagram_to_user(diagram, problem)
+    _derivatives_and_exponents(getattr(problem, "observables_user", problem.observables), diagram)
     return diagram
 
 
@@ -448,8 +466,11 @@ def _fit_slope(x, y):
     return float(np.polyfit(np.log(x[ok]), np.log(y[ok]), 1)[0])
 
 
-def _derivatives_and_exponents(problem, diagram):
-    """One-sided derivatives of KL and ELBO, their jumps, and critical exponents at located branch points."""
+def _derivatives_and_exponents(observables, diagram):
+    """One-sided derivatives of KL and ELBO, their jumps, and critical exponents at located branch points.
+
+    ``observables(theta, p)`` in the diagram's (user) units.
+    """
     for sp in diagram.points.values():
         if sp.kind != "branch point" or sp.status == "detected":
             continue
@@ -457,7 +478,7 @@ def _derivatives_and_exponents(problem, diagram):
         if parent is None:
             continue
         p0 = sp.parameter
-        base = problem.observables(sp.theta, p0)
+        base = observables(sp.theta, p0)
         res = {}
         prow = sp.info.pop("parent_near_threshold", [])
         sp.info.pop("parent_subspace", None)

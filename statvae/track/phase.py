@@ -170,6 +170,7 @@ def branch_point_loci(model, data=None, *, spectrum=None, covariance=None, sampl
                                                                                     spectra.items()},
                                                   "values": {k: float(v) for k, v in values.items()}})
     opts = ContinuationOptions(p_min=min(start, stop), p_max=max(start, stop)).resolved()
+    units = resolved.units(model)
     grid = np.linspace(along_start, along_stop, steps)
     for n, sp in enumerate(pts):
         key = sp.info.get("coset_keys", [None])[0]
@@ -183,8 +184,8 @@ def branch_point_loci(model, data=None, *, spectrum=None, covariance=None, sampl
             target = a + h
             if (h > 0 and target > along_stop + 1e-15) or (h < 0 and target < along_stop - 1e-15):
                 target = along_stop
-            guess = ys[-1] if len(ys) < 2 else ys[-1] + (ys[-1] - ys[-2]) / (xs[-1] - xs[-2]) * (target - xs[-1])
-            root = _relocate(model, resolved, parameter, {**values, along: target}, key, guess, opts)
+            guess = _extrapolate(xs, ys, target)
+            root = _relocate(model, resolved, parameter, {**values, along: target}, key, guess, opts, units)
             if root is None:
                 h /= 2
                 if abs(h) < 1e-6 * abs(along_stop - along_start):
@@ -202,12 +203,26 @@ def branch_point_loci(model, data=None, *, spectrum=None, covariance=None, sampl
     return phase
 
 
-def _relocate(model, resolved, parameter, values, key, guess, opts):
-    """Zero of the crossing eigenvalue of block ``key`` on the collapsed branch near ``guess``."""
-    problem = resolved.problem(model, parameter, values)
+def _extrapolate(xs: list, ys: list, target: float) -> float:
+    """Next guess on a locus: linear in log(parameter) (stays in the positive domain), else the last value."""
+    if len(ys) < 2 or ys[-1] <= 0 or ys[-2] <= 0 or xs[-1] == xs[-2]:
+        return ys[-1]
+    slope = (np.log(ys[-1]) - np.log(ys[-2])) / (xs[-1] - xs[-2])
+    step = slope * (target - xs[-1])
+    return float(ys[-1] * np.exp(np.clip(step, -np.log(4.0), np.log(4.0))))  # at most a factor 4 per step
+
+
+def _relocate(model, resolved, parameter, values, key, guess, opts, units):
+    """Zero of the crossing eigenvalue of block ``key`` on the collapsed branch near ``guess`` (user units).
+
+    Works in the internal units of the data (``units``); the bracket grows
+    geometrically around the guess, so it stays inside ``parameter > 0``.
+    """
+    problem = resolved.problem(model, parameter, values, units)
     span = Span(problem.chars)
     S = span.fixed_subspace()
-    th0 = collapsed_start(problem, max(guess, 1e-12), opts.newton_tol)
+    g = problem.p_in(guess) if guess > 0 else problem.p_in(opts.p_max) * 1e-3
+    th0 = collapsed_start(problem, g, opts.newton_tol)
 
     def f(p):
         th, _, ok = correct_at(problem, th0, p, S, opts.newton_tol, opts.max_newton)
@@ -215,11 +230,11 @@ def _relocate(model, resolved, parameter, values, key, guess, opts):
             return np.nan
         return _crossing_eigenvalue(problem, th, p, span, key, 0)[0]
 
-    width = 1e-3 * max(abs(guess), 1e-12)
+    width = 1e-3
     for _ in range(40):
-        lo, hi = max(guess - width, 1e-14), guess + width
+        lo, hi = g / (1 + width), g * (1 + width)
         flo, fhi = f(lo), f(hi)
         if np.isfinite(flo) and np.isfinite(fhi) and flo * fhi < 0:
-            return brentq(f, lo, hi, xtol=4e-16 * hi, rtol=8.9e-16, maxiter=200)
+            return problem.p_out(brentq(f, lo, hi, xtol=4e-16 * hi, rtol=8.9e-16, maxiter=200))
         width *= 2
     return None

@@ -34,7 +34,7 @@ class ContinuationProblem:
     """
 
     def __init__(self, model, spectra: dict | None, parameter: str, values: dict | None = None,
-                 covariance=None):
+                 covariance=None, units=None):
         if parameter not in model.values:
             raise ModelError(f"cannot continue in {parameter!r}: not a hyper-parameter of this model "
                              f"(its hyper-parameters are: {', '.join(model.values)})")
@@ -63,11 +63,22 @@ class ContinuationProblem:
         extra = sorted(set(values or {}) - set(model.values))
         if extra:
             raise ModelError(f"{', '.join(extra)} is not a hyper-parameter of this model")
-        self.values = vals
+        from ..data.units import Units
+
+        self.units = units if units is not None else Units()
+        self.user_values = vals
+        self.user_covariance = self.covariance
+        self.values = self.units.values_in(vals)
+        self.covariance = self.units.data_in(self.user_covariance)
         self.compiled = model.compile()
         self.layout = self.compiled.layout
+        self.theta_factors = self.units.theta_factors(model)
         self.chars = Characters(model, canonical=covariance is None)
-        self._base = self.compiled.bind(covariance=self.covariance, **vals, **{parameter: 1.0})
+        self._base = self.compiled.bind(covariance=self.covariance, **self.values, **{parameter: 1.0})
+        if not self.units.identity:
+            user = self.compiled.bind(covariance=self.user_covariance, **vals,
+                                      **{parameter: self.units.value_out(parameter, 1.0)})
+            self.units.check_gradient(model, user, self._base)
         self._cache: dict = {}
         self.evaluations = 0
 
@@ -113,11 +124,32 @@ class ContinuationProblem:
         return rotation_generators(self.model, theta)
 
     # -- observables -------------------------------------------------------------------
+    def p_out(self, p: float) -> float:
+        """An internal parameter value in the user's units."""
+        return self.units.value_out(self.parameter, p)
+
+    def p_in(self, p: float) -> float:
+        """A parameter value in the user's units, in internal units."""
+        return self.units.value_in(self.parameter, p)
+
+    def theta_out(self, theta) -> np.ndarray:
+        """An internal parameter vector in the user's units."""
+        return np.asarray(theta, dtype=float) / self.theta_factors
+
     def observables(self, theta, p) -> dict:
-        """ELBO, its terms, KL per level and per latent coordinate, posterior variances, ||w_j||."""
+        """Observables (in the user's units) at an internal point; see :meth:`observables_user`."""
+        if self.units.identity:
+            return self.observables_user(theta, p)
+        return self.observables_user(self.theta_out(theta), self.p_out(p))
+
+    def observables_user(self, theta, p) -> dict:
+        """ELBO, its terms, KL per level and per latent coordinate, posterior variances, ||w_j||.
+
+        ``theta`` and ``p`` in the user's units; the data are the user's.
+        """
         g = self.model.graph
         blocks = self.layout.unpack(np.asarray(theta, dtype=float))
-        hyper = dict(self.values)
+        hyper = dict(self.user_values)
         hyper[self.parameter] = p
         values = {}
         for m in g.maps():
@@ -140,7 +172,7 @@ class ContinuationProblem:
         for v in obs:
             sl[v.name] = slice(off, off + v.dim)
             off += v.dim
-        cov = {(a.name, b.name): self.covariance[sl[a.name], sl[b.name]] for a in obs for b in obs}
+        cov = {(a.name, b.name): self.user_covariance[sl[a.name], sl[b.name]] for a in obs for b in obs}
         t = objective_terms(self.model, values, cov, variances, NumpyAlgebra, hyper=hyper)
         out = {}
         recon = sum(t.log_p[v.name] for v in obs if v.name in t.log_p)

@@ -43,7 +43,7 @@ def test_track_save_plot_and_replot(tmp_path, capsys):
 
 
 def test_phase_diagram_cli(tmp_path, capsys):
-    code, out, err = run(["phase-diagram", "--spectrum", "3,2,1", "--latent-dim", "2", "--range", "6:0.5",
+    code, out, err = run(["phase-diagram", "--spectrum", "3,2,1", "--latent-dim", "2", "--range", "6.5:0.5",
                           "--along", "beta", "--along-range", "0.5:2", "--steps", "6", "--json", "--out",
                           str(tmp_path / "p.json")], capsys)
     assert code == 0, err
