@@ -1,7 +1,14 @@
 import os
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
+
+# The suite never writes to the user's cache: generated code goes to a directory under the system's
+# temporary directory (kept between runs, so a second run is warm), unless STATVAE_TEST_CACHE_DIR names
+# another one.  Subprocesses (CLI tests) inherit it.
+os.environ["STATVAE_CACHE_DIR"] = os.environ.get("STATVAE_TEST_CACHE_DIR") or os.path.join(
+    tempfile.gettempdir(), f"statvae-test-cache-{os.getuid() if hasattr(os, 'getuid') else 'user'}")
 
 from hypothesis import HealthCheck, settings  # noqa: E402
 
