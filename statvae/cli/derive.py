@@ -8,7 +8,7 @@ import json
 from ..errors import StatvaeError
 from ..latex import block_latex, expr_latex, latex
 from ..model import hyper as H
-from .options import build_model
+from .options import build_model, check_solve_for
 from .render import text, text_name
 
 __all__ = ["run_derive", "derivation"]
@@ -41,7 +41,12 @@ def derivation(model, solve_for: str | None = None, explicit: bool = False) -> d
 
 
 def run_derive(args) -> int:
+    from ..validate import check_explicit_size
+
     model = build_model(args, None)
+    check_solve_for(model, args.solve_for)
+    if args.explicit:
+        check_explicit_size(model)
     d = derivation(model, args.solve_for, args.explicit)
     if args.format == "latex":
         print(_as_latex(d))

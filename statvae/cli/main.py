@@ -18,18 +18,23 @@ Sub-commands:
 ``statvae cache``
     the cache of compiled code.
 
-Errors (bad options, bad data, impossible analyses) print one line on
-stderr and exit with status 2.
+Exit status: 0 on success; 2 for bad input or an analysis that cannot be
+done (one line on stderr: ``statvae: error: ...``); 3 for an internal
+error (a bug: one line ``statvae: internal error: ...``; ``--debug`` shows
+the traceback); 130 when interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import traceback
+import warnings
 
 from ..errors import StatvaeError
-from .options import add_data_options, add_model_options, build_model, latent_excess_notes, load_data
+from .options import add_data_options, add_model_options, build_model, check_solve_for, latent_excess_notes, load_data
 from .render import text, text_name
 
 __all__ = ["main", "build_parser"]
@@ -50,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
 
     p.add_argument("--version", action="version", version=f"statvae {__version__}")
+    p.add_argument("--debug", action="store_true", default=False,
+                   help="show the full traceback of an error (for bug reports)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -85,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "and how many entries it holds; --clear deletes them.")
     c.add_argument("--clear", action="store_true", help="delete every cached entry")
     c.set_defaults(func=_cache)
+    for cmd in sub.choices.values():  # --debug is accepted after the command too
+        cmd.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                         help="show the full traceback of an error (for bug reports)")
     return p
 
 
@@ -99,18 +109,77 @@ def _cache(args) -> int:
     return 0
 
 
-def main(argv=None) -> int:
-    """Entry point of the ``statvae`` command; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+#: Exit statuses of the command (see docs/cli.md).
+EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 2, 3, 130, 141
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _print_warnings(caught) -> None:
+    """Each distinct warning once, on one line ``statvae: warning: ...``."""
+    seen = set()
+    for w in caught:
+        text = _one_line(w.message)
+        if text in seen:
+            continue
+        seen.add(text)
+        sys.stderr.write(f"statvae: warning: {text}\n")
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe (``statvae ... | head``): send what is left of stdout nowhere."""
     try:
-        return args.func(args) or 0
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``statvae`` command; returns the exit status.
+
+    0: success.  2: bad input or an analysis that cannot be done (one line
+    ``statvae: error: ...`` on stderr).  3: an internal error, i.e. a bug (one
+    line ``statvae: internal error: ...``; with ``--debug`` the traceback is
+    printed first).  130: interrupted.  141: stdout closed early (a broken pipe).  ``--help``/``--version`` and option
+    syntax errors exit through ``SystemExit`` (0 and 2).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv  # known even if parsing fails
+    try:
+        args = build_parser().parse_args(argv)
+        debug = debug or bool(getattr(args, "debug", False))
+        if debug:  # warnings as Python prints them, when they happen
+            return args.func(args) or EXIT_OK
+        # warnings are held back: printed one line each after a success, dropped after an error
+        # (whose one line says what went wrong)
+        with warnings.catch_warnings(record=True) as caught:
+            code = args.func(args) or EXIT_OK
+        _print_warnings(caught)
+        return code
     except StatvaeError as exc:
-        sys.stderr.write(f"statvae: error: {exc}\n")
-        return 2
+        if debug:
+            traceback.print_exc()
+        sys.stderr.write(f"statvae: error: {_one_line(exc, 2000)}\n")
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         sys.stderr.write("statvae: interrupted\n")
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _quiet_stdout()  # the reader went away (`| head`): nothing more to say, no traceback
+        return EXIT_BROKEN_PIPE
+    except SystemExit:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - the last resort: one line, never a traceback by default
+        if debug:
+            traceback.print_exc()
+        hint = "the traceback is above" if debug else "run with --debug for the traceback"
+        sys.stderr.write(f"statvae: internal error: {type(exc).__name__}: {_one_line(exc)} ({hint}; please report "
+                         f"it)\n")
+        return EXIT_INTERNAL
 
 
 def _derive(args) -> int:
@@ -126,6 +195,7 @@ def _threshold(args) -> int:
     data, desc = load_data(args)
     dim = len(data["spectrum"]) if "spectrum" in data else data["covariance"].shape[0]
     model = build_model(args, dim)
+    check_solve_for(model, args.solve_for)
     analysis = model.collapse()
     name = args.solve_for or analysis._default_target()
     analysis._target_symbol(name)

@@ -9,7 +9,55 @@ import numpy as np
 from ..errors import DataError, ModelError
 from ..model import ConditionalVAE, HierarchicalVAE, LinearVAE, VAEModel
 
-__all__ = ["add_model_options", "add_data_options", "build_model", "load_data"]
+__all__ = ["add_model_options", "add_data_options", "build_model", "load_data", "check_count", "check_solve_for",
+           "write_output", "value_hint"]
+
+
+def check_count(value: int, flag: str, minimum: int, maximum: int | None = None) -> int:
+    """An integer option (already parsed by argparse) within ``[minimum, maximum]``."""
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum:,}"
+        raise ModelError(f"{flag} must be an integer {bound}, got {value}")
+    return value
+
+
+def check_solve_for(model, name: str | None) -> str | None:
+    """``--solve-for``: absent, or a non-empty name of a hyper-parameter of ``model`` (checked before any work)."""
+    if name is None:
+        return None
+    if not name.strip():
+        raise ModelError(f"--solve-for needs a hyper-parameter name (one of: {', '.join(model.values)}), got an "
+                         f"empty string")
+    if name not in model.values:
+        raise ModelError(f"cannot solve for {name!r}: not a hyper-parameter of this model (its hyper-parameters "
+                         f"are: {', '.join(model.values)})")
+    return name
+
+
+def value_hint(name: str) -> str:
+    """The option that gives hyper-parameter ``name`` a value."""
+    flag = _HYPER_FLAGS.get(name)
+    return flag if flag else f"--set {name}=VALUE"
+
+
+def write_output(path, flag: str, write):
+    """Run ``write()`` (which writes ``path``); an ``OSError`` (full disk, permissions...) becomes one line.
+
+    A file that did not exist before and is left half-written is removed.
+    """
+    import os
+
+    existed = os.path.lexists(path)
+    try:
+        return write()
+    except OSError as exc:
+        if not existed:
+            try:
+                os.remove(path)
+            except OSError:
+                pass
+        reason = exc.strerror or " ".join(str(exc).split()) or type(exc).__name__
+        raise DataError(f"cannot write {flag} {path}: {reason}") from None
 
 
 def _floats(text: str, what: str) -> list[float]:
@@ -26,7 +74,18 @@ def _ints(text: str, what: str) -> list[int]:
     vals = _floats(text, what)
     if not all(float(v).is_integer() for v in vals):
         raise ModelError(f"{what} must be integers, got {text!r}")
+    if any(v < 1 for v in vals):
+        raise ModelError(f"{what} must be {'a positive integer' if len(vals) == 1 else 'positive integers'}, "
+                         f"got {text!r}")
     return [int(v) for v in vals]
+
+
+def _one_int(text: str, what: str) -> int:
+    """One positive integer (a dimension); a list is refused."""
+    vals = _ints(text, what)
+    if len(vals) != 1:
+        raise ModelError(f"{what} takes one positive integer, got {text!r}")
+    return vals[0]
 
 
 def add_model_options(p: argparse.ArgumentParser) -> None:
@@ -66,8 +125,9 @@ def add_data_options(p: argparse.ArgumentParser, required: bool = True) -> None:
                    help="covariance of samples: 1 = unbiased (numpy.cov, default), 0 = maximum likelihood")
     g.add_argument("--synthetic-spectrum", metavar="L1,L2,...", default="4,2,1,0.5",
                    help="population eigenvalues of --dataset synthetic (default 4,2,1,0.5)")
-    g.add_argument("--samples", type=int, default=2000, help="number of synthetic samples (default 2000)")
-    g.add_argument("--seed", type=int, default=0, help="seed of the synthetic samples (default 0)")
+    g.add_argument("--samples", type=int, default=2000, metavar="M",
+                   help="number of synthetic samples (default 2000)")
+    g.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the synthetic samples, >= 0 (default 0)")
 
 
 def _number(text, what):
@@ -76,6 +136,8 @@ def _number(text, what):
     vals = _floats(text, what)
     if len(vals) != 1:
         raise ModelError(f"{what} takes one number, got {text!r}")
+    if not np.isfinite(vals[0]):
+        raise ModelError(f"{what} must be a finite number, got {text!r}")
     return vals[0]
 
 
@@ -141,10 +203,7 @@ def _preset(args, data_dim: int | None) -> VAEModel:
     tau2_given = getattr(args, "tau2", None) is not None
     if not tau2_given:
         args.tau2 = "1"
-    given = None if args.data_dim is None else _ints(args.data_dim, "--data-dim")
-    if given is not None and len(given) != 1:
-        raise ModelError(f"--data-dim takes one integer, got {args.data_dim!r}")
-    n_data = given[0] if given else None
+    n_data = None if args.data_dim is None else _one_int(args.data_dim, "--data-dim")
     if data_dim is not None and n_data is not None and n_data != data_dim:
         raise DataError(f"--data-dim {n_data} does not match the data, which have {data_dim} dimensions")
     n_data = n_data or data_dim or 3
@@ -161,8 +220,10 @@ def _preset(args, data_dim: int | None) -> VAEModel:
     if args.model != "conditional" and args.x_dim is not None:
         raise ModelError("--x-dim applies to --model conditional only")
     if args.model == "hierarchical":
-        lat = _ints(args.latent_dim or "1,1", "--latent-dim")
-        betas = _floats(args.beta or "1,1", "--beta")
+        lat = _ints("1,1" if args.latent_dim is None else args.latent_dim, "--latent-dim")
+        betas = _floats("1,1" if args.beta is None else args.beta, "--beta")
+        if not all(np.isfinite(betas)):
+            raise ModelError(f"--beta must be finite numbers, got {args.beta!r}")
         enc = [e.strip() for e in args.encoder.split(",")]
         if len(enc) == 1:
             enc = enc * 2
@@ -170,17 +231,17 @@ def _preset(args, data_dim: int | None) -> VAEModel:
             raise ModelError("hierarchical models take two values: --latent-dim n1,n2 --beta b1,b2 --encoder k1,k2")
         return HierarchicalVAE(n_data, tuple(lat), betas=tuple(betas), encoders=tuple(enc),
                                tau2=_number(args.tau2, "--tau2"), **common)
-    lat = _ints(args.latent_dim or "1", "--latent-dim")
+    lat = _ints("1" if args.latent_dim is None else args.latent_dim, "--latent-dim")
     if len(lat) != 1:
         raise ModelError(f"--latent-dim takes one integer for --model {args.model}, got {args.latent_dim!r}")
-    beta = _number(args.beta or "1", "--beta")
+    beta = _number("1" if args.beta is None else args.beta, "--beta")
     if "," in args.encoder:
         raise ModelError(f"--encoder takes one kind for --model {args.model}, got {args.encoder!r}")
     if args.model == "conditional":
         if args.x_dim is None:
             raise ModelError("--model conditional needs --x-dim (the first x-dim coordinates are x)")
-        xd = _ints(args.x_dim, "--x-dim")[0]
-        if xd <= 0 or xd >= n_data:
+        xd = _one_int(args.x_dim, "--x-dim")
+        if xd >= n_data:
             raise ModelError(f"--x-dim must be between 1 and {n_data - 1} (the data have {n_data} coordinates)")
         return ConditionalVAE(xd, n_data - xd, lat[0], encoder=args.encoder, beta=beta, **common)
     return LinearVAE(n_data, lat[0], encoder=args.encoder, beta=beta, **common)
@@ -189,7 +250,15 @@ def _preset(args, data_dim: int | None) -> VAEModel:
 def load_data(args) -> tuple[dict, str]:
     """Read the data source; returns (``{"spectrum"|"covariance": value}``, description)."""
     from ..data import covariance_from_samples, digits, load_covariance, load_samples, synthetic
+    from ..data.datasets import check_synthetic_size
+    from ..data.spectra import validate_spectrum
 
+    # the synthetic options are checked whatever the source: a bad value is a mistake either way
+    check_count(args.samples, "--samples", 2)
+    check_count(args.seed, "--seed", 0)
+    synth = validate_spectrum(_floats(args.synthetic_spectrum, "--synthetic-spectrum"), "--synthetic-spectrum")
+    if args.dataset == "synthetic":
+        check_synthetic_size(args.samples, synth.size, "--samples")
     if args.spectrum is not None:
         return {"spectrum": np.asarray(_floats(args.spectrum, "--spectrum"))}, "spectrum"
     if args.covariance is not None:

@@ -3,21 +3,52 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
+from pathlib import Path
 
-from ..errors import DataError, StatvaeError
-from .options import build_model, latent_excess_notes, load_data
+from ..errors import DataError, ModelError, StatvaeError
+from ..validate import PHASE_STEPS_LIMIT, check_output_path, check_track_size
+from .options import build_model, check_count, latent_excess_notes, load_data, value_hint, write_output
 
 __all__ = ["add_track_parser", "add_phase_parser", "add_plot_parser"]
 
+#: What ``--out`` of each command and the figure options write.
+DIAGRAM_SUFFIXES = (".json", ".npz")
+PHASE_SUFFIXES = (".json",)
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
+
 
 def _range(text: str, what: str) -> tuple[float, float]:
+    """``START:STOP``: two finite, different numbers (their domain is checked once the model is known)."""
     try:
         a, b = (float(x) for x in text.split(":"))
     except ValueError:
         raise StatvaeError(f"{what} must be START:STOP (two numbers), got {text!r}") from None
+    if not (math.isfinite(a) and math.isfinite(b)):
+        raise StatvaeError(f"{what} must be two finite numbers START:STOP, got {text!r}")
+    if a == b:
+        raise StatvaeError(f"{what}: START and STOP must differ (a range of non-zero width), got {text!r}")
     return a, b
+
+
+def _in_domain(parameter: str, bounds: tuple[float, float], what: str, text: str) -> None:
+    """Both ends of a range inside the domain of ``parameter`` (> 0, or >= 0 for weight decays)."""
+    from ..model import hyper as H
+
+    nonneg = H.spec(parameter).nonnegative
+    if any(v < 0 or (v == 0 and not nonneg) for v in bounds):
+        raise StatvaeError(f"{what} {text!r}: {parameter} must be {'>= 0' if nonneg else '> 0'} at both ends")
+
+
+def check_figure_path(path, what: str):
+    """A figure output: a writable .png/.pdf/.svg path, and matplotlib importable (before any work)."""
+    from ..plot.figures import _plt
+
+    p = check_output_path(path, what, FIGURE_SUFFIXES, case_sensitive=False)
+    _plt()
+    return p
 
 
 class Progress:
@@ -95,11 +126,17 @@ def add_plot_parser(sub):
     p.set_defaults(func=run_plot)
 
 
+def _hyper(model, name: str, flag: str) -> None:
+    if name not in model.values:
+        raise StatvaeError(f"{flag} {name!r} is not a hyper-parameter of this model "
+                           f"(its hyper-parameters are: {', '.join(model.values)})")
+
+
 def _values_for(model, args, parameter):
     vals = {n: float(v) for n, v in model.values.items() if n != parameter and v.is_number}
     missing = [n for n, v in model.values.items() if n != parameter and not v.is_number]
     if missing:
-        raise StatvaeError(f"{missing[0]} has no value: pass --{missing[0].replace('_', '-')}")
+        raise StatvaeError(f"{missing[0]} has no value: pass {value_hint(missing[0])}")
     return vals
 
 
@@ -112,23 +149,34 @@ def _model_and_data(args):
 def run_track(args) -> int:
     from ..track import track
 
+    # every option before any work: ranges, counts, output paths, then model and data
     start, stop = _range(args.range, "--range")
+    depth = check_count(args.depth, "--depth", 0)
+    max_steps = check_count(args.max_steps, "--max-steps", 1)
+    if args.out is not None:
+        check_output_path(args.out, "--out", DIAGRAM_SUFFIXES)
+    if args.plot is not None:
+        check_figure_path(args.plot, "--plot")
     model, data, desc = _model_and_data(args)
     if args.parameter not in model.values:
         raise StatvaeError(f"cannot continue in {args.parameter!r}: not a hyper-parameter of this model "
                            f"(its hyper-parameters are: {', '.join(model.values)})")
+    _in_domain(args.parameter, (start, stop), "--range", args.range)
     values = _values_for(model, args, args.parameter)
+    check_track_size(model, "statvae track")
+    if args.certify:
+        _check_certify(model)
     prog = Progress((sys.stderr.isatty() or args.progress) and not args.quiet, start, stop)
     try:
-        diagram = track(model, parameter=args.parameter, start=start, stop=stop, values=values, depth=args.depth,
-                        max_steps=args.max_steps, certify=args.certify, progress=prog, **data)
+        diagram = track(model, parameter=args.parameter, start=start, stop=stop, values=values, depth=depth,
+                        max_steps=max_steps, certify=args.certify, progress=prog, **data)
     finally:
         prog.done()
     diagram.meta["data"] = desc
-    if args.out:
-        diagram.save(args.out)
-    if args.plot:
-        _plot_diagram_file(diagram, args.plot, "kl_total")
+    if args.out is not None:
+        write_output(args.out, "--out", lambda: diagram.save(args.out))
+    if args.plot is not None:
+        write_output(args.plot, "--plot", lambda: _plot_diagram_file(diagram, args.plot, "kl_total"))
     notes = latent_excess_notes(model)
     if args.json:
         print(json.dumps({**diagram_json(diagram), "notes": notes}))
@@ -173,30 +221,50 @@ def _plot_diagram_file(diagram, path, observable):
     save_figure(ax, path)
 
 
+def _check_certify(model) -> None:
+    from ..numeric.bundle import EXPLICIT_MAX_PARAMETERS
+    from ..validate import parameter_count
+
+    n = parameter_count(model)
+    if n > EXPLICIT_MAX_PARAMETERS:
+        raise ModelError(f"--certify is for models with at most {EXPLICIT_MAX_PARAMETERS} parameters (30-digit "
+                         f"explicit-entry arithmetic); this one has {n:,}: drop --certify")
+
+
 def run_phase(args) -> int:
     from ..track import branch_point_loci
 
+    # every option before any work
     start, stop = _range(args.range, "--range")
     a0, a1 = _range(args.along_range, "--along-range")
+    loci = check_count(args.loci, "--loci", 1)
+    steps = check_count(args.steps, "--steps", 2, PHASE_STEPS_LIMIT)
+    if args.out is not None:
+        check_output_path(args.out, "--out", PHASE_SUFFIXES)
+    if args.plot is not None:
+        check_figure_path(args.plot, "--plot")
+    if args.along == args.parameter:
+        raise StatvaeError(f"--along must differ from --parameter (both are {args.parameter!r})")
     model, data, desc = _model_and_data(args)
-    for n in (args.parameter, args.along):
-        if n not in model.values:
-            raise StatvaeError(f"{n!r} is not a hyper-parameter of this model "
-                               f"(its hyper-parameters are: {', '.join(model.values)})")
+    _hyper(model, args.parameter, "--parameter")
+    _hyper(model, args.along, "--along")
+    _in_domain(args.parameter, (start, stop), "--range", args.range)
+    _in_domain(args.along, (a0, a1), "--along-range", args.along_range)
+    check_track_size(model, "statvae phase-diagram")
     values = {n: float(v) for n, v in model.values.items() if n not in (args.parameter, args.along) and v.is_number}
     missing = [n for n, v in model.values.items() if n not in (args.parameter, args.along) and not v.is_number]
     if missing:
-        raise StatvaeError(f"{missing[0]} has no value: pass --{missing[0].replace('_', '-')}")
+        raise StatvaeError(f"{missing[0]} has no value: pass {value_hint(missing[0])}")
     phase = branch_point_loci(model, parameter=args.parameter, along=args.along, start=start, stop=stop,
-                              along_start=a0, along_stop=a1, loci=args.loci, steps=args.steps, values=values,
+                              along_start=a0, along_stop=a1, loci=loci, steps=steps, values=values,
                               **data)
     phase.meta["data"] = desc
-    if args.out:
-        phase.save(args.out)
-    if args.plot:
+    if args.out is not None:
+        write_output(args.out, "--out", lambda: phase.save(args.out))
+    if args.plot is not None:
         from ..plot import plot_phase_diagram, save_figure
 
-        save_figure(plot_phase_diagram(phase), args.plot)
+        write_output(args.plot, "--plot", lambda: save_figure(plot_phase_diagram(phase), args.plot))
     d = phase.to_dict()
     if args.json:
         print(json.dumps(d))
@@ -209,22 +277,45 @@ def run_phase(args) -> int:
 
 
 def run_plot(args) -> int:
-    from pathlib import Path
-
     from ..track import BifurcationDiagram, PhaseDiagram
+    from ..validate import check_input_path
 
-    path = Path(args.file)
-    if not path.exists():
-        raise DataError(f"file not found: {path}")
+    check_figure_path(args.out, "--out")
+    path = check_input_path(args.file, "FILE")
+    if path.suffix not in DIAGRAM_SUFFIXES:
+        raise DataError(f"{path} is not a saved statvae result: use a .json or .npz written by 'statvae track --out' "
+                        f"or 'statvae phase-diagram --out'")
+    if path.resolve() == Path(args.out).resolve():
+        raise StatvaeError(f"--out {args.out} would overwrite the input file")
+    kind = "statvae-diagram-1"
+    if path.suffix == ".json":
+        try:
+            head = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            raise DataError(f"{path} is not a statvae result (not JSON)") from None
+        except OSError as exc:
+            raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
+        if not isinstance(head, dict):
+            raise DataError(f"{path} is not a statvae result (a JSON {type(head).__name__}, not an object)")
+        kind = head.get("format")
     try:
-        kind = json.loads(path.read_text()).get("format") if path.suffix == ".json" else "statvae-diagram-1"
-    except ValueError:
-        raise DataError(f"{path} is not a statvae result") from None
+        if kind == "statvae-phase-1":
+            result = PhaseDiagram.load(path)
+        else:
+            result = BifurcationDiagram.load(path)
+    except StatvaeError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        # whatever the reader trips on in a damaged file, the file is at fault: one line naming it
+        raise DataError(f"{path} is not a valid statvae result ({type(exc).__name__}: "
+                        f"{' '.join(str(exc).split())[:120]})") from None
     if kind == "statvae-phase-1":
         from ..plot import plot_phase_diagram, save_figure
 
-        save_figure(plot_phase_diagram(PhaseDiagram.load(path)), args.out)
+        write_output(args.out, "--out", lambda: save_figure(plot_phase_diagram(result), args.out))
     else:
-        _plot_diagram_file(BifurcationDiagram.load(path), args.out, args.observable)
+        if not result.branches:
+            raise DataError(f"{path} holds a diagram without branches: nothing to plot")
+        write_output(args.out, "--out", lambda: _plot_diagram_file(result, args.out, args.observable))
     print(f"wrote {args.out}")
     return 0

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from ..validate import check_flag, check_input_path, check_memory, check_seed, real_array, show
 from .spectra import validate_samples, validate_spectrum
 
 __all__ = ["digits", "synthetic", "load_array", "load_samples", "load_covariance"]
@@ -60,8 +61,11 @@ def synthetic(spectrum, samples: int = 2000, seed: int = 0, rotate: bool = True)
     True
     """
     s = validate_spectrum(spectrum, "synthetic spectrum")
-    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 2:
-        raise DataError(f"samples must be an integer >= 2, got {samples!r}")
+    if isinstance(samples, (bool, np.bool_)) or not isinstance(samples, (int, np.integer)) or samples < 2:
+        raise DataError(f"samples must be an integer >= 2, got {show(samples)}")
+    seed = check_seed(seed)
+    rotate = check_flag(rotate, "rotate")
+    check_synthetic_size(int(samples), s.size)
     rng = np.random.default_rng(seed)
     z = rng.standard_normal((int(samples), s.size)) * np.sqrt(s)
     if rotate:
@@ -71,14 +75,24 @@ def synthetic(spectrum, samples: int = 2000, seed: int = 0, rotate: bool = True)
     return z
 
 
+def check_synthetic_size(samples: int, dim: int, what: str = "samples") -> None:
+    """Refuse synthetic data that would not fit in memory (samples, their rotation and their covariance)."""
+    check_memory(8.0 * (3 * samples * dim + 3 * dim * dim), f"{samples:,} synthetic samples of dimension {dim:,}",
+                 f"ask for fewer {what}")
+
+
 def load_array(path) -> np.ndarray:
-    """Load a numeric array from ``.npy``, ``.csv`` or ``.txt`` (whitespace/comma separated)."""
-    p = Path(path)
-    if not p.exists():
-        raise DataError(f"file not found: {p}")
-    if p.is_dir():
-        raise DataError(f"{p} is a directory, not a data file")
+    """Load a numeric array from ``.npy``, ``.csv`` or ``.txt`` (whitespace/comma separated).
+
+    Raises
+    ------
+    DataError
+        If the path is not a readable file, the type is unknown, the file
+        would not fit in memory, or it does not hold real numbers.
+    """
+    p = check_input_path(path, "data file")
     suffix = p.suffix.lower()
+    check_memory(p.stat().st_size * (1.0 if suffix == ".npy" else 4.0), f"reading {p}")
     try:
         if suffix == ".npy":
             a = np.load(p, allow_pickle=False)
@@ -90,10 +104,9 @@ def load_array(path) -> np.ndarray:
         raise
     except Exception as exc:  # noqa: BLE001 - any reader failure becomes one clear line
         raise DataError(f"could not read {p}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
-    try:
-        return np.asarray(a, dtype=float)
-    except (TypeError, ValueError):
-        raise DataError(f"{p} does not hold numbers") from None
+    if isinstance(a, np.ndarray) and a.dtype.kind not in "biufc":
+        raise DataError(f"{p} does not hold numbers (dtype {a.dtype})")
+    return real_array(a, str(p), allow_bool=True)
 
 
 def _load_text(p: Path) -> np.ndarray:

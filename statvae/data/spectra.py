@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import DataError
+from ..validate import check_memory, real_array, show
 
 __all__ = [
     "validate_spectrum",
@@ -32,10 +33,7 @@ def validate_spectrum(spectrum, name: str = "spectrum") -> np.ndarray:
     >>> validate_spectrum([1, 3, 2])
     array([3., 2., 1.])
     """
-    try:
-        s = np.asarray(spectrum, dtype=float)
-    except (TypeError, ValueError):
-        raise DataError(f"{name} must be a list of numbers, got {spectrum!r}") from None
+    s = real_array(spectrum, name)
     if s.ndim != 1:
         raise DataError(f"{name} must be one-dimensional, got shape {s.shape}")
     if s.size == 0:
@@ -59,10 +57,7 @@ def validate_covariance(cov, rtol: float = 1e-8) -> np.ndarray:
     array([[2., 1.],
            [1., 2.]])
     """
-    try:
-        c = np.asarray(cov, dtype=float)
-    except (TypeError, ValueError):
-        raise DataError("covariance must be a numeric matrix") from None
+    c = real_array(cov, "covariance")
     if c.ndim != 2 or c.shape[0] != c.shape[1]:
         raise DataError(f"covariance must be a square matrix, got shape {c.shape}")
     if c.size == 0:
@@ -81,10 +76,7 @@ def validate_covariance(cov, rtol: float = 1e-8) -> np.ndarray:
 
 def validate_samples(x) -> np.ndarray:
     """Check a samples matrix (rows are samples): 2-D, finite, at least two rows."""
-    try:
-        a = np.asarray(x, dtype=float)
-    except (TypeError, ValueError):
-        raise DataError("data must be a numeric matrix (rows are samples)") from None
+    a = real_array(x, "data", allow_bool=True)
     if a.ndim == 1:
         a = a[:, None]
     if a.ndim != 2 or a.shape[1] == 0:
@@ -100,8 +92,9 @@ def validate_samples(x) -> np.ndarray:
 def covariance_from_samples(x, ddof: int = 1) -> np.ndarray:
     """Sample covariance of the rows of ``x`` (``ddof=1``: unbiased, as ``numpy.cov``)."""
     a = validate_samples(x)
-    if ddof not in (0, 1):
-        raise DataError(f"ddof must be 0 or 1, got {ddof!r}")
+    if isinstance(ddof, (bool, np.bool_)) or ddof not in (0, 1):
+        raise DataError(f"ddof must be 0 or 1, got {show(ddof)}")
+    check_memory(8.0 * 3 * a.shape[1] ** 2, f"the covariance of {a.shape[1]:,}-dimensional samples")
     if a.shape[0] <= ddof:
         raise DataError("not enough samples for the requested ddof")
     return np.atleast_2d(np.cov(a, rowvar=False, ddof=ddof))

@@ -43,9 +43,11 @@ library's ``tomllib``); JSON works everywhere.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from ..errors import ModelError
+from ..validate import show
 from . import hyper as H
 from .graph import Map, ModelGraph, Variable
 from .vae import VAEModel
@@ -56,6 +58,8 @@ _VARIABLE_KEYS = {"name", "dim", "observed", "latex", "index", "variance", "enco
                   "covariance_name", "spectrum_latex", "dim_latex", "covariance_latex", "auto_display"}
 _MAP_KEYS = {"name", "source", "target", "role", "weight_decay", "latex"}
 _HYPER_KEYS = {"value", "latex", "domain", "description"}
+#: Largest model file read (bytes): a model description is a few hundred bytes.
+_MAX_MODEL_FILE = 10 * 2 ** 20
 
 
 def _variables(raw) -> list[dict]:
@@ -69,6 +73,9 @@ def _variables(raw) -> list[dict]:
             out.append({"name": name, **fields})
         return out
     if isinstance(raw, list) and all(isinstance(v, dict) for v in raw):
+        for v in raw:
+            if "name" not in v:
+                raise ModelError(f"a variable in the list has no name: {show(v)}")
         return list(raw)
     raise ModelError("'variables' must be a table of variables or a list of objects with a name")
 
@@ -126,7 +133,10 @@ def model_from_dict(d: dict, source: str = "the model description") -> VAEModel:
         g.validate()
         values = {}
         roles = g.hyper_roles()
-        for name, spec in (d.get("hyper") or {}).items():
+        hyper = d.get("hyper") or {}
+        if not isinstance(hyper, dict):
+            raise ModelError(f"'hyper' must be a table of hyper-parameters by name, got {show(hyper)}")
+        for name, spec in hyper.items():
             if name not in roles:
                 raise ModelError(f"hyper-parameter {name!r} is not used by the graph (it uses: "
                                  f"{', '.join(roles) or 'none'})")
@@ -144,6 +154,8 @@ def model_from_dict(d: dict, source: str = "the model description") -> VAEModel:
         raise ModelError(f"{source}: {exc}") from None
     except ModelError as exc:
         raise ModelError(f"{source}: {exc}") from None
+    except (AttributeError, KeyError, IndexError, ValueError) as exc:  # a malformed description, said in one line
+        raise ModelError(f"{source}: invalid model description ({type(exc).__name__}: {exc})") from None
 
 
 def load_model(path) -> VAEModel:
@@ -154,10 +166,26 @@ def load_model(path) -> VAEModel:
     ModelError
         If the file is missing, not valid TOML/JSON, or describes an invalid model.
     """
+    if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
+        raise ModelError(f"a model file name is needed, got {show(path)}")
     p = Path(path)
     if not p.exists():
         raise ModelError(f"model file not found: {p}")
-    text = p.read_text()
+    if p.is_dir():
+        raise ModelError(f"{p} is a directory, not a model file")
+    if p.suffix.lower() not in (".toml", ".json"):
+        raise ModelError(f"model files are .toml or .json, got {p.name}")
+    if p.stat().st_size > _MAX_MODEL_FILE:
+        raise ModelError(f"{p} is {p.stat().st_size:,} bytes, too large for a model file (limit "
+                         f"{_MAX_MODEL_FILE:,})")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ModelError(f"{p} is not a text file (not UTF-8)") from None
+    except OSError as exc:
+        raise ModelError(f"cannot read {p}: {exc.strerror or exc}") from None
+    if not text.strip():
+        raise ModelError(f"{p} is empty")
     if p.suffix.lower() == ".toml":
         try:
             import tomllib
@@ -171,7 +199,7 @@ def load_model(path) -> VAEModel:
     elif p.suffix.lower() == ".json":
         try:
             d = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise ModelError(f"{p} is not valid JSON: {exc}") from None
     else:
         raise ModelError(f"model files are .toml or .json, got {p.name}")

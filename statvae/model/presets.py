@@ -7,10 +7,13 @@ later by the symbolic layer from the graph.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Mapping, Sequence
 
+import numpy as np
 import sympy as sp
 
 from ..errors import ModelError
+from ..validate import show
 from .graph import ENCODER_KINDS, Map, ModelGraph, Variable, check_dim
 from .vae import VAEModel
 
@@ -37,8 +40,8 @@ def parse_encoder(encoder, level: str = "") -> tuple[str, object]:
     if isinstance(encoder, sp.Basic):
         return "fixed", encoder
     if isinstance(encoder, numbers.Real) and not isinstance(encoder, bool):
-        if not encoder > 0:
-            raise ModelError(f"a fixed encoder variance must be > 0, got {encoder!r}")
+        if not (encoder > 0 and float(encoder) < float("inf")):
+            raise ModelError(f"a fixed encoder variance must be a finite number > 0, got {encoder!r}")
         return "fixed", encoder
     if isinstance(encoder, str):
         e = encoder.strip().lower()
@@ -206,9 +209,13 @@ def HierarchicalVAE(
     >>> HierarchicalVAE(4, (2, 1)).dims
     {'x': 4, 'z1': 2, 'z2': 1}
     """
+    pairs = []
     for label, seq in (("latent_dims", latent_dims), ("betas", betas), ("encoders", encoders)):
-        if isinstance(seq, (str, bytes)) or not hasattr(seq, "__len__") or len(seq) != 2:
-            raise ModelError(f"{label} must be a pair (level 1, level 2), got {seq!r}")
+        if (isinstance(seq, (str, bytes, Mapping, set, frozenset)) or not isinstance(seq, Sequence | np.ndarray)
+                or len(seq) != 2):
+            raise ModelError(f"{label} must be a pair (level 1, level 2), got {show(seq)}")
+        pairs.append(tuple(seq))
+    latent_dims, betas, encoders = pairs
     g = ModelGraph()
     dv = _decoder_variance(decoder_variance)
     g.add_variable(Variable("x", check_dim("data_dim", data_dim), True, "x", "i", variance=dv, spectrum_latex=r"\xi",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import sympy as sp
 
 from ..errors import ModelError
+from ..validate import show as _show
 from . import hyper as H
 from .graph import ModelGraph
 
@@ -47,6 +50,16 @@ class VAEModel:
     """
 
     def __init__(self, graph: ModelGraph, values: dict | None = None, kind: str = "custom"):
+        if not isinstance(graph, ModelGraph):
+            raise ModelError(f"VAEModel takes a ModelGraph (or use a preset such as statvae.LinearVAE), got "
+                             f"{_show(graph)}")
+        if values is not None and not isinstance(values, Mapping):
+            raise ModelError(f"values must be a dict of hyper-parameter values by name, got {_show(values)}")
+        if not isinstance(kind, str):
+            raise ModelError(f"kind must be a string, got {_show(kind)}")
+        bad = [k for k in (values or {}) if not isinstance(k, str)]
+        if bad:
+            raise ModelError(f"hyper-parameter names must be strings, got {_show(bad[0])}")
         graph.validate()
         self.graph = graph
         self.kind = kind
@@ -111,8 +124,18 @@ class VAEModel:
 
     # -- delegation to the symbolic layer (imported lazily: it sits above this one) --
     def objective(self, form: str = "eigen", covariance=None):
-        """The exact symbolic objective; see :func:`statvae.symbolic.objective.build_objective`."""
+        """The exact symbolic objective; see :func:`statvae.symbolic.objective.build_objective`.
+
+        The entry-by-entry forms (``"eigen"``, ``"explicit"``) are refused
+        above :data:`statvae.validate.EXPLICIT_HESSIAN_LIMIT` (their cost
+        grows with the square of the number of parameters); ``"matrix"``
+        holds for every size.
+        """
         from ..symbolic.objective import build_objective
+        from ..validate import check_explicit_size
+
+        if form != "matrix":
+            check_explicit_size(self, f"objective(form={form!r})", "use form='matrix' (it holds for every size)")
 
         return build_objective(self, form=form, covariance=covariance)
 

@@ -171,6 +171,9 @@ def track(model, data=None, *, spectrum=None, covariance=None, samples=None, par
     >>> [round(s.parameter, 12) for s in d.special_points("branch point", branch=0)]
     [1.0, 2.0, 3.0]
     """
+    from ..validate import check_track_call  # every argument, before any work
+    check_track_call(model, data, spectrum, covariance, samples, parameter, start, stop, values, ddof, progress,
+                     options)
     t0 = time.perf_counter()
     if parameter not in model.values:
         raise ModelError(f"cannot continue in {parameter!r}: not a hyper-parameter of this model "

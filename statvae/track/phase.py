@@ -147,6 +147,9 @@ def branch_point_loci(model, data=None, *, spectrum=None, covariance=None, sampl
     steps : int
         Number of points per locus (more if steps have to be refined).
     """
+    from ..validate import check_phase_call  # every argument, before any work
+    check_phase_call(model, data, spectrum, covariance, samples, parameter, along, start, stop, along_start, along_stop,
+                     loci, steps, values, progress)
     if along == parameter:
         raise ModelError("along must differ from parameter")
     for name in (parameter, along):
