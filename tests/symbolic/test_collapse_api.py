@@ -27,8 +27,8 @@ def test_critical_needs_values_and_known_names():
     (dict(covariance=np.array([[1, 2, 0], [0, 1, 0], [0, 0, 1.0]])), "not symmetric"),
     (dict(covariance=-np.eye(3)), "not positive semi-definite"),
     (dict(covariance=np.eye(2)), "must be 3x3"),
-    (dict(), "exactly one"),
-    (dict(spectrum=[1, 2, 3], covariance=np.eye(3)), "exactly one"),
+    (dict(), "exactly once"),
+    (dict(spectrum=[1, 2, 3], covariance=np.eye(3)), "exactly once"),
 ])
 def test_bad_data(kwargs, needle):
     a = statvae.LinearVAE(3, 1).collapse()
