@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from ..errors import DataError, ModelError, StatvaeError
-from ..validate import PHASE_STEPS_LIMIT, check_output_path, check_track_size
+from ..validate import PHASE_STEPS_LIMIT, check_output_path, check_track_size, nonnegative
 from .options import build_model, check_count, latent_excess_notes, load_data, value_hint, write_output
 
 __all__ = ["add_track_parser", "add_phase_parser", "add_plot_parser"]
@@ -33,11 +33,9 @@ def _range(text: str, what: str) -> tuple[float, float]:
     return a, b
 
 
-def _in_domain(parameter: str, bounds: tuple[float, float], what: str, text: str) -> None:
+def _in_domain(model, parameter: str, bounds: tuple[float, float], what: str, text: str) -> None:
     """Both ends of a range inside the domain of ``parameter`` (> 0, or >= 0 for weight decays)."""
-    from ..model import hyper as H
-
-    nonneg = H.spec(parameter).nonnegative
+    nonneg = nonnegative(model, parameter)
     if any(v < 0 or (v == 0 and not nonneg) for v in bounds):
         raise StatvaeError(f"{what} {text!r}: {parameter} must be {'>= 0' if nonneg else '> 0'} at both ends")
 
@@ -86,12 +84,12 @@ def add_track_parser(sub, add_model_options, add_data_options):
     t.add_argument("--range", required=True, metavar="START:STOP",
                    help="parameter range, followed from START to STOP (e.g. 2:0.1)")
     t.add_argument("--depth", type=int, default=1,
-                   help="generations of branch switching to follow beyond the stable path (default 1)")
-    t.add_argument("--max-steps", type=int, default=400, help="steps per branch (default 400)")
+                   help="generations of branch switching to follow beyond the stable path, >= 0 (default 1)")
+    t.add_argument("--max-steps", type=int, default=400, help="steps per branch, >= 1 (default 400)")
     t.add_argument("--certify", action="store_true",
                    help="re-locate the collapsed branch's branch points to 30 digits with mpmath (small models)")
     t.add_argument("--out", metavar="FILE", help="save the diagram (.json or .npz)")
-    t.add_argument("--plot", metavar="FILE", help="save a figure (.png or .pdf): diagram and stable-state observables")
+    t.add_argument("--plot", metavar="FILE", help="save a figure (.png, .pdf or .svg): diagram and stable-state observables")
     t.add_argument("--json", action="store_true", help="print the special points and branches as one JSON object")
     t.add_argument("--progress", action="store_true", help="show progress even when stderr is not a terminal")
     t.add_argument("--quiet", action="store_true", help="no progress output")
@@ -108,10 +106,11 @@ def add_phase_parser(sub, add_model_options, add_data_options):
     p.add_argument("--range", required=True, metavar="START:STOP", help="range searched for the first points")
     p.add_argument("--along", required=True, help="second parameter (e.g. beta, weight_decay_dec)")
     p.add_argument("--along-range", required=True, metavar="START:STOP", help="range of the second parameter")
-    p.add_argument("--loci", type=int, default=1, help="number of branch points to follow (default 1)")
-    p.add_argument("--steps", type=int, default=30, help="points per locus (default 30)")
+    p.add_argument("--loci", type=int, default=1, help="number of branch points to follow, >= 1 (default 1)")
+    p.add_argument("--steps", type=int, default=30,
+                   help=f"points per locus, 2 to {PHASE_STEPS_LIMIT:,} (default 30)")
     p.add_argument("--out", metavar="FILE", help="save the loci (.json)")
-    p.add_argument("--plot", metavar="FILE", help="save a figure (.png or .pdf)")
+    p.add_argument("--plot", metavar="FILE", help="save a figure (.png, .pdf or .svg)")
     p.add_argument("--json", action="store_true", help="print the loci as JSON")
     p.set_defaults(func=run_phase)
 
@@ -120,7 +119,7 @@ def add_plot_parser(sub):
     p = sub.add_parser("plot", help="plot a saved diagram or phase diagram (no recomputation)",
                        description="Draw a diagram saved by 'statvae track --out' or 'statvae phase-diagram --out'.")
     p.add_argument("file", help="a saved .json or .npz result")
-    p.add_argument("--out", required=True, metavar="FILE", help="figure to write (.png or .pdf)")
+    p.add_argument("--out", required=True, metavar="FILE", help="figure to write (.png, .pdf or .svg)")
     p.add_argument("--observable", default="kl_total",
                    help="observable of the bifurcation diagram (kl_total, elbo, order_parameter, ...)")
     p.set_defaults(func=run_plot)
@@ -161,7 +160,7 @@ def run_track(args) -> int:
     if args.parameter not in model.values:
         raise StatvaeError(f"cannot continue in {args.parameter!r}: not a hyper-parameter of this model "
                            f"(its hyper-parameters are: {', '.join(model.values)})")
-    _in_domain(args.parameter, (start, stop), "--range", args.range)
+    _in_domain(model, args.parameter, (start, stop), "--range", args.range)
     values = _values_for(model, args, args.parameter)
     check_track_size(model, "statvae track")
     if args.certify:
@@ -248,8 +247,8 @@ def run_phase(args) -> int:
     model, data, desc = _model_and_data(args)
     _hyper(model, args.parameter, "--parameter")
     _hyper(model, args.along, "--along")
-    _in_domain(args.parameter, (start, stop), "--range", args.range)
-    _in_domain(args.along, (a0, a1), "--along-range", args.along_range)
+    _in_domain(model, args.parameter, (start, stop), "--range", args.range)
+    _in_domain(model, args.along, (a0, a1), "--along-range", args.along_range)
     check_track_size(model, "statvae phase-diagram")
     values = {n: float(v) for n, v in model.values.items() if n not in (args.parameter, args.along) and v.is_number}
     missing = [n for n, v in model.values.items() if n not in (args.parameter, args.along) and not v.is_number]

@@ -109,19 +109,27 @@ def load_array(path) -> np.ndarray:
     return real_array(a, str(p), allow_bool=True)
 
 
+def _numeric_row(line: str, delim) -> bool:
+    try:
+        [float(x) for x in line.split(delim) if x.strip()]
+    except ValueError:
+        return False
+    return True
+
+
 def _load_text(p: Path) -> np.ndarray:
     text = p.read_text().strip()
     if not text:
         raise DataError(f"{p} is empty")
-    delim = "," if "," in text.splitlines()[0] else None
+    lines = text.splitlines()
+    delim = "," if "," in lines[0] else None
+    skip = 0 if _numeric_row(lines[0], delim) else 1  # a header line, if the first row is not numbers
+    if skip and len(lines) < 2:
+        raise DataError(f"{p} has a header line and no numbers")
     try:
-        return np.loadtxt(p, delimiter=delim, ndmin=2)
-    except ValueError:
-        # a header line?
-        try:
-            return np.loadtxt(p, delimiter=delim, ndmin=2, skiprows=1)
-        except ValueError as exc:
-            raise DataError(f"{p} is not a table of numbers ({str(exc).splitlines()[0]})") from None
+        return np.loadtxt(p, delimiter=delim, ndmin=2, skiprows=skip)
+    except ValueError as exc:
+        raise DataError(f"{p} is not a table of numbers ({str(exc).splitlines()[0]})") from None
 
 
 def load_samples(path) -> np.ndarray:

@@ -67,8 +67,8 @@ def validate_covariance(cov, rtol: float = 1e-8) -> np.ndarray:
     scale = max(np.abs(c).max(), np.finfo(float).tiny)
     if np.abs(c - c.T).max() > rtol * scale:
         raise DataError(f"covariance is not symmetric (max |C - C^T| = {np.abs(c - c.T).max():.3g})")
-    c = (c + c.T) / 2
-    lo = np.linalg.eigvalsh(c).min()
+    c = 0.5 * c + 0.5 * c.T  # not (c + c.T) / 2: that overflows near the largest floats
+    lo = np.linalg.eigvalsh(c / scale).min() * scale  # scaled, for the same reason
     if lo < -rtol * scale * max(1, c.shape[0]):
         raise DataError(f"covariance is not positive semi-definite (smallest eigenvalue {lo:.3g})")
     return c
