@@ -708,8 +708,8 @@ def test_internal_error_is_one_line_and_exit_3(monkeypatch, capfd):
     code, out, err = run_inprocess(["derive"], capfd)
     assert code == 3
     lines = [line for line in err.splitlines() if line.strip()]
-    assert lines == ["statvae: internal error: RuntimeError: kaboom with a second line (run with --debug for the "
-                     "traceback; please report it)"]
+    assert lines == [("statvae: internal error: RuntimeError: kaboom with a second line (run with --debug for the "
+                      "traceback; please report it)")]
     assert "Traceback" not in err
 
 
