@@ -195,6 +195,13 @@ def track(model, data=None, *, spectrum=None, covariance=None, samples=None, par
     problem = resolved.problem(model, parameter, values, units)
     p0, p1 = problem.p_in(start), problem.p_in(stop)
     opts = ContinuationOptions(p_min=min(p0, p1), p_max=max(p0, p1), **options)
+    if opts.certify:
+        from ..numeric.bundle import EXPLICIT_MAX_PARAMETERS
+
+        if problem.layout.size > EXPLICIT_MAX_PARAMETERS:
+            raise ModelError(f"certify=True is for small models (at most {EXPLICIT_MAX_PARAMETERS} parameters, "
+                             f"this one has {problem.layout.size}): it re-locates points in 30-digit arithmetic "
+                             f"on the explicit-entry Hessian")
     meta = {"model": repr(model), "kind": model.kind, "dims": model.dims,
             "values": {k: float(v) for k, v in problem.user_values.items()},
             "spectra": {k: v.tolist() for k, v in spectra.items()}}

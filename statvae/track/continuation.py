@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import AnalysisError
 from .stability import inertia
 
 __all__ = ["ContinuationOptions", "BranchRun", "PointRecord", "continue_branch", "correct_at"]
@@ -118,6 +119,13 @@ def correct_at(problem, theta, p, S, tol, max_iter, jac=None, ascent=False) -> t
     sought is a maximum in ``S``, as the collapsed point is) a step is only
     accepted if it does not decrease the objective.
     """
+    try:
+        return _correct_at(problem, theta, p, S, tol, max_iter, jac, ascent)
+    except AnalysisError:  # an evaluation outside the domain or the floating-point range
+        return np.array(theta, dtype=float), 0, False
+
+
+def _correct_at(problem, theta, p, S, tol, max_iter, jac, ascent):
     theta = np.array(theta, dtype=float)
     h = jac
     last = first = np.inf
@@ -146,11 +154,14 @@ def correct_at(problem, theta, p, S, tol, max_iter, jac=None, ascent=False) -> t
         for _ in range(30):  # damped: stay inside the domain and do not let the residual explode
             trial = theta.copy()
             trial[S] += step
-            if np.all(np.isfinite(trial)) and _valid(problem, trial) and \
-                    np.linalg.norm(problem.gradient(trial, p)[S]) < 10 * norm + 1e-300 and \
-                    (not ascent or problem.value(trial, p) >= problem.value(theta, p) - 1e-12 * (
-                        1 + abs(problem.value(theta, p)))):
-                break
+            try:
+                if np.all(np.isfinite(trial)) and _valid(problem, trial) and \
+                        np.linalg.norm(problem.gradient(trial, p)[S]) < 10 * norm + 1e-300 and \
+                        (not ascent or problem.value(trial, p) >= problem.value(theta, p) - 1e-12 * (
+                            1 + abs(problem.value(theta, p)))):
+                    break
+            except AnalysisError:
+                pass
             step = step / 2
         else:
             return theta, it, False
@@ -256,7 +267,10 @@ def _corrector(problem, theta, y_pred, tau, S, o, natural=False, fixed_p=None):
     p = y_pred[-1] if fixed_p is None else fixed_p
     y = np.concatenate([th[S], [p]])
     for it in range(o.max_newton + 1):
-        g, h, gp = problem.reduced(th, p, S)
+        try:
+            g, h, gp = problem.reduced(th, p, S)
+        except AnalysisError:  # outside the domain or the floating-point range: a failed step
+            return (th, p), it, False
         res = np.concatenate([g, [0.0 if (natural or fixed_p is not None) else tau @ (y - y_pred)]])
         if natural or fixed_p is not None:
             jac = np.hstack([h, np.zeros((m, 1))])

@@ -12,10 +12,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import AnalysisError, DataError, ModelError
+from ..model import hyper as H
 from ..symbolic.moments import NumpyAlgebra, objective_terms
 from .symmetry import Characters, rotation_generators
 
-__all__ = ["ContinuationProblem"]
+__all__ = ["ContinuationProblem", "OutOfDomain"]
+
+
+class OutOfDomain(AnalysisError):
+    """An evaluation outside the parameter's domain or the floating-point range (a failed step, or the answer)."""
 
 
 class ContinuationProblem:
@@ -92,19 +97,33 @@ class ContinuationProblem:
             self._cache[p] = b
         return b
 
+    def p_ok(self, p: float) -> bool:
+        """Whether ``p`` (internal units) is in the parameter's domain."""
+        return bool(np.isfinite(p)) and (p >= 0 if H.spec(self.parameter).nonnegative else p > 0)
+
+    def _guard(self, what, p, fn):
+        if not self.p_ok(p):
+            raise OutOfDomain(f"{self.parameter} = {self.p_out(p):.6g} is outside its domain")
+        try:
+            with np.errstate(over="raise", divide="raise", invalid="ignore"):
+                return fn()
+        except (OverflowError, ZeroDivisionError, FloatingPointError) as exc:
+            raise OutOfDomain(f"the {what} at {self.parameter} = {self.p_out(p):.6g} is beyond the floating-point "
+                              f"range for these data ({type(exc).__name__}); narrow the parameter range") from None
+
     def value(self, theta, p):
-        return self.at(p).value(theta)
+        return self._guard("objective", p, lambda: self.at(p).value(theta))
 
     def gradient(self, theta, p):
         self.evaluations += 1
-        return self.at(p).gradient(theta)
+        return self._guard("gradient", p, lambda: self.at(p).gradient(theta))
 
     def hvp(self, theta, v, p):
         self.evaluations += 1
-        return self.at(p).hvp(theta, v)
+        return self._guard("Hessian", p, lambda: self.at(p).hvp(theta, v))
 
     def dgrad_dp(self, theta, p):
-        return self.at(p).gradient_hyper(theta, self.parameter)
+        return self._guard("gradient", p, lambda: self.at(p).gradient_hyper(theta, self.parameter))
 
     def reduced(self, theta, p, S, with_dp: bool = True):
         """``(g_S, H_SS, dg_S/dp)`` restricted to the entries ``S`` (``dg_S/dp`` is None if not asked)."""
