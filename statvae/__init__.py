@@ -10,12 +10,13 @@ real data, and export every formula as LaTeX.
 """
 
 from .errors import AnalysisError, DataError, ModelError, StatvaeError
-from .model import ConditionalVAE, HierarchicalVAE, LinearVAE, Map, ModelGraph, VAEModel, Variable
-from .model.files import load_model, save_model
+from .api import ConditionalVAE, HierarchicalVAE, LinearVAE, VAEModel, load_model, save_model
+from .model import Map, ModelGraph, Variable
 from .latex import latex
-from .track import BifurcationDiagram, PhaseDiagram, branch_point_loci, track
+from .analysis.tracking import track
+from .bifurcation import BifurcationDiagram, PhaseDiagram, branch_point_loci
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = ["LinearVAE", "ConditionalVAE", "HierarchicalVAE", "ModelGraph", "Variable", "Map", "VAEModel",
            "load_model", "save_model", "latex", "track",

@@ -2,7 +2,7 @@
 
 ``statvae.latex(obj)`` accepts sympy expressions, relations and matrices,
 :class:`~statvae.symbolic.objective.Objective`, Hessian blocks, block
-conditions, :class:`~statvae.symbolic.collapse.CollapseAnalysis`, critical
+conditions, :class:`~statvae.analysis.collapse.CollapseAnalysis`, critical
 points and plain dicts of those.  Symbols print as in the paper:
 ``\\sigma'^{2}`` for the decoder variance, ``\\xi_{i}^{2}`` for the data
 eigenvalues, ``N`` and ``n`` for dimensions.
@@ -106,7 +106,7 @@ def latex(obj, align: bool = False) -> str:
     StatvaeError
         For objects statvae cannot print.
     """
-    from .symbolic.collapse import CollapseAnalysis, CriticalPoint, HessianBlock
+    from .analysis.collapse import CollapseAnalysis, CriticalPoint, HessianBlock
     from .symbolic.modes import ModeBlock
     from .symbolic.objective import Objective
     from .symbolic.stability import BlockCondition

@@ -289,7 +289,7 @@ def check_memory(nbytes: float, what: str, advice: str = "", error: type = DataE
 def parameter_count(model) -> int:
     """Number of scalar parameters of ``model`` at its dimensions (map entries, encoder covariances, variances).
 
-    The size of :class:`statvae.numeric.layout.Layout` (its vector of
+    The size of :class:`statvae.model.layout.Layout` (its vector of
     parameters), counted from the graph without building it.
     """
     g = model.graph
@@ -458,7 +458,7 @@ def check_analysis_data(model, spectrum=None, covariance=None, samples=None, val
             raise ModelError(f"{k} must be a number, got {show(v)}")
 
 
-#: Options of the continuation checked here (fields of :class:`statvae.track.continuation.ContinuationOptions`;
+#: Options of the continuation checked here (fields of :class:`statvae.bifurcation.continuation.ContinuationOptions`;
 #: a name that is no field is refused by :func:`statvae.track` itself).
 TRACK_OPTION_RULES = {
     "max_steps": ("integer", 1), "max_newton": ("integer", 1), "max_branches": ("integer", 1), "depth": ("integer", 0),
@@ -518,7 +518,7 @@ def check_track_call(model, data=None, spectrum=None, covariance=None, samples=N
 def check_phase_call(model, data=None, spectrum=None, covariance=None, samples=None, parameter="sigma2",
                      along="beta", start=None, stop=None, along_start=None, along_stop=None, loci=1, steps=30,
                      values=None, progress=None) -> None:
-    """Every argument of :func:`statvae.track.phase.branch_point_loci` before any work."""
+    """Every argument of :func:`statvae.bifurcation.phase.branch_point_loci` before any work."""
     check_model(model)
     check_hyper_name(model, parameter, "parameter", "locate branch points in")
     check_hyper_name(model, along, "along", "follow loci along")

@@ -29,7 +29,7 @@ import graph_reference as gr
 import reference as ref
 import statvae
 from statvae.model.graph import Map, ModelGraph, Variable
-from statvae.symbolic.collapse import CollapseAnalysis
+from statvae.analysis.collapse import CollapseAnalysis
 
 
 def _random_cov(k, seed, scale=1.0):

@@ -7,7 +7,8 @@ from the compiled objective alone (:mod:`statvae.analysis.compiled`,
 closed forms give against the compiled Hessian (:mod:`statvae.analysis.selfcheck`).
 """
 
+from .collapse import CollapseAnalysis, CriticalPoint, HessianBlock, analyse_collapse
 from .compiled import BlockKey, CompiledCollapse
 from .crossings import Crossing, find_crossings
 
-__all__ = ["BlockKey", "CompiledCollapse", "Crossing", "find_crossings"]
+__all__ = ["CollapseAnalysis", "CriticalPoint", "HessianBlock", "analyse_collapse", "BlockKey", "CompiledCollapse", "Crossing", "find_crossings"]

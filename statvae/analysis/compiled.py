@@ -33,8 +33,8 @@ import numpy as np
 
 from ..errors import AnalysisError
 from ..symbolic.stability import scaled_eigenvalues
-from ..track.collapsed import collapsed_start
-from ..track.problem import ContinuationProblem
+from ..bifurcation.collapsed import collapsed_start
+from ..bifurcation.problem import ContinuationProblem
 
 __all__ = ["CompiledCollapse", "BlockKey", "RTOL", "balance"]
 

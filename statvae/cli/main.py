@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="statvae", description="Posterior collapse in linear VAEs as a phase transition: exact "
                 "ELBOs, stability of the collapsed point, critical hyper-parameters, LaTeX.",
                 epilog="Run 'statvae COMMAND --help' for the options of a command.")
-    from .. import __version__
+    from .._version import __version__
 
     p.add_argument("--version", action="version", version=f"statvae {__version__}")
     p.add_argument("--debug", action="store_true", default=False,

@@ -7,7 +7,7 @@ import argparse
 import numpy as np
 
 from ..errors import DataError, ModelError
-from ..model import ConditionalVAE, HierarchicalVAE, LinearVAE, VAEModel
+from ..api import ConditionalVAE, HierarchicalVAE, LinearVAE, VAEModel
 
 __all__ = ["add_model_options", "add_data_options", "build_model", "load_data", "check_count", "check_solve_for",
            "write_output", "value_hint"]
@@ -169,7 +169,7 @@ def build_model(args, data_dim: int | None) -> VAEModel:
 
 
 def _model_from_file(args, data_dim, settings) -> VAEModel:
-    from ..model.files import load_model
+    from ..api import load_model
 
     for attr, flag in _STRUCTURE_FLAGS.items():
         if getattr(args, attr, None) is not None:

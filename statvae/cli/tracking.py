@@ -146,7 +146,7 @@ def _model_and_data(args):
 
 
 def run_track(args) -> int:
-    from ..track import track
+    from ..analysis.tracking import track
 
     # every option before any work: ranges, counts, output paths, then model and data
     start, stop = _range(args.range, "--range")
@@ -231,7 +231,7 @@ def _check_certify(model) -> None:
 
 
 def run_phase(args) -> int:
-    from ..track import branch_point_loci
+    from ..bifurcation import branch_point_loci
 
     # every option before any work
     start, stop = _range(args.range, "--range")
@@ -276,7 +276,7 @@ def run_phase(args) -> int:
 
 
 def run_plot(args) -> int:
-    from ..track import BifurcationDiagram, PhaseDiagram
+    from ..bifurcation import BifurcationDiagram, PhaseDiagram
     from ..validate import check_input_path
 
     check_figure_path(args.out, "--out")

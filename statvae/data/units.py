@@ -87,7 +87,7 @@ class Units:
 
     def theta_factors(self, model) -> np.ndarray:
         """Per entry of the flat parameter vector: internal = factor * user."""
-        from ..numeric.layout import Layout
+        from ..model.layout import Layout
 
         g = model.graph
         lay = Layout(model)
@@ -118,7 +118,7 @@ class Units:
         """
         if self.identity:
             return
-        from ..numeric.layout import Layout
+        from ..model.layout import Layout
 
         f = self.theta_factors(model)
         th_in = _probe_point(Layout(model))

@@ -2,7 +2,8 @@
 
 from .graph import ENCODER_KINDS, Map, ModelGraph, Variable
 from .presets import ConditionalVAE, HierarchicalVAE, LinearVAE
-from .vae import VAEModel
+from .layout import Layout
+from .vae import Model
 
-__all__ = ["ENCODER_KINDS", "Map", "ModelGraph", "Variable", "VAEModel", "LinearVAE", "ConditionalVAE",
+__all__ = ["ENCODER_KINDS", "Map", "ModelGraph", "Variable", "Model", "Layout", "LinearVAE", "ConditionalVAE",
            "HierarchicalVAE"]

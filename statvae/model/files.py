@@ -50,7 +50,7 @@ from ..errors import ModelError
 from ..validate import show
 from . import hyper as H
 from .graph import Map, ModelGraph, Variable
-from .vae import VAEModel
+from .vae import Model
 
 __all__ = ["load_model", "model_from_dict", "model_to_dict", "save_model"]
 
@@ -80,7 +80,7 @@ def _variables(raw) -> list[dict]:
     raise ModelError("'variables' must be a table of variables or a list of objects with a name")
 
 
-def model_from_dict(d: dict, source: str = "the model description") -> VAEModel:
+def model_from_dict(d: dict, source: str = "the model description") -> Model:
     """Build a :class:`VAEModel` from a plain description (see the module docstring).
 
     Raises
@@ -94,8 +94,11 @@ def model_from_dict(d: dict, source: str = "the model description") -> VAEModel:
     ...                                    "z": {"dim": 1}},
     ...                      "maps": [{"name": "W", "source": "z", "target": "x", "role": "generative"},
     ...                               {"name": "V", "source": "x", "target": "z", "role": "inference"}]})
-    >>> m.collapse().critical("sigma2", spectrum=[3.0, 2.0, 1.0])
-    3.0
+    >>> sorted(m.values), m.free_hyper()
+    (['beta', 'prior_variance', 'sigma2'], ['sigma2'])
+
+    ``statvae.api.model_from_dict`` and ``statvae.load_model`` return the
+    same model as a :class:`statvae.VAEModel` (with ``collapse()``).
     """
     if not isinstance(d, dict):
         raise ModelError(f"{source}: expected a table with 'variables' and 'maps'")
@@ -149,7 +152,7 @@ def model_from_dict(d: dict, source: str = "the model description") -> VAEModel:
                 values[name] = spec.get("value")
             else:
                 values[name] = spec
-        return VAEModel(g, values, kind=str(d.get("kind", "custom")))
+        return Model(g, values, kind=str(d.get("kind", "custom")))
     except TypeError as exc:
         raise ModelError(f"{source}: {exc}") from None
     except ModelError as exc:
@@ -158,7 +161,7 @@ def model_from_dict(d: dict, source: str = "the model description") -> VAEModel:
         raise ModelError(f"{source}: invalid model description ({type(exc).__name__}: {exc})") from None
 
 
-def load_model(path) -> VAEModel:
+def load_model(path) -> Model:
     """Read a model file (``.toml`` or ``.json``).
 
     Raises
@@ -206,7 +209,7 @@ def load_model(path) -> VAEModel:
     return model_from_dict(d, str(p))
 
 
-def model_to_dict(model: VAEModel) -> dict:
+def model_to_dict(model: Model) -> dict:
     """The description of a model as plain data; :func:`model_from_dict` rebuilds an equal model."""
     g = model.graph
     variables = {}
@@ -226,7 +229,7 @@ def model_to_dict(model: VAEModel) -> dict:
     return {"kind": model.kind, "variables": variables, "maps": maps, "hyper": hyper}
 
 
-def save_model(model: VAEModel, path) -> Path:
+def save_model(model: Model, path) -> Path:
     """Write a model as JSON (readable by :func:`load_model` and ``statvae ... --model-file``)."""
     p = Path(path)
     if p.suffix.lower() != ".json":

@@ -15,7 +15,7 @@ import sympy as sp
 from ..errors import ModelError
 from ..validate import show
 from .graph import ENCODER_KINDS, Map, ModelGraph, Variable, check_dim
-from .vae import VAEModel
+from .vae import Model
 
 __all__ = ["LinearVAE", "ConditionalVAE", "HierarchicalVAE", "parse_encoder"]
 
@@ -94,7 +94,7 @@ def LinearVAE(
     weight_decay_enc=0,
     weight_decay_dec=0,
     sigma2=None,
-) -> VAEModel:
+) -> Model:
     """The linear VAE of the seed paper.
 
     Encoder ``q(z|x) = N(V x, D)``, decoder ``p(x|z) = N(W z, sigma'^2 I)``,
@@ -135,7 +135,7 @@ def LinearVAE(
     values = dict(beta=beta, prior_variance=prior_variance, weight_decay_enc=weight_decay_enc,
                   weight_decay_dec=weight_decay_dec, **extra)
     _set_sigma2(values, dv, sigma2)
-    return VAEModel(g, values, kind="linear")
+    return Model(g, values, kind="linear")
 
 
 def ConditionalVAE(
@@ -150,7 +150,7 @@ def ConditionalVAE(
     weight_decay_enc=0,
     weight_decay_dec=0,
     sigma2=None,
-) -> VAEModel:
+) -> Model:
     """Conditional linear VAE.
 
     Encoder ``q(z|x,y) = N(A x + B y, D)``, decoder ``p(y|z,x) = N(W z + C x,
@@ -180,7 +180,7 @@ def ConditionalVAE(
     values = dict(beta=beta, prior_variance=prior_variance, weight_decay_enc=weight_decay_enc,
                   weight_decay_dec=weight_decay_dec, **extra)
     _set_sigma2(values, dv, sigma2)
-    return VAEModel(g, values, kind="conditional")
+    return Model(g, values, kind="conditional")
 
 
 def HierarchicalVAE(
@@ -195,7 +195,7 @@ def HierarchicalVAE(
     weight_decay_enc=0,
     weight_decay_dec=0,
     sigma2=None,
-) -> VAEModel:
+) -> Model:
     """Two-level hierarchical linear VAE.
 
     ``p(z2) = N(0, prior_variance I)``, ``p(z1|z2) = N(U2 z2, tau2 I)``,
@@ -233,4 +233,4 @@ def HierarchicalVAE(
     values = dict(beta1=betas[0], beta2=betas[1], tau2=tau2, prior_variance=prior_variance,
                   weight_decay_enc=weight_decay_enc, weight_decay_dec=weight_decay_dec, **e1, **e2)
     _set_sigma2(values, dv, sigma2)
-    return VAEModel(g, values, kind="hierarchical")
+    return Model(g, values, kind="hierarchical")

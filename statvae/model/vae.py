@@ -1,4 +1,11 @@
-"""The model object users hold: a validated graph plus hyper-parameter values."""
+"""A model description: a validated graph plus hyper-parameter values.
+
+:class:`Model` is what the lower layers (data, symbolic, numeric, bifurcation,
+analysis) take.  The object users hold, :class:`statvae.VAEModel`, subclasses
+it in :mod:`statvae.api` (the top layer) and adds the conveniences that call
+up the layers (``objective()``, ``compile()``, ``collapse()``), so no layer
+imports one above it.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +18,14 @@ from ..validate import show as _show
 from . import hyper as H
 from .graph import ModelGraph
 
-__all__ = ["VAEModel", "DEFAULTS"]
+__all__ = ["Model", "DEFAULTS"]
 
 #: Default value of a hyper-parameter by its role (``None``: free), the same as the presets'.
 DEFAULTS = {"kl_weight": 1, "latent_variance": 1, "weight_decay": 0, "noise_variance": None,
             "encoder_variance": None}
 
 
-class VAEModel:
+class Model:
     """A linear-Gaussian VAE: structure (a :class:`ModelGraph`) and values.
 
     Hyper-parameter values are numbers or sympy expressions; a value set to
@@ -41,8 +48,8 @@ class VAEModel:
 
     Examples
     --------
-    >>> import statvae
-    >>> m = statvae.LinearVAE(3, 2)
+    >>> from statvae.model.presets import LinearVAE
+    >>> m = LinearVAE(3, 2)
     >>> m.values["beta"], m.values["sigma2"]
     (1, sigma2)
     >>> m.free_hyper()
@@ -94,7 +101,7 @@ class VAEModel:
         vals = self.with_values(**overrides).values if overrides else self.values
         return {H.symbol(n): v for n, v in vals.items() if v != H.symbol(n)}
 
-    def with_values(self, **values) -> "VAEModel":
+    def with_values(self, **values) -> "Model":
         """A copy with some hyper-parameter values replaced (``None`` frees one)."""
         merged = dict(self.values)
         for n, v in values.items():
@@ -103,12 +110,20 @@ class VAEModel:
                     f"{n} is not a hyper-parameter of this model; its hyper-parameters are: {', '.join(merged)}"
                 )
             merged[n] = v
-        return VAEModel(self.graph, {n: (None if v == H.symbol(n) else v) for n, v in merged.items()}, self.kind)
+        return type(self)(self.graph, {n: (None if v == H.symbol(n) else v) for n, v in merged.items()}, self.kind)
 
-    def resized(self, **dims: int) -> "VAEModel":
+    def resized(self, **dims: int) -> "Model":
         """The same model with other dimensions (``data_dim`` names are variable names)."""
         g = self.graph.resized(dims)
-        return VAEModel(g, {n: (None if v == H.symbol(n) else v) for n, v in self.values.items()}, self.kind)
+        return type(self)(g, self.given_values(), self.kind)
+
+    def given_values(self) -> dict:
+        """The values as a constructor takes them (``None`` for a free hyper-parameter)."""
+        return {n: (None if v == H.symbol(n) else v) for n, v in self.values.items()}
+
+    def as_type(self, cls):
+        """The same model as an instance of ``cls`` (a subclass of :class:`Model`, e.g. ``statvae.VAEModel``)."""
+        return self if type(self) is cls else cls(self.graph, self.given_values(), self.kind)
 
     def structure_key(self) -> tuple:
         return (self.kind, self.graph.structure_key())
@@ -121,33 +136,3 @@ class VAEModel:
         dims = ", ".join(f"{k}={v}" for k, v in self.dims.items())
         vals = ", ".join(f"{k}={v}" for k, v in self.values.items())
         return f"<{self.kind} VAE: {dims}; {vals}>"
-
-    # -- delegation to the symbolic layer (imported lazily: it sits above this one) --
-    def objective(self, form: str = "eigen", covariance=None):
-        """The exact symbolic objective; see :func:`statvae.symbolic.objective.build_objective`.
-
-        The entry-by-entry forms (``"eigen"``, ``"explicit"``) are refused
-        above :data:`statvae.validate.EXPLICIT_HESSIAN_LIMIT` (their cost
-        grows with the square of the number of parameters); ``"matrix"``
-        holds for every size.
-        """
-        from ..symbolic.objective import build_objective
-        from ..validate import check_explicit_size
-
-        if form != "matrix":
-            check_explicit_size(self, f"objective(form={form!r})", "use form='matrix' (it holds for every size)")
-
-        return build_objective(self, form=form, covariance=covariance)
-
-    def compile(self, backend: str = "numpy", path: str = "auto", cache: bool = True, dps: int = 30,
-                verify: bool = True):
-        """Compiled numeric objective; see :func:`statvae.numeric.bundle.compile_model`."""
-        from ..numeric.bundle import compile_model
-
-        return compile_model(self, backend=backend, path=path, cache=cache, dps=dps, verify=verify)
-
-    def collapse(self):
-        """Stability analysis of the collapsed point; see :class:`statvae.symbolic.collapse.CollapseAnalysis`."""
-        from ..symbolic.collapse import analyse_collapse
-
-        return analyse_collapse(self)

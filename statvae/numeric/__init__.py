@@ -2,7 +2,7 @@
 
 from .bundle import BoundObjective, CompiledObjective, VerificationError, compile_model, random_parameters
 from .cache import clear_cache
-from .layout import Layout, ParameterError
+from ..model.layout import Layout, ParameterError
 
 __all__ = ["BoundObjective", "CompiledObjective", "VerificationError", "compile_model", "random_parameters",
            "clear_cache", "Layout", "ParameterError"]

@@ -13,10 +13,10 @@ import numpy as np
 
 from ..errors import DataError, ModelError, StatvaeError
 from ..model import hyper as H
-from ..model.vae import VAEModel
+from ..model.vae import Model
 from . import cache as C
 from .codegen import NUMPY_NAMESPACE, mpmath_namespace
-from .layout import Layout, ParameterError
+from ..model.layout import Layout, ParameterError
 
 __all__ = ["CompiledObjective", "BoundObjective", "compile_model", "VerificationError", "EXPLICIT_MAX_PARAMETERS"]
 
@@ -28,13 +28,13 @@ class VerificationError(StatvaeError):
     """A matrix-form derivative disagreed with the explicit-entry path."""
 
 
-def compile_model(model: VAEModel, backend: str = "numpy", path: str = "auto", cache: bool = True,
+def compile_model(model: Model, backend: str = "numpy", path: str = "auto", cache: bool = True,
                   dps: int = 30, verify: bool = True, progress=None) -> "CompiledObjective":
     """Compile ``model`` to numeric value, gradient, Hessian, HVP and d(gradient)/d(hyper).
 
     Parameters
     ----------
-    model : VAEModel
+    model : Model
     backend : {"numpy", "mpmath"}
         ``mpmath`` evaluates with ``dps`` significant digits (object arrays).
     path : {"auto", "matrix", "explicit"}
@@ -104,7 +104,7 @@ def compile_model(model: VAEModel, backend: str = "numpy", path: str = "auto", c
 _VERIFIED: set = set()
 
 
-def verify_structure(model: VAEModel, cache: bool = True, rtol: float = 1e-9) -> None:
+def verify_structure(model: Model, cache: bool = True, rtol: float = 1e-9) -> None:
     """Compare the matrix path with the explicit path on a small model of the same structure.
 
     Value, gradient, HVP and every d(gradient)/d(hyper) are evaluated at

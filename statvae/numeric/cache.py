@@ -49,7 +49,7 @@ def cache_dir() -> Path:
 
 def cache_key(*parts) -> str:
     """Key of the entry for ``parts`` (statvae version and :data:`CODEGEN_VERSION` included)."""
-    from .. import __version__
+    from .._version import __version__
 
     text = repr((__version__, CODEGEN_VERSION) + tuple(parts))
     return hashlib.sha256(text.encode()).hexdigest()[:32]

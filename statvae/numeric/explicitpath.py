@@ -9,7 +9,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ..model import hyper as H
-from ..model.vae import VAEModel
+from ..model.vae import Model
 from ..symbolic.derivatives import gradient as sym_gradient
 from ..symbolic.derivatives import hessian as sym_hessian
 from ..symbolic.objective import build_objective
@@ -18,7 +18,7 @@ from .codegen import ScalarPrinter, scalar_code
 __all__ = ["explicit_source"]
 
 
-def explicit_source(model: VAEModel, backend: str = "auto", hessian: bool = True) -> tuple[str, dict]:
+def explicit_source(model: Model, backend: str = "auto", hessian: bool = True) -> tuple[str, dict]:
     """Generate ``value``, ``gradient``, ``hessian`` and ``dgrad_<hyper>`` from explicit entries.
 
     The generated functions take ``(theta, S, *hyper)``: the flat parameter

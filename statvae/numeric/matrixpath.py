@@ -12,12 +12,12 @@ from __future__ import annotations
 import sympy as sp
 
 from ..model import hyper as H
-from ..model.vae import VAEModel
+from ..model.vae import Model
 from ..symbolic.names import block_latex, dim_symbol
 from ..symbolic.objective import build_objective
 from ..symbolic.parameters import learned_variance_symbol, scale_symbol
 from .codegen import ChainProgram, ScalarPrinter
-from .layout import Layout
+from ..model.layout import Layout
 from .tracepoly import Contribution, expand_objective
 
 __all__ = ["matrix_source", "trace_polynomial"]
@@ -27,7 +27,7 @@ def _data_name(a: str, b: str) -> str:
     return f"S__{a}__{b}"  # variable names never contain "__" (see check_identifier)
 
 
-def trace_polynomial(model: VAEModel):
+def trace_polynomial(model: Model):
     """The model's objective as a :class:`~statvae.numeric.tracepoly.TracePolynomial`."""
     g = model.graph
     obj = build_objective(model, "matrix", substitute=False)
@@ -60,7 +60,7 @@ def trace_polynomial(model: VAEModel):
     return tp, dims
 
 
-def matrix_source(model: VAEModel) -> tuple[str, dict]:
+def matrix_source(model: Model) -> tuple[str, dict]:
     """Generate the matrix-path source for ``model`` at its dimensions.
 
     Returns ``(source, meta)``; ``meta["args"]`` documents the argument order

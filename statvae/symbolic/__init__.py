@@ -1,8 +1,7 @@
 """Exact objectives from Gaussian moments, derivatives, and the collapse analysis."""
 
-from .collapse import CollapseAnalysis, CriticalPoint, HessianBlock, analyse_collapse
 from .modes import ModeBlock, ModeStructure, assemble_hessian, mode_structure
 from .objective import Objective, build_objective
 
-__all__ = ["CollapseAnalysis", "CriticalPoint", "HessianBlock", "analyse_collapse", "ModeBlock", "ModeStructure",
+__all__ = ["ModeBlock", "ModeStructure",
            "assemble_hessian", "mode_structure", "Objective", "build_objective"]

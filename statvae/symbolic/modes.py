@@ -45,7 +45,7 @@ from itertools import combinations
 import sympy as sp
 
 from ..errors import AnalysisError
-from ..model.vae import VAEModel
+from ..model.vae import Model
 from . import names as NM
 from .derivatives import gradient, hessian
 from .objective import build_objective
@@ -112,7 +112,7 @@ class ModeStructure:
 
     Attributes
     ----------
-    model : VAEModel
+    model : Model
         The model (hyper-parameters kept symbolic here).
     blocks : list of ModeBlock
     collapsed : dict
@@ -124,7 +124,7 @@ class ModeStructure:
         Block name -> collapsed value of its diagonal entries.
     """
 
-    model: VAEModel
+    model: Model
     blocks: list
     collapsed: dict
     global_values: dict
@@ -136,7 +136,7 @@ class ModeStructure:
 _CACHE: dict = {}
 
 
-def mode_structure(model: VAEModel, backend: str = "auto") -> ModeStructure:
+def mode_structure(model: Model, backend: str = "auto") -> ModeStructure:
     """Derive (and cache) the per-mode structure of ``model``'s collapse Hessian."""
     key = model.structure_key()
     if key not in _CACHE:
@@ -144,11 +144,11 @@ def mode_structure(model: VAEModel, backend: str = "auto") -> ModeStructure:
     return _CACHE[key]
 
 
-def _symbolic(model: VAEModel) -> VAEModel:
+def _symbolic(model: Model) -> Model:
     return model.with_values(**{n: None for n in model.values})
 
 
-def _derive(model: VAEModel, backend: str) -> ModeStructure:
+def _derive(model: Model, backend: str) -> ModeStructure:
     model = _symbolic(model)
     g = model.graph
     dims = {v.name: NM.dim_symbol(v) for v in g.variables()}
@@ -306,7 +306,7 @@ def _collapsed_description(model, p1, sol1, dims) -> dict:
     return out
 
 
-def assemble_hessian(structure: ModeStructure, model: VAEModel, spectra: dict | None = None) -> sp.Matrix:
+def assemble_hessian(structure: ModeStructure, model: Model, spectra: dict | None = None) -> sp.Matrix:
     """The full collapse Hessian of ``model`` (explicit size) from the blocks.
 
     Rows and columns follow ``build_parameters(model)`` order.  With

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from ..model.vae import VAEModel
+from ..model.vae import Model
 
 __all__ = ["ExplicitAlgebra", "MatrixAlgebra", "NumpyAlgebra", "FactorTerms", "objective_terms"]
 
@@ -186,13 +186,13 @@ class FactorTerms:
     covariances: dict
 
 
-def objective_terms(model: VAEModel, values: dict, observed_cov: dict, variances: dict, algebra,
+def objective_terms(model: Model, values: dict, observed_cov: dict, variances: dict, algebra,
                     weights: dict | None = None, hyper: dict | None = None) -> FactorTerms:
     """Compute every expectation in the objective.
 
     Parameters
     ----------
-    model : VAEModel
+    model : Model
     values : dict
         Block name -> matrix (maps and encoder covariances).
     observed_cov : dict

@@ -32,7 +32,7 @@ import sympy as sp
 
 from ..errors import DataError, ModelError
 from ..model import hyper as H
-from ..model.vae import VAEModel
+from ..model.vae import Model
 from .moments import ExplicitAlgebra, MatrixAlgebra, objective_terms
 from .names import block_latex, dim_symbol, register_latex, spectral_symbol
 from .parameters import ParameterSet, build_parameters, variance_of
@@ -48,7 +48,7 @@ class Objective:
 
     Attributes
     ----------
-    model : VAEModel
+    model : Model
     form : str
         ``"eigen"``, ``"explicit"``, ``"matrix"`` or ``"numeric"``.
     total : sympy.Expr
@@ -65,7 +65,7 @@ class Objective:
         Joint covariance of the observed variables used.
     """
 
-    model: VAEModel
+    model: Model
     form: str
     total: sp.Expr
     terms: dict
@@ -108,7 +108,7 @@ class Objective:
         return f"<Objective {self.form} of {self.model!r}; {n} parameters>"
 
 
-def observed_covariance_blocks(model: VAEModel, cov: sp.Matrix) -> dict:
+def observed_covariance_blocks(model: Model, cov: sp.Matrix) -> dict:
     """Split a joint covariance (observed variables in graph order) into blocks."""
     obs = model.graph.observed()
     offsets, k = {}, 0
@@ -125,7 +125,7 @@ def observed_covariance_blocks(model: VAEModel, cov: sp.Matrix) -> dict:
     return out
 
 
-def _eigen_covariance(model: VAEModel):
+def _eigen_covariance(model: Model):
     diag, syms = [], []
     for v in model.graph.observed():
         for i in range(v.dim):
@@ -135,7 +135,7 @@ def _eigen_covariance(model: VAEModel):
     return sp.diag(*diag), syms
 
 
-def _explicit_covariance(model: VAEModel):
+def _explicit_covariance(model: Model):
     k = sum(v.dim for v in model.graph.observed())
     m = sp.zeros(k, k)
     syms = []
@@ -148,7 +148,7 @@ def _explicit_covariance(model: VAEModel):
     return m, syms
 
 
-def _numeric_covariance(model: VAEModel, covariance):
+def _numeric_covariance(model: Model, covariance):
     from ..data.spectra import validate_covariance
 
     c = validate_covariance(covariance)
@@ -158,13 +158,13 @@ def _numeric_covariance(model: VAEModel, covariance):
     return sp.Matrix(c.tolist()), []
 
 
-def build_objective(model: VAEModel, form: str = "eigen", covariance=None, substitute: bool = True,
+def build_objective(model: Model, form: str = "eigen", covariance=None, substitute: bool = True,
                     weights: dict | None = None) -> Objective:
     """Build the exact objective of ``model``.
 
     Parameters
     ----------
-    model : VAEModel
+    model : Model
     form : {"eigen", "explicit", "matrix"}
         See the module docstring.  Ignored when ``covariance`` is given.
     covariance : array_like, optional
@@ -221,7 +221,7 @@ def _combine(model, form, t, params, data_syms, cov) -> Objective:
     return Objective(model, form, total, terms, params, data_syms, cov, kl)
 
 
-def _matrix_objective(model: VAEModel, substitute: bool) -> Objective:
+def _matrix_objective(model: Model, substitute: bool) -> Objective:
     g = model.graph
     dims = {v.name: dim_symbol(v) for v in g.variables()}
     obs = g.observed()

@@ -21,7 +21,7 @@ import sympy as sp
 from ..model import hyper as H
 from .names import register_latex
 from ..model.graph import Variable
-from ..model.vae import VAEModel
+from ..model.vae import Model
 
 __all__ = ["ParamEntry", "ParamBlock", "ParameterSet", "build_parameters"]
 
@@ -144,7 +144,7 @@ def learned_variance_symbol(graph, var: Variable) -> sp.Symbol:
     return named_symbol(name, f"s_{{{var.latex}}}", positive=True)
 
 
-def build_parameters(model: VAEModel) -> ParameterSet:
+def build_parameters(model: Model) -> ParameterSet:
     """Create the explicit-entry parameters of ``model`` (its current dimensions)."""
     g = model.graph
     blocks: list[ParamBlock] = []
@@ -187,7 +187,7 @@ def build_parameters(model: VAEModel) -> ParameterSet:
     return ParameterSet(blocks)
 
 
-def variance_of(model: VAEModel, params: ParameterSet, var: Variable) -> sp.Expr:
+def variance_of(model: Model, params: ParameterSet, var: Variable) -> sp.Expr:
     """Noise variance of the generative factor of ``var`` (hyper symbol or learned parameter)."""
     if var.variance == "learned":
         return learned_variance_symbol(model.graph, var)

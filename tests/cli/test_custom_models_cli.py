@@ -9,7 +9,8 @@ from scipy.optimize import brentq
 
 import statvae
 from statvae.cli.main import main
-from statvae.model.files import load_model, model_from_dict, model_to_dict, save_model
+from statvae.api import load_model, model_from_dict, save_model
+from statvae.model.files import model_to_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 TWOVIEW = str(ROOT / "docs" / "examples" / "twoview.toml")

@@ -5,7 +5,8 @@ import pytest
 import sympy as sp
 
 import statvae
-from statvae.model import Map, ModelGraph, Variable, VAEModel
+from statvae import VAEModel
+from statvae.model import Map, ModelGraph, Variable
 from statvae.model import hyper as H
 
 

@@ -12,7 +12,7 @@ import reference as ref
 import statvae
 from catalogue import all_models
 from statvae.numeric import ParameterError, random_parameters
-from statvae.numeric.layout import Layout
+from statvae.model.layout import Layout
 from statvae.symbolic.parameters import build_parameters
 
 MODELS = all_models()

@@ -806,7 +806,7 @@ def _half_written_then_full(self, target, *args, **kwargs):
 
 @pytest.mark.parametrize("suffix", [".json", ".npz"])
 def test_full_disk_on_track_out(suffix, files, monkeypatch, capfd):
-    from statvae.track import BifurcationDiagram
+    from statvae.bifurcation import BifurcationDiagram
 
     monkeypatch.setattr(BifurcationDiagram, "save", _half_written_then_full)
     out = files / f"full{suffix}"
@@ -826,7 +826,7 @@ def test_full_disk_on_track_plot(files, monkeypatch, capfd):
 
 def test_full_disk_on_phase_out_and_plot(files, monkeypatch, capfd):
     import statvae.plot
-    from statvae.track import PhaseDiagram
+    from statvae.bifurcation import PhaseDiagram
 
     monkeypatch.setattr(PhaseDiagram, "save", _full_disk)
     code, _, err = run_inprocess([*PHASE, "--steps", "3", "--out", str(files / "full-phase.json")], capfd)
@@ -846,7 +846,7 @@ def test_full_disk_on_plot_command(files, monkeypatch, capfd):
 
 
 def test_permission_denied_on_write_is_one_line(files, monkeypatch, capfd):
-    from statvae.track import BifurcationDiagram
+    from statvae.bifurcation import BifurcationDiagram
 
     def denied(self, path):
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
@@ -870,7 +870,7 @@ def test_track_options_are_checked_before_any_work(args, files, monkeypatch, cap
     def sentinel(*a, **k):
         raise AssertionError("the tracker ran before the options were checked")
 
-    monkeypatch.setattr(importlib.import_module("statvae.track"), "track", sentinel)
+    monkeypatch.setattr(importlib.import_module("statvae.analysis.tracking"), "track", sentinel)
     code, out, err = run_inprocess(_argv(args, files), capfd)
     assert_one_line_error(code, out, err)
 
@@ -886,7 +886,7 @@ def test_phase_options_are_checked_before_any_work(args, files, monkeypatch, cap
     def sentinel(*a, **k):
         raise AssertionError("the phase diagram ran before the options were checked")
 
-    monkeypatch.setattr(importlib.import_module("statvae.track"), "branch_point_loci", sentinel)
+    monkeypatch.setattr(importlib.import_module("statvae.bifurcation"), "branch_point_loci", sentinel)
     code, out, err = run_inprocess(_argv(args, files), capfd)
     assert_one_line_error(code, out, err)
 
@@ -904,13 +904,13 @@ def test_derive_explicit_size_is_checked_before_any_work(monkeypatch, capfd):
 
 def test_api_checks_before_any_work(monkeypatch):
     """track() and branch_point_loci() refuse bad arguments before resolving any data."""
-    api = importlib.import_module("statvae.track.api")
+    api = importlib.import_module("statvae.bifurcation.api")
 
     def sentinel(*a, **k):
         raise AssertionError("data were resolved before the arguments were checked")
 
     monkeypatch.setattr(api, "resolve_data", sentinel)
-    monkeypatch.setattr(importlib.import_module("statvae.track.phase"), "resolve_data", sentinel)
+    monkeypatch.setattr(importlib.import_module("statvae.bifurcation.phase"), "resolve_data", sentinel)
     with pytest.raises(StatvaeError, match="max_steps"):
         statvae.track(_m(), spectrum=SPEC3, start=4, stop=0.5, max_steps=0)
     with pytest.raises(StatvaeError, match="steps"):

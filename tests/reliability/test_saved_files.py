@@ -18,10 +18,10 @@ from hypothesis.extra import numpy as hnp
 
 import statvae
 from statvae.errors import DataError
-from statvae.track import BifurcationDiagram, PhaseDiagram
-from statvae.track.certify import certify_point
-from statvae.track.diagram import Branch, encode_json
-from statvae.track.locate import SpecialPoint
+from statvae.bifurcation import BifurcationDiagram, PhaseDiagram
+from statvae.bifurcation.certify import certify_point
+from statvae.bifurcation.diagram import Branch, encode_json
+from statvae.bifurcation.locate import SpecialPoint
 
 SUFFIXES = [".json", ".npz"]
 
@@ -400,7 +400,7 @@ def test_save_problems_are_one_data_error_and_leave_no_partial_file(tracked, tmp
         assert needle in str(info.value) and "\n" not in str(info.value)
     path = d.save(tmp_path / "keep.json")
     before = path.read_bytes()
-    D = importlib.import_module("statvae.track.diagram")  # statvae.track is also the name of a function
+    D = importlib.import_module("statvae.bifurcation.diagram")  # statvae.track is also the name of a function
     real_replace = os.replace
 
     def full_disk(src, dst):

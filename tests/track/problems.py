@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from statvae.track.symmetry import CharacterTable
+from statvae.bifurcation.symmetry import CharacterTable
 
 
 class _Layout:

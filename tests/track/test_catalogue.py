@@ -5,8 +5,8 @@ import pytest
 
 import statvae
 from problems import DiagonalOperator, Fold, Pitchfork, Transcritical
-from statvae.track.api import run_tracker
-from statvae.track.continuation import ContinuationOptions
+from statvae.bifurcation.api import run_tracker
+from statvae.bifurcation.continuation import ContinuationOptions
 
 
 def run(problem, theta0, start, stop, **kw):

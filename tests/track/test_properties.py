@@ -6,16 +6,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import statvae
-from statvae.track import BifurcationDiagram
-from statvae.track.continuation import ContinuationOptions, continue_branch
-from statvae.track.problem import ContinuationProblem
-from statvae.track.stability import inertia
+from statvae.bifurcation import BifurcationDiagram
+from statvae.bifurcation.continuation import ContinuationOptions, continue_branch
+from statvae.bifurcation.problem import ContinuationProblem
+from statvae.bifurcation.stability import inertia
 
 spectra = st.lists(st.floats(0.3, 4.0), min_size=2, max_size=4).map(lambda v: sorted(v, reverse=True))
 
 
 def _problem(model, spectrum):
-    from statvae.track.api import resolve_spectra
+    from statvae.bifurcation.api import resolve_spectra
 
     return ContinuationProblem(model, resolve_spectra(model, spectrum=spectrum), "sigma2")
 

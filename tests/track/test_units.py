@@ -155,7 +155,7 @@ def test_a_hyper_parameter_with_two_units_keeps_the_user_units():
 
 def test_the_units_rule_is_checked_on_the_compiled_objective(monkeypatch):
     """A wrong exponent is caught by the gradient self-check, never used."""
-    from statvae.track.problem import ContinuationProblem
+    from statvae.bifurcation.problem import ContinuationProblem
 
     m = statvae.LinearVAE(3, 2)
     u = units_for(m, 1e4)
@@ -168,7 +168,7 @@ def test_the_units_rule_is_checked_on_the_compiled_objective(monkeypatch):
 def test_phase_loci_are_the_same_in_any_units(along, e_a, arange):
     """The continuation of a branch point in a second parameter, including the default 30 steps over a wide
     range of beta (the extrapolation used to leave the domain: "sigma2 must be > 0")."""
-    from statvae.track.phase import branch_point_loci
+    from statvae.bifurcation.phase import branch_point_loci
 
     spec = np.array([3.0, 2.0, 1.0])
     out = []

@@ -1,7 +1,7 @@
 """Continuation of one branch of stationary points: pseudo-arclength or natural parameter.
 
 Unknowns are the entries of the branch's fixed-point subspace ``S`` (see
-:mod:`statvae.track.symmetry`) and the parameter ``p``.  A step is a
+:mod:`statvae.bifurcation.symmetry`) and the parameter ``p``.  A step is a
 predictor along the tangent and a Newton corrector on::
 
     g_S(theta, p) = 0,    tau . (y - y_pred) = 0       (pseudo-arclength)

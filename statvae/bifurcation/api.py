@@ -1,6 +1,6 @@
-"""``statvae.track``: follow the collapsed branch, locate where it loses stability, switch branches.
+"""The tracker's driver: follow the collapsed branch, locate where it loses stability, switch branches.
 
-The driver runs :func:`~statvae.track.continuation.continue_branch` on the
+The driver runs :func:`~statvae.bifurcation.continuation.continue_branch` on the
 collapsed branch, locates its special points, switches onto the branches
 that emanate from each branch point (one per symmetry class), and repeats on
 the new branches: up to ``depth`` generations, and along the stable path
@@ -16,131 +16,29 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data.canonical import canonical_form
-from ..data.spectra import covariance_from_samples, validate_spectrum
-from ..errors import DataError, ModelError
+from ..data.resolve import TrackData, resolve_data, resolve_spectra
+from ..data.units import Units
+from ..errors import ModelError
 from ..model import hyper as H
 from .collapsed import collapsed_start
 from .continuation import ContinuationOptions, continue_branch, correct_at
 from .diagram import BifurcationDiagram, Branch
 from .locate import SpecialPoint, locate_branch_points, locate_fold
-from .problem import ContinuationProblem
+from .problem import ContinuationProblem, problem_for
 from .switching import candidates, first_point, reduced_coefficients
 
-__all__ = ["track", "run_tracker", "resolve_data", "resolve_spectra", "TrackData", "collapsed_start"]
+__all__ = ["follow", "TrackRun", "run_tracker", "resolve_data", "resolve_spectra", "TrackData", "collapsed_start"]
 
 
-@dataclass
-class TrackData:
-    """Data resolved for tracking: canonical spectra, or a raw second moment when no canonical form exists.
+def follow(model, data=None, *, spectrum=None, covariance=None, samples=None, parameter: str = "sigma2",
+           start: float, stop: float, values: dict | None = None, ddof: int = 1, progress=None,
+           **options) -> "TrackRun":
+    """The driver behind :func:`statvae.track`: resolve, normalise, follow and map back (no self-check).
 
-    Attributes
-    ----------
-    spectra : dict
-        Canonical eigenvalues per observed variable (when ``covariance`` is
-        None), else each variable's own eigenvalues (informative only).
-    covariance : numpy.ndarray or None
-        The joint second moment to track in, when the data have no canonical
-        form for this model (only latent flips are symmetries then).
-    reason : str
-        Why there is no canonical form ("" when there is).
-    """
-
-    spectra: dict
-    covariance: np.ndarray | None = None
-    reason: str = ""
-
-    def units(self, model):
-        """Internal units for these data (:func:`statvae.data.units.units_for`)."""
-        from ..data.units import data_magnitude, units_for
-
-        if self.covariance is not None:
-            return units_for(model, data_magnitude(covariance=self.covariance))
-        return units_for(model, data_magnitude(spectra=self.spectra))
-
-    def problem(self, model, parameter: str, values: dict | None, units=None) -> ContinuationProblem:
-        """The continuation problem in the basis these data allow (in ``units``, default the user's)."""
-        if self.covariance is not None:
-            return ContinuationProblem(model, None, parameter, values, covariance=self.covariance, units=units)
-        return ContinuationProblem(model, self.spectra, parameter, values, units=units)
-
-
-def _known_values(model, parameter, values) -> dict:
-    out = {}
-    for n, v in model.values.items():
-        v = (values or {}).get(n, v)
-        out[n] = None if n == parameter or v is None or (hasattr(v, "is_number") and not v.is_number) else float(v)
-    return out
-
-
-def resolve_data(model, data=None, spectrum=None, covariance=None, samples=None, ddof: int = 1,
-                 parameter: str | None = None, values: dict | None = None) -> TrackData:
-    """Resolve any data description for tracking ``parameter``, checking the canonical form on the data.
-
-    A covariance (or samples) is brought to the model's canonical gauge when
-    the symmetries of the objective allow it for these hyper-parameter
-    values (``parameter`` varies, so it counts as unknown); otherwise it is
-    kept as it is (see :func:`statvae.data.canonical.canonical_form`).
-    """
-    given = [x is not None for x in (data, spectrum, covariance, samples)]
-    if sum(given) != 1:
-        raise DataError("give the data once: a spectrum, a covariance or samples")
-    if data is not None:
-        a = np.asarray(data, dtype=float)
-        if a.ndim == 1:
-            spectrum = a
-        elif a.ndim == 2 and a.shape[0] == a.shape[1] and np.allclose(a, a.T):
-            covariance = a
-        else:
-            samples = a
-    if samples is not None:
-        covariance = covariance_from_samples(samples, ddof)
-    g = model.graph
-    obs = g.observed()
-    if covariance is not None:
-        form = canonical_form(g, covariance, _known_values(model, parameter, values))
-        if not form.valid:
-            return TrackData(form.spectra, form.covariance, form.describe())
-        out = form.spectra
-    elif isinstance(spectrum, dict):
-        missing = [v.name for v in obs if v.name not in spectrum]
-        if missing:
-            raise DataError(f"spectrum lacks the observed variable(s) {', '.join(missing)}")
-        out = {v.name: validate_spectrum(spectrum[v.name], f"spectrum of {v.name}") for v in obs}
-    else:
-        flat = np.asarray(spectrum, dtype=float).ravel()
-        out, k = {}, 0
-        total = sum(v.dim for v in obs)
-        if flat.size != total:
-            raise DataError(f"the spectrum has {flat.size} values but the model's data have {total} dimensions")
-        for v in obs:
-            out[v.name] = validate_spectrum(flat[k:k + v.dim], f"spectrum of {v.name}")
-            k += v.dim
-    for v in obs:
-        if len(out[v.name]) != v.dim:
-            raise DataError(f"the data of {v.name} have {len(out[v.name])} dimensions, the model {v.dim}")
-    return TrackData(out)
-
-
-def resolve_spectra(model, data=None, spectrum=None, covariance=None, samples=None, ddof: int = 1) -> dict:
-    """Canonical spectra per observed variable from any data description.
-
-    Raises
-    ------
-    DataError
-        If a covariance has no canonical form for this model (see
-        :func:`resolve_data`, which then keeps the covariance instead).
-    """
-    d = resolve_data(model, data, spectrum, covariance, samples, ddof)
-    if d.covariance is not None:
-        raise DataError(f"these data have no canonical form for this model ({d.reason})")
-    return d.spectra
-
-
-def track(model, data=None, *, spectrum=None, covariance=None, samples=None, parameter: str = "sigma2",
-          start: float, stop: float, values: dict | None = None, ddof: int = 1, progress=None,
-          **options) -> BifurcationDiagram:
-    """Bifurcation diagram of the stationary points of ``model`` as ``parameter`` goes from ``start`` to ``stop``.
+    :func:`statvae.track` (:mod:`statvae.analysis.tracking`) adds the
+    self-check of the collapsed branch against the compiled Hessian and the
+    certification; the phase diagram uses this directly to find its starting
+    points.  Arguments as for :func:`statvae.track`.
 
     Parameters
     ----------
@@ -157,23 +55,13 @@ def track(model, data=None, *, spectrum=None, covariance=None, samples=None, par
     progress : callable, optional
         ``progress(message)`` is called as the run advances.
     **options
-        Fields of :class:`~statvae.track.continuation.ContinuationOptions`
+        Fields of :class:`~statvae.bifurcation.continuation.ContinuationOptions`
         (``ds_max``, ``max_steps``, ``depth``, ``algorithm``, ...).
 
     Returns
     -------
     BifurcationDiagram
-
-    Examples
-    --------
-    >>> import statvae
-    >>> d = statvae.track(statvae.LinearVAE(3, 2, beta=1), spectrum=[3.0, 2.0, 1.0], start=4.0, stop=0.5)
-    >>> [round(s.parameter, 12) for s in d.special_points("branch point", branch=0)]
-    [1.0, 2.0, 3.0]
     """
-    from ..validate import check_track_call  # every argument, before any work
-    check_track_call(model, data, spectrum, covariance, samples, parameter, start, stop, values, ddof, progress,
-                     options)
     t0 = time.perf_counter()
     if parameter not in model.values:
         raise ModelError(f"cannot continue in {parameter!r}: not a hyper-parameter of this model "
@@ -192,7 +80,7 @@ def track(model, data=None, *, spectrum=None, covariance=None, samples=None, par
     resolved = resolve_data(model, data, spectrum, covariance, samples, ddof, parameter, values)
     spectra = resolved.spectra
     units = resolved.units(model)
-    problem = resolved.problem(model, parameter, values, units)
+    problem = problem_for(resolved, model, parameter, values, units)
     p0, p1 = problem.p_in(start), problem.p_in(stop)
     opts = ContinuationOptions(p_min=min(p0, p1), p_max=max(p0, p1), **options)
     if opts.certify:
@@ -210,44 +98,19 @@ def track(model, data=None, *, spectrum=None, covariance=None, samples=None, par
         meta["basis"] = f"data as given, latent flips only ({resolved.reason})"
     theta0 = collapsed_start(problem, p0, opts.newton_tol)
     diagram = run_tracker(problem, theta0, p0, p1, opts, progress, meta, label="collapsed")
-    _confirm_collapsed_branch(model, diagram, resolved, parameter, problem.user_values, start, stop, units)
-    if opts.certify:
-        from .certify import certify_point
-
-        for s in diagram.special_points("branch point", branch=0):
-            if s.status == "located":
-                certify_point(model, diagram, s.id)
     diagram.meta["seconds"] = time.perf_counter() - t0
-    return diagram
+    return TrackRun(diagram, resolved, units, problem, opts)
 
 
-def _confirm_collapsed_branch(model, diagram, resolved, parameter, values, start, stop, units=None) -> None:
-    """Self-check: the branch points located on the collapsed branch against the compiled Hessian's blocks.
+@dataclass
+class TrackRun:
+    """What :func:`follow` computed: the diagram (user units) and what it was computed from."""
 
-    An independent evaluation (:class:`statvae.analysis.CompiledCollapse`:
-    its own collapsed point, latent dimensions reduced to the block types)
-    must see exactly ``kernel_dim`` eigenvalues cross zero at each located
-    point; a disagreement raises :class:`~statvae.errors.AnalysisError`.
-    """
-    from ..analysis.compiled import CompiledCollapse
-    from ..analysis.selfcheck import confirm_crossings
-
-    from ..data.units import Units
-
-    units = units or Units()
-    pts = [(units.value_in(parameter, s.parameter), s.kernel_dim)
-           for s in diagram.special_points("branch point", branch=0) if s.status == "located"]
-    if not pts:
-        return
-    values = units.values_in(values)
-    if resolved.covariance is not None:
-        cc = CompiledCollapse(model, parameter, values, covariance=units.data_in(resolved.covariance))
-    else:
-        cc = CompiledCollapse(model, parameter, values, spectra=units.data_in(resolved.spectra))
-    lo, hi = sorted((abs(units.value_in(parameter, start)), abs(units.value_in(parameter, stop))))
-    cc.fit_affine(float(np.sqrt(lo * hi)) if lo > 0 else hi)
-    confirm_crossings(cc, parameter, pts, H.spec(parameter).nonnegative)
-    diagram.meta["self_check"] = f"{len(pts)} branch point(s) of the collapsed branch confirmed by the compiled Hessian"
+    diagram: BifurcationDiagram
+    resolved: TrackData
+    units: Units
+    problem: ContinuationProblem
+    options: ContinuationOptions
 
 
 def run_tracker(problem, theta0, start: float, stop: float, opts: ContinuationOptions, progress=None,

@@ -1,7 +1,7 @@
 """Stability by inertia, block by block, for any gradient problem with flip symmetries.
 
 A *problem* here is anything with ``hvp(theta, V, p)`` (stacked directions),
-``layout.size``, ``characters`` (see :mod:`statvae.track.symmetry`) and
+``layout.size``, ``characters`` (see :mod:`statvae.bifurcation.symmetry`) and
 ``zero_modes(theta)`` (tangents of continuous symmetry orbits).  The Hessian
 at a point whose nonzero entries span the characters ``span`` is block
 diagonal over the cosets of ``span``: ``max block size`` stacked HVPs give

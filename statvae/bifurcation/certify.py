@@ -30,10 +30,12 @@ def certify_point(model, diagram, point_id: int, dps: int = 30) -> dict:
     sp_ = diagram.points[point_id]
     if sp_.kind != "branch point" or sp_.status == "detected" or not sp_.info.get("coset_keys"):
         raise AnalysisError(f"point {point_id} is not a located branch point")
-    f = model.compile(backend="mpmath", path="explicit", dps=dps + 10)
+    from ..numeric.bundle import compile_model
+
+    f = compile_model(model, backend="mpmath", path="explicit", dps=dps + 10)
     if f.layout.size > EXPLICIT_MAX_PARAMETERS:
         raise AnalysisError("certification is for small models (explicit-entry path)")
-    from .api import resolve_spectra
+    from ..data.resolve import resolve_spectra
     from .problem import ContinuationProblem
 
     if "covariance" in diagram.meta:

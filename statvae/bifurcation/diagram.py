@@ -110,7 +110,7 @@ class BifurcationDiagram:
     branches : dict
         Id -> :class:`Branch`.
     points : dict
-        Id -> :class:`~statvae.track.locate.SpecialPoint`.
+        Id -> :class:`~statvae.bifurcation.locate.SpecialPoint`.
     meta : dict
         Model, data, options, timings, stop reasons.
     """

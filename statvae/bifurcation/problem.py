@@ -2,7 +2,7 @@
 
 Data are rotated to the canonical basis (eigenbasis of each observed
 variable; for a conditional model the residual of y given x), where the
-objective has the coordinate-flip symmetries of :mod:`statvae.track.symmetry`.
+objective has the coordinate-flip symmetries of :mod:`statvae.bifurcation.symmetry`.
 ELBO, KL and every other recorded observable are invariant under that change
 of basis.
 """
@@ -12,11 +12,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import AnalysisError, DataError, ModelError
+from ..numeric.bundle import compile_model
 from ..model import hyper as H
 from ..symbolic.moments import NumpyAlgebra, objective_terms
 from .symmetry import Characters, rotation_generators
 
-__all__ = ["ContinuationProblem", "OutOfDomain"]
+__all__ = ["ContinuationProblem", "OutOfDomain", "problem_for"]
 
 
 class OutOfDomain(AnalysisError):
@@ -75,7 +76,7 @@ class ContinuationProblem:
         self.user_covariance = self.covariance
         self.values = self.units.values_in(vals)
         self.covariance = self.units.data_in(self.user_covariance)
-        self.compiled = model.compile()
+        self.compiled = compile_model(model)
         self.layout = self.compiled.layout
         self.theta_factors = self.units.theta_factors(model)
         self.chars = Characters(model, canonical=covariance is None)
@@ -216,3 +217,14 @@ class ContinuationProblem:
         out["active_latents"] = int(sum((np.array(out[f"w_norm_{z.name}"]) > 1e-6 * scale).sum()
                                         for z in g.latents()))
         return out
+
+
+def problem_for(resolved, model, parameter: str, values: dict | None, units=None) -> ContinuationProblem:
+    """The continuation problem in the basis resolved data allow (:func:`statvae.data.resolve.resolve_data`).
+
+    Canonical spectra give the canonical basis (every coordinate flip is a
+    symmetry); a raw second moment gives the data's own basis (latent flips only).
+    """
+    if resolved.covariance is not None:
+        return ContinuationProblem(model, None, parameter, values, covariance=resolved.covariance, units=units)
+    return ContinuationProblem(model, resolved.spectra, parameter, values, units=units)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..numeric.layout import Layout
+from ..model.layout import Layout
 
 __all__ = ["CharacterTable", "Characters", "Span", "rotation_generators"]
 

@@ -26,11 +26,11 @@ import sympy as sp
 
 from ..errors import AnalysisError, DataError, ModelError
 from ..model import hyper as H
-from ..model.vae import VAEModel
+from ..model.vae import Model
 from ..validate import check_analysis_data, check_solve_for
-from . import names as NM
-from .modes import ModeBlock, ModeStructure, assemble_hessian, mode_structure
-from .stability import (
+from ..symbolic import names as NM
+from ..symbolic.modes import ModeBlock, ModeStructure, assemble_hessian, mode_structure
+from ..symbolic.stability import (
     Given,
     MaxOver,
     MinOver,
@@ -57,7 +57,7 @@ def _tidy_identity(v):
     return v
 
 
-def analyse_collapse(model: VAEModel) -> "CollapseAnalysis":
+def analyse_collapse(model: Model) -> "CollapseAnalysis":
     """Build the :class:`CollapseAnalysis` of ``model``."""
     return CollapseAnalysis(model)
 
@@ -196,7 +196,7 @@ class CollapseAnalysis:
     1.5
     """
 
-    def __init__(self, model: VAEModel, structure: ModeStructure | None = None):
+    def __init__(self, model: Model, structure: ModeStructure | None = None):
         self.model = model
         self._structure = structure
         self._blocks = None
@@ -445,8 +445,9 @@ class CollapseAnalysis:
             entries per map and ``force`` is false (the cost grows like the
             square of the number of parameters; see docs/performance.md).
         """
-        from .derivatives import gradient, hessian
-        from .stationary import solve_stationary, verify_stationary
+        from ..symbolic.derivatives import gradient, hessian
+        from ..symbolic.objective import build_objective
+        from ..symbolic.stationary import solve_stationary, verify_stationary
 
         size = max(self.model.graph.variable(m.source).dim * self.model.graph.variable(m.target).dim
                    for m in self.model.graph.maps())
@@ -455,7 +456,7 @@ class CollapseAnalysis:
                 f"explicit-entry Hessian of a model with {size} entries per map is slow "
                 f"(limit {EXPLICIT_LIMIT}); use .hessian() (per-mode) or force=True"
             )
-        obj = self.model.objective(form=form, covariance=covariance)
+        obj = build_objective(self.model, form=form, covariance=covariance)
         params = obj.parameters
         latents = {v.name for v in self.model.graph.latents()}
         zero = {e.symbol: 0 for e in params.latent_odd(latents)}
@@ -602,7 +603,7 @@ class CollapseAnalysis:
 
     def _compiled(self, solve_for: str | None, data: "_Data", values: dict):
         """``(CompiledCollapse, p)``: the compiled analysis for these data (``p`` the value of its parameter)."""
-        from ..analysis.compiled import CompiledCollapse
+        from .compiled import CompiledCollapse
 
         hv = {k.name: float(v) for k, v in self._numeric_values(solve_for, values).items()}
         name = solve_for or next(iter(self.model.values))
@@ -688,7 +689,7 @@ class CollapseAnalysis:
         From the per-mode blocks when the data have a canonical form (and
         confirmed by the compiled Hessian), else from the compiled Hessian.
         """
-        from ..analysis.selfcheck import confirm_index
+        from .selfcheck import confirm_index
 
         data = self._data(None, spectrum, covariance, samples, values)
         cc, p = self._compiled(None, data, values)
@@ -713,7 +714,7 @@ class CollapseAnalysis:
         confirmed by the compiled Hessian just below and above it.
         """
         check_solve_for(self.model, solve_for)
-        from ..analysis.selfcheck import confirm_boundaries
+        from .selfcheck import confirm_boundaries
 
         name = solve_for or self._default_target()
         self._target_symbol(name)
@@ -751,7 +752,7 @@ class CollapseAnalysis:
         return out
 
     def _compiled_crossings(self, cc, name, data, values, nonneg) -> list:
-        from ..analysis.crossings import find_crossings
+        from .crossings import find_crossings
 
         found = find_crossings(cc, self._scale(name, data, values), nonneg)
         uniq = []
@@ -772,8 +773,8 @@ class CollapseAnalysis:
         eigenvalues).  Each is confirmed by the compiled Hessian.
         """
         check_solve_for(self.model, solve_for)
-        from ..analysis.crossings import find_crossings
-        from ..analysis.selfcheck import confirm_crossings
+        from .crossings import find_crossings
+        from .selfcheck import confirm_crossings
 
         name = solve_for or self._default_target()
         self._target_symbol(name)
@@ -833,7 +834,7 @@ class CollapseAnalysis:
     @staticmethod
     def _changes(cands, evals, nonneg) -> list:
         """``[(candidate, change)]``: how many eigenvalues of its block cross at each root (0: a touch)."""
-        from ..analysis.selfcheck import sides
+        from .selfcheck import sides
 
         at_of = {id(b): at for b, at, _, _ in evals}
         roots: dict = {}
@@ -854,7 +855,7 @@ class CollapseAnalysis:
 
     def _boundaries(self, name, uniq, stable_at, nonneg):
         """CriticalPoints where stability changes among sorted distinct ``(value, block, mode, method)``."""
-        from ..analysis.crossings import gap_probes
+        from .crossings import gap_probes
 
         vals = [c[0] for c in uniq]
         probes = gap_probes(vals)
@@ -942,7 +943,7 @@ class CollapseAnalysis:
         """Every value where an eigenvalue of mode ``k``'s block changes sign (adaptive scan + Brent)."""
         from scipy.optimize import brentq
 
-        from ..analysis.scan import adaptive_scan
+        from .scan import adaptive_scan
 
         def eig(v):
             return scaled_eigenvalues(at(v)[k:k + 1])[0]

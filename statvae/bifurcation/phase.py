@@ -19,7 +19,9 @@ import numpy as np
 from scipy.optimize import brentq
 
 from ..errors import AnalysisError, DataError, ModelError
-from .api import resolve_data, track
+from ..data.resolve import resolve_data
+from .api import follow
+from .problem import problem_for
 from .collapsed import collapsed_start
 from .continuation import ContinuationOptions, correct_at
 from .locate import _crossing_eigenvalue
@@ -162,8 +164,8 @@ def branch_point_loci(model, data=None, *, spectrum=None, covariance=None, sampl
                             values={**values, along: None})
     spectra = resolved.spectra
     given = {"spectrum": spectra} if resolved.covariance is None else {"covariance": resolved.covariance}
-    first = track(model, **given, parameter=parameter, start=start, stop=stop,
-                  values={**values, along: along_start}, switching=False)
+    first = follow(model, **given, parameter=parameter, start=start, stop=stop,
+                   values={**values, along: along_start}, switching=False).diagram
     pts = first.special_points("branch point", branch=0)
     pts = sorted(pts, key=lambda s: abs(s.parameter - start))[:loci]
     if not pts:
@@ -221,7 +223,7 @@ def _relocate(model, resolved, parameter, values, key, guess, opts, units):
     Works in the internal units of the data (``units``); the bracket grows
     geometrically around the guess, so it stays inside ``parameter > 0``.
     """
-    problem = resolved.problem(model, parameter, values, units)
+    problem = problem_for(resolved, model, parameter, values, units)
     span = Span(problem.chars)
     S = span.fixed_subspace()
     g = problem.p_in(guess) if guess > 0 else problem.p_in(opts.p_max) * 1e-3
