@@ -6,7 +6,7 @@ noise variances ``-1``, decoder weight decays ``+1``, encoder weight decays
 ``-1``) is the same problem; branch points, kernels, KL and critical values
 must agree to 1e-10 relative for ``c = 10**k``, ``k`` in -8..8.  The
 reference is the run at ``k = 0``, itself checked against the per-mode
-analysis elsewhere (tests/track/test_properties.py).
+analysis elsewhere (tests/bifurcation/test_properties.py).
 """
 
 import numpy as np
