@@ -82,7 +82,7 @@ class VAEModel(Model):
         return analyse_collapse(self)
 
     @classmethod
-    def of(cls, model: Model) -> "VAEModel":
+    def of(cls, model: Model) -> VAEModel:
         """``model`` as a :class:`VAEModel` (itself if it already is one)."""
         return model.as_type(cls)
 

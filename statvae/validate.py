@@ -46,7 +46,8 @@ from .errors import AnalysisError, DataError, ModelError, StatvaeError
 __all__ = ["TRACK_PARAMETER_LIMIT", "EXPLICIT_HESSIAN_LIMIT", "MEMORY_FRACTION", "PHASE_STEPS_LIMIT",
            "show", "check_model", "check_name", "check_integer", "check_real", "check_flag", "check_seed",
            "real_array", "check_values", "check_data", "check_solve_for", "check_analysis_data",
-           "check_track_call", "check_phase_call", "check_track_options", "nonnegative", "TRACK_OPTION_RULES", "check_range", "parameter_count",
+           "check_track_call", "check_phase_call", "check_track_options", "nonnegative", "TRACK_OPTION_RULES",
+           "check_range", "parameter_count",
            "check_track_size", "check_explicit_size", "available_memory", "check_memory", "check_output_path",
            "check_input_path"]
 

@@ -10,7 +10,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 os.environ["STATVAE_CACHE_DIR"] = os.environ.get("STATVAE_TEST_CACHE_DIR") or os.path.join(
     tempfile.gettempdir(), f"statvae-test-cache-{os.getuid() if hasattr(os, 'getuid') else 'user'}")
 
-from hypothesis import HealthCheck, settings  # noqa: E402
+from hypothesis import HealthCheck, settings
 
 settings.register_profile("ci", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("thorough", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -110,7 +110,6 @@ from __future__ import annotations
 import copy
 import math
 import numbers
-from typing import Dict, List
 
 import numpy as np
 
@@ -177,8 +176,8 @@ class _Graph:
         if not isinstance(maps, (list, tuple)):
             raise ValueError("spec['maps'] must be a list")
 
-        self.vars: Dict[str, dict] = {}
-        self.var_order: List[str] = []
+        self.vars: dict[str, dict] = {}
+        self.var_order: list[str] = []
         for v in variables:
             self._add_variable(v)
         self.observed = [n for n in self.var_order if self.vars[n]["observed"]]
@@ -186,7 +185,7 @@ class _Graph:
         if not self.observed:
             raise ValueError("at least one observed variable is required")
 
-        self.maps: List[dict] = []
+        self.maps: list[dict] = []
         names = set(self.vars)
         for m in maps:
             mm = self._parse_map(m)
@@ -428,7 +427,7 @@ def _resolve_params(G, params):
     return maps, covs, svars
 
 
-def _graph_terms(G, S, params) -> Dict[str, np.ndarray]:
+def _graph_terms(G, S, params) -> dict[str, np.ndarray]:
     maps, covs, svars = _resolve_params(G, params)
     shapes = [M.shape[:-2] for M in maps.values()] + [D.shape[:-2] for D in covs.values()]
     shapes += [s.shape for s in svars.values()]
@@ -496,7 +495,7 @@ def _graph_terms(G, S, params) -> Dict[str, np.ndarray]:
     return out
 
 
-def graph_terms_batch(spec, params, S) -> Dict[str, np.ndarray]:
+def graph_terms_batch(spec, params, S) -> dict[str, np.ndarray]:
     """Batched :func:`graph_terms`: arrays in ``params`` may carry (broadcastable)
     leading batch axes; returns arrays over those axes."""
     G = parse_spec(spec)
@@ -508,7 +507,7 @@ def graph_objective_batch(spec, params, S) -> np.ndarray:
     return graph_terms_batch(spec, params, S)["total"]
 
 
-def graph_terms(spec, params, S) -> Dict[str, float]:
+def graph_terms(spec, params, S) -> dict[str, float]:
     """Exact decomposition of the objective (see the module doc): keys
     ``reconstruction``, ``reconstruction:<v>``, ``kl:<z>`` (positive),
     ``weight_decay`` (positive) and ``total`` (``-inf`` at invalid points)."""
@@ -588,7 +587,7 @@ class GraphProblem:
     def __repr__(self):
         return f"GraphProblem(spec={self.spec!r})"
 
-    def with_hyper(self, **values) -> "GraphProblem":
+    def with_hyper(self, **values) -> GraphProblem:
         """A new GraphProblem with some ``spec['hyper']`` entries replaced
         (KeyError for names not in the spec's hyper)."""
         spec = copy.deepcopy(self.spec)
@@ -628,7 +627,7 @@ class GraphProblem:
                 theta[sl] = np.mean(np.diag(D))
         return theta
 
-    def unpack_batch(self, Theta) -> Dict[str, np.ndarray]:
+    def unpack_batch(self, Theta) -> dict[str, np.ndarray]:
         """(m, size) array -> params dict of arrays with leading batch axis m
         (full D matrices always, also for fixed encoders)."""
         Theta = np.asarray(Theta, dtype=float)
@@ -658,7 +657,7 @@ class GraphProblem:
             out[key] = D
         return out
 
-    def unpack(self, theta) -> Dict[str, np.ndarray]:
+    def unpack(self, theta) -> dict[str, np.ndarray]:
         """free-parameter vector -> params dict (learned variances as floats)."""
         P = self.unpack_batch(np.asarray(theta, dtype=float).reshape(1, -1))
         out = {k: v[0] for k, v in P.items()}
@@ -677,7 +676,7 @@ class GraphProblem:
         """Objective for each row of the (m, size) array ``Theta``."""
         return _graph_terms(self.graph, self.S, self.unpack_batch(Theta))["total"]
 
-    def terms(self, theta) -> Dict[str, float]:
+    def terms(self, theta) -> dict[str, float]:
         """:func:`graph_terms` at the free-parameter vector ``theta``."""
         T = _graph_terms(self.graph, self.S, self.unpack(theta))
         return {k: float(v) for k, v in T.items()}

@@ -85,7 +85,7 @@ Finite differences, collapsed point, critical points
 from __future__ import annotations
 
 import math
-from typing import Callable, Dict
+from collections.abc import Callable
 
 import numpy as np
 from scipy import linalg, optimize
@@ -126,7 +126,7 @@ _COMMON_HYPER = {
     "weight_decay_enc": 0.0,
     "weight_decay_dec": 0.0,
 }
-DEFAULT_HYPER: Dict[str, Dict[str, float]] = {
+DEFAULT_HYPER: dict[str, dict[str, float]] = {
     "linear": dict(_COMMON_HYPER, beta=1.0, encoder_variance=1.0),
     "conditional": dict(_COMMON_HYPER, beta=1.0, encoder_variance=1.0),
     "hierarchical": dict(
@@ -158,7 +158,7 @@ def _check_kind(kind: str) -> None:
         raise ValueError(f"unknown model kind {kind!r}; expected one of {KINDS}")
 
 
-def _merge_hyper(kind: str, hyper) -> Dict[str, float]:
+def _merge_hyper(kind: str, hyper) -> dict[str, float]:
     _check_kind(kind)
     out = dict(DEFAULT_HYPER[kind])
     for k, v in (hyper or {}).items():
@@ -211,7 +211,7 @@ def _exp_loggauss(sq, d, var):
         return -0.5 * d * (LOG_2PI + np.log(var)) - sq / (2.0 * var)
 
 
-def terms_batch(kind: str, params, Sigma, hyper=None) -> Dict[str, np.ndarray]:
+def terms_batch(kind: str, params, Sigma, hyper=None) -> dict[str, np.ndarray]:
     """Batched version of :func:`terms`: arrays may carry leading batch axes."""
     h = _merge_hyper(kind, hyper)
     Sigma = np.asarray(Sigma, dtype=float)
@@ -277,7 +277,7 @@ def objective_batch(kind: str, params, Sigma, hyper=None) -> np.ndarray:
     return terms_batch(kind, params, Sigma, hyper)["total"]
 
 
-def terms(kind: str, params, Sigma, hyper=None) -> Dict[str, float]:
+def terms(kind: str, params, Sigma, hyper=None) -> dict[str, float]:
     """Exact decomposition of the objective.
 
     Returns a dict of floats with ``reconstruction`` (E log p of the observed
@@ -451,7 +451,7 @@ class Problem:
                 theta[sl] = np.mean(np.diag(D))
         return theta
 
-    def unpack_batch(self, Theta) -> Dict[str, np.ndarray]:
+    def unpack_batch(self, Theta) -> dict[str, np.ndarray]:
         """(m, size) array -> dict of arrays with leading batch axis m."""
         Theta = np.asarray(Theta, dtype=float)
         if Theta.ndim != 2 or Theta.shape[1] != self.size:
@@ -480,7 +480,7 @@ class Problem:
             out[name] = D
         return out
 
-    def unpack(self, theta) -> Dict[str, np.ndarray]:
+    def unpack(self, theta) -> dict[str, np.ndarray]:
         """free-parameter vector -> params dict (full D matrices always)."""
         theta = np.asarray(theta, dtype=float).reshape(1, -1)
         P = self.unpack_batch(theta)
@@ -500,7 +500,7 @@ class Problem:
         """Objective for each row of the (m, size) array ``Theta``."""
         return objective_batch(self.kind, self.unpack_batch(Theta), self.Sigma, self.hyper)
 
-    def terms(self, theta) -> Dict[str, float]:
+    def terms(self, theta) -> dict[str, float]:
         return terms(self.kind, self.unpack(theta), self.Sigma, self.hyper)
 
     def magnitude(self, theta) -> float:
@@ -865,7 +865,7 @@ def collapsed_hessian(problem: Problem, h: float = 1e-2, levels: int = 3, return
     return (theta, H, sc) if return_scale else (theta, H)
 
 
-def collapsed_spectrum(problem: Problem, h: float = 1e-2) -> Dict[str, np.ndarray]:
+def collapsed_spectrum(problem: Problem, h: float = 1e-2) -> dict[str, np.ndarray]:
     """Hessian spectrum at the collapsed point, raw and step-scaled.
 
     Returns a dict with ``theta``, ``H``, ``steps`` (d = h * balanced_fd_scale),
@@ -894,7 +894,7 @@ def hessian_eigenvalues(problem_factory: Callable[[float], Problem], value: floa
     return collapsed_spectrum(problem_factory(value), h=h)["eigenvalues"]
 
 
-def count_zero_modes(spec: Dict[str, np.ndarray], zero_tol: float = 1e-10) -> int:
+def count_zero_modes(spec: dict[str, np.ndarray], zero_tol: float = 1e-10) -> int:
     """Number of numerically-zero Hessian eigenvalues in a
     :func:`collapsed_spectrum` result: |scaled eigenvalue| <= zero_tol * F.
 

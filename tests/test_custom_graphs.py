@@ -73,8 +73,8 @@ def ref_unstable(spec, S):
 def test_two_correlated_views(scale):
     C = _random_cov(5, 3, scale)
     sy = 1.5 * np.linalg.eigvalsh(C[3:, 3:]).max()
-    L = lambda s: np.diag(1 / np.sqrt([s] * 3 + [sy] * 2))  # noqa: E731
-    top = lambda s: np.linalg.eigvalsh(L(s) @ C @ L(s)).max() - 1.0  # noqa: E731
+    L = lambda s: np.diag(1 / np.sqrt([s] * 3 + [sy] * 2))
+    top = lambda s: np.linalg.eigvalsh(L(s) @ C @ L(s)).max() - 1.0
     a = two_views().collapse()
     crit = a.critical("sigma2_x", covariance=C, sigma2_y=sy)
     expected = brentq(top, 1e-9 * scale, 1e9 * scale, xtol=1e-300, rtol=1e-15)

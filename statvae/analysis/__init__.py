@@ -11,4 +11,5 @@ from .collapse import CollapseAnalysis, CriticalPoint, HessianBlock, analyse_col
 from .compiled import BlockKey, CompiledCollapse
 from .crossings import Crossing, find_crossings
 
-__all__ = ["CollapseAnalysis", "CriticalPoint", "HessianBlock", "analyse_collapse", "BlockKey", "CompiledCollapse", "Crossing", "find_crossings"]
+__all__ = ["CollapseAnalysis", "CriticalPoint", "HessianBlock", "analyse_collapse", "BlockKey", "CompiledCollapse",
+           "Crossing", "find_crossings"]

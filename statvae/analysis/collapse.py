@@ -57,7 +57,7 @@ def _tidy_identity(v):
     return v
 
 
-def analyse_collapse(model: Model) -> "CollapseAnalysis":
+def analyse_collapse(model: Model) -> CollapseAnalysis:
     """Build the :class:`CollapseAnalysis` of ``model``."""
     return CollapseAnalysis(model)
 
@@ -242,7 +242,7 @@ class CollapseAnalysis:
         return [b for b in self.blocks if b.condition.degenerate]
 
     @property
-    def assumptions(self) -> list["Assumption"]:
+    def assumptions(self) -> list[Assumption]:
         """What the per-mode condition assumes about the data: cross-moments that must vanish.
 
         The per-mode blocks hold in the canonical gauge, where observed
@@ -381,7 +381,8 @@ class CollapseAnalysis:
             try:
                 roots = sp.solve(det, p)
             except NotImplementedError:
-                raise AnalysisError(f"no closed form for the critical {name}; use critical() with numeric data")
+                raise AnalysisError(f"no closed form for the critical {name}; use critical() with numeric "
+                                    f"data") from None
             sample = {s: sp.Rational(rng.randint(2, 40), 7) for s in b.matrix.free_symbols if s != p}
             good = []
             for r in roots:
@@ -501,7 +502,7 @@ class CollapseAnalysis:
                                 f"{v.name} has dimension {v.dim}")
         return out
 
-    def _data(self, solve_for, spectrum, covariance, samples, values) -> "_Data":
+    def _data(self, solve_for, spectrum, covariance, samples, values) -> _Data:
         """The data in the model's canonical gauge, or the raw second moment when it has none."""
         check_analysis_data(self.model, spectrum, covariance, samples, values)
         from ..data.canonical import canonical_form
@@ -601,7 +602,7 @@ class CollapseAnalysis:
         args = list(dict.fromkeys(args))
         return sp.lambdify(args, list(block.matrix), "numpy"), args
 
-    def _compiled(self, solve_for: str | None, data: "_Data", values: dict):
+    def _compiled(self, solve_for: str | None, data: _Data, values: dict):
         """``(CompiledCollapse, p)``: the compiled analysis for these data (``p`` the value of its parameter)."""
         from .compiled import CompiledCollapse
 
@@ -614,7 +615,7 @@ class CollapseAnalysis:
             cc = CompiledCollapse(self.model, name, hv, covariance=data.form.covariance)
         return cc, p
 
-    def _scale(self, name: str, data: "_Data", values: dict) -> float:
+    def _scale(self, name: str, data: _Data, values: dict) -> float:
         """Reference scale of a hyper-parameter for these data (where numeric searches are centred)."""
         top = max(float(np.max(s)) if len(s) else 0.0 for s in data.spectra.values())
         if data.form is not None:

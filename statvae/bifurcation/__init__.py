@@ -7,5 +7,6 @@ from .locate import SpecialPoint
 from .phase import PhaseDiagram, branch_point_loci
 from .problem import ContinuationProblem
 
-__all__ = ["follow", "TrackRun", "run_tracker", "ContinuationOptions", "BifurcationDiagram", "Branch", "SpecialPoint", "ContinuationProblem",
+__all__ = ["follow", "TrackRun", "run_tracker", "ContinuationOptions", "BifurcationDiagram", "Branch", "SpecialPoint",
+           "ContinuationProblem",
            "PhaseDiagram", "branch_point_loci"]

@@ -32,7 +32,7 @@ __all__ = ["follow", "TrackRun", "run_tracker", "resolve_data", "resolve_spectra
 
 def follow(model, data=None, *, spectrum=None, covariance=None, samples=None, parameter: str = "sigma2",
            start: float, stop: float, values: dict | None = None, ddof: int = 1, progress=None,
-           **options) -> "TrackRun":
+           **options) -> TrackRun:
     """The driver behind :func:`statvae.track`: resolve, normalise, follow and map back (no self-check).
 
     :func:`statvae.track` (:mod:`statvae.analysis.tracking`) adds the

@@ -80,7 +80,7 @@ class ContinuationOptions:
     switching: bool = True
     certify: bool = False
 
-    def resolved(self) -> "ContinuationOptions":
+    def resolved(self) -> ContinuationOptions:
         width = abs(self.p_max - self.p_min)
         o = ContinuationOptions(**self.__dict__)
         o.ds = self.ds if self.ds is not None else 0.01 * width
@@ -172,7 +172,7 @@ def _correct_at(problem, theta, p, S, tol, max_iter, jac, ascent):
 def _valid(problem, theta) -> bool:
     try:
         problem.layout.check(theta)
-    except Exception:  # noqa: BLE001 - an invalid point is just a failed step
+    except Exception:
         return False
     return True
 

@@ -243,7 +243,7 @@ class BifurcationDiagram:
         return path
 
     @classmethod
-    def load(cls, path) -> "BifurcationDiagram":
+    def load(cls, path) -> BifurcationDiagram:
         """Read a diagram written by :meth:`save` (``.json`` or ``.npz``).
 
         Raises
@@ -260,7 +260,7 @@ class BifurcationDiagram:
         return cls.from_dict(tree, source=str(path))
 
     @classmethod
-    def from_dict(cls, d: dict, source: str | None = None) -> "BifurcationDiagram":
+    def from_dict(cls, d: dict, source: str | None = None) -> BifurcationDiagram:
         """Rebuild a diagram from :meth:`to_dict` data, checking its structure.
 
         Parameters
@@ -280,7 +280,7 @@ class BifurcationDiagram:
             raise DataError(f"{source or 'the data'} is not a valid statvae diagram: {exc}") from None
 
     @classmethod
-    def _checked_from_dict(cls, d) -> "BifurcationDiagram":
+    def _checked_from_dict(cls, d) -> BifurcationDiagram:
         if not isinstance(d, dict):
             raise _Invalid(f"expected an object at the top level, got {_kind(d)}")
         fmt = d.get("format")

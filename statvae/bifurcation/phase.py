@@ -76,7 +76,7 @@ class PhaseDiagram:
         return path
 
     @classmethod
-    def load(cls, path) -> "PhaseDiagram":
+    def load(cls, path) -> PhaseDiagram:
         """Read a phase diagram written by :meth:`save`, checking its structure.
 
         Raises
@@ -92,7 +92,7 @@ class PhaseDiagram:
         return cls.from_dict(d, source=str(path))
 
     @classmethod
-    def from_dict(cls, d: dict, source: str | None = None) -> "PhaseDiagram":
+    def from_dict(cls, d: dict, source: str | None = None) -> PhaseDiagram:
         """Rebuild a phase diagram from :meth:`to_dict` data, checking its structure.
 
         Raises

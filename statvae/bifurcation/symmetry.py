@@ -66,7 +66,7 @@ class CharacterTable:
                     parts.append(f"b{k}")
         return "+".join(parts) or "0"
 
-    def span_of(self, theta, rtol: float = 1e-9) -> "Span":
+    def span_of(self, theta, rtol: float = 1e-9) -> Span:
         """The span of the characters of the nonzero entries of ``theta``."""
         theta = np.asarray(theta, dtype=float)
         tol = rtol * max(1.0, float(np.abs(theta).max()))
@@ -138,7 +138,7 @@ class Span:
         self.basis: dict = {}
         self._cache: dict = {}
 
-    def copy(self) -> "Span":
+    def copy(self) -> Span:
         s = Span(self.chars)
         s.basis = dict(self.basis)
         return s

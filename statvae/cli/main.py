@@ -43,7 +43,7 @@ __all__ = ["main", "build_parser"]
 class _Parser(argparse.ArgumentParser):
     """ArgumentParser whose errors are one line (no usage block) and exit 2."""
 
-    def error(self, message):  # noqa: D401 - argparse API
+    def error(self, message):
         sys.stderr.write(f"{self.prog}: error: {' '.join(message.split())}\n")
         sys.exit(2)
 
@@ -173,7 +173,7 @@ def main(argv=None) -> int:
         return EXIT_BROKEN_PIPE
     except SystemExit:
         raise
-    except BaseException as exc:  # noqa: BLE001 - the last resort: one line, never a traceback by default
+    except BaseException as exc:
         if debug:
             traceback.print_exc()
         hint = "the traceback is above" if debug else "run with --debug for the traceback"

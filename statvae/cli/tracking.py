@@ -89,7 +89,8 @@ def add_track_parser(sub, add_model_options, add_data_options):
     t.add_argument("--certify", action="store_true",
                    help="re-locate the collapsed branch's branch points to 30 digits with mpmath (small models)")
     t.add_argument("--out", metavar="FILE", help="save the diagram (.json or .npz)")
-    t.add_argument("--plot", metavar="FILE", help="save a figure (.png, .pdf or .svg): diagram and stable-state observables")
+    t.add_argument("--plot", metavar="FILE",
+                   help="save a figure (.png, .pdf or .svg): diagram and stable-state observables")
     t.add_argument("--json", action="store_true", help="print the special points and branches as one JSON object")
     t.add_argument("--progress", action="store_true", help="show progress even when stderr is not a terminal")
     t.add_argument("--quiet", action="store_true", help="no progress output")

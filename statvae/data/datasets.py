@@ -102,7 +102,7 @@ def load_array(path) -> np.ndarray:
             raise DataError(f"unsupported file type {suffix or '(none)'} for {p}: use .npy or .csv")
     except DataError:
         raise
-    except Exception as exc:  # noqa: BLE001 - any reader failure becomes one clear line
+    except Exception as exc:
         raise DataError(f"could not read {p}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
     if isinstance(a, np.ndarray) and a.dtype.kind not in "biufc":
         raise DataError(f"{p} does not hold numbers (dtype {a.dtype})")

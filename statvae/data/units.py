@@ -106,7 +106,7 @@ class Units:
         return {"scale": self.scale, "hyper": dict(self.hyper), "reason": self.reason}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Units":
+    def from_dict(cls, d: dict) -> Units:
         return cls(float(d["scale"]), {str(k): int(v) for k, v in d["hyper"].items()}, str(d.get("reason", "")))
 
     def check_gradient(self, model, user_bound, internal_bound, rtol: float = 1e-7) -> None:

@@ -228,7 +228,7 @@ class ModelGraph:
     def touches_latent(self, m: Map) -> bool:
         return not self.variable(m.source).observed or not self.variable(m.target).observed
 
-    def resized(self, dims: dict[str, int]) -> "ModelGraph":
+    def resized(self, dims: dict[str, int]) -> ModelGraph:
         """Same structure with some dimensions changed."""
         g = ModelGraph()
         for v in self.variables():

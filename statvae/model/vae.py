@@ -101,7 +101,7 @@ class Model:
         vals = self.with_values(**overrides).values if overrides else self.values
         return {H.symbol(n): v for n, v in vals.items() if v != H.symbol(n)}
 
-    def with_values(self, **values) -> "Model":
+    def with_values(self, **values) -> Model:
         """A copy with some hyper-parameter values replaced (``None`` frees one)."""
         merged = dict(self.values)
         for n, v in values.items():
@@ -112,7 +112,7 @@ class Model:
             merged[n] = v
         return type(self)(self.graph, {n: (None if v == H.symbol(n) else v) for n, v in merged.items()}, self.kind)
 
-    def resized(self, **dims: int) -> "Model":
+    def resized(self, **dims: int) -> Model:
         """The same model with other dimensions (``data_dim`` names are variable names)."""
         g = self.graph.resized(dims)
         return type(self)(g, self.given_values(), self.kind)
@@ -130,7 +130,8 @@ class Model:
 
     def key(self) -> tuple:
         """Hashable key of the full description (structure, dimensions, values)."""
-        return (self.structure_key(), self.graph.dims_key(), tuple(sorted((n, sp.srepr(v)) for n, v in self.values.items())))
+        values = tuple(sorted((n, sp.srepr(v)) for n, v in self.values.items()))
+        return (self.structure_key(), self.graph.dims_key(), values)
 
     def __repr__(self) -> str:
         dims = ", ".join(f"{k}={v}" for k, v in self.dims.items())

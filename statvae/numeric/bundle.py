@@ -29,7 +29,7 @@ class VerificationError(StatvaeError):
 
 
 def compile_model(model: Model, backend: str = "numpy", path: str = "auto", cache: bool = True,
-                  dps: int = 30, verify: bool = True, progress=None) -> "CompiledObjective":
+                  dps: int = 30, verify: bool = True, progress=None) -> CompiledObjective:
     """Compile ``model`` to numeric value, gradient, Hessian, HVP and d(gradient)/d(hyper).
 
     Parameters
@@ -197,7 +197,7 @@ class CompiledObjective:
         else:
             self.mp = None
             ns = dict(NUMPY_NAMESPACE)
-        exec(compile(source, f"<statvae {path} code>", "exec"), ns)  # noqa: S102 - our own generated code
+        exec(compile(source, f"<statvae {path} code>", "exec"), ns)
         self._fn = {k: v for k, v in ns.items() if callable(v) and getattr(v, "__module__", None) is None}
         self._last = None
 
@@ -213,11 +213,11 @@ class CompiledObjective:
         return self.layout.unpack(theta)
 
     # -- binding ----------------------------------------------------------------
-    def bind(self, covariance=None, spectrum=None, **hyper) -> "BoundObjective":
+    def bind(self, covariance=None, spectrum=None, **hyper) -> BoundObjective:
         """Fix data and hyper-parameters; returns an object with the same methods minus the keywords."""
         return BoundObjective(self, covariance, spectrum, hyper)
 
-    def _bound(self, kw: dict) -> "BoundObjective":
+    def _bound(self, kw: dict) -> BoundObjective:
         cov, spec = kw.pop("covariance", None), kw.pop("spectrum", None)
         key = (id(cov), id(spec), tuple(sorted((k, _hashable(v)) for k, v in kw.items())))
         if self._last is not None and self._last[0] == key and self._last[2] is cov and self._last[3] is spec:
@@ -315,7 +315,7 @@ class BoundObjective:
         else:
             self._data = [conv(cov)]
 
-    def with_hyper(self, **hyper) -> "BoundObjective":
+    def with_hyper(self, **hyper) -> BoundObjective:
         """A copy with some hyper-parameters changed and the (validated) data kept."""
         import copy
 

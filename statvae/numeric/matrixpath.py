@@ -80,7 +80,7 @@ def matrix_source(model: Model) -> tuple[str, dict]:
     dscal = [sp.Symbol(f"d_{s.name}") for s in scal]
     args = mats + data + [s.name for s in scal] + [h.name for h in hyper]
     dargs = ["d" + m for m in mats] + [s.name for s in dscal]
-    sub = lambda e: sp.sympify(e).xreplace(dim_values)  # noqa: E731
+    sub = lambda e: sp.sympify(e).xreplace(dim_values)
     printer = ScalarPrinter({"order": "none"})
     blocks_out = [b for b in layout.blocks]
 

@@ -46,7 +46,7 @@ class Factor:
     name: str
     t: bool = False
 
-    def transpose(self, symmetric: frozenset) -> "Factor":
+    def transpose(self, symmetric: frozenset) -> Factor:
         return self if self.name in symmetric else Factor(self.name, not self.t)
 
     def __repr__(self) -> str:

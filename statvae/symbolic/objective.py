@@ -97,9 +97,9 @@ class Objective:
         """``[Eq(dL/dtheta_k, 0), ...]`` for every free parameter."""
         return [sp.Eq(g, 0) for g in self.gradient(backend=backend)]
 
-    def substitute(self, mapping: dict) -> "Objective":
+    def substitute(self, mapping: dict) -> Objective:
         """The same objective with symbols replaced (e.g. hyper-parameter values)."""
-        sub = lambda e: e.xreplace(mapping) if hasattr(e, "xreplace") else e  # noqa: E731
+        sub = lambda e: e.xreplace(mapping) if hasattr(e, "xreplace") else e
         return Objective(self.model, self.form, sub(self.total), {k: sub(v) for k, v in self.terms.items()},
                          self.parameters, self.data_symbols, self.covariance, {k: sub(v) for k, v in self.kl.items()})
 
@@ -141,7 +141,8 @@ def _explicit_covariance(model: Model):
     syms = []
     for a in range(k):
         for b in range(a, k):
-            s = sp.Symbol(f"Sigma_{a + 1}_{b + 1}", positive=True) if a == b else sp.Symbol(f"Sigma_{a + 1}_{b + 1}", real=True)
+            name = f"Sigma_{a + 1}_{b + 1}"
+            s = sp.Symbol(name, positive=True) if a == b else sp.Symbol(name, real=True)
             register_latex(s, rf"\Sigma_{{{a + 1}{b + 1}}}" if k < 10 else rf"\Sigma_{{{a + 1},{b + 1}}}")
             m[a, b] = m[b, a] = s
             syms.append(s)
@@ -261,7 +262,7 @@ def _matrix_objective(model: Model, substitute: bool) -> Objective:
     obj = _combine(model, "matrix", t, None, [], None)
     # tidy the constants: the log(2 pi) of the prior and of the entropy cancel
     c = sp.Dummy("c")
-    tidy = lambda e: sp.expand(e.xreplace({sp.log(2 * sp.pi): c})).xreplace({c: sp.log(2 * sp.pi)})  # noqa: E731
+    tidy = lambda e: sp.expand(e.xreplace({sp.log(2 * sp.pi): c})).xreplace({c: sp.log(2 * sp.pi)})
     obj = Objective(obj.model, obj.form, tidy(obj.total), {k: tidy(v) for k, v in obj.terms.items()}, None, [], None,
                     {k: tidy(v) for k, v in obj.kl.items()})
     return obj.substitute(model.substitutions()) if substitute else obj

@@ -111,7 +111,8 @@ def entry_symbol(block: str, r: int, c: int | None = None, positive: bool = Fals
     if c is None:
         name, tex = f"{block}_{r + 1}", f"{base}_{{{r + 1}}}"
     else:
-        name, tex = f"{block}_{r + 1}_{c + 1}", f"{base}_{{{r + 1}{c + 1}}}" if max(r, c) < 9 else f"{base}_{{{r + 1},{c + 1}}}"
+        name = f"{block}_{r + 1}_{c + 1}"
+        tex = f"{base}_{{{r + 1}{c + 1}}}" if max(r, c) < 9 else f"{base}_{{{r + 1},{c + 1}}}"
     return named_symbol(name, tex, positive=True) if positive else named_symbol(name, tex, real=True)
 
 

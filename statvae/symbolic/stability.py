@@ -37,7 +37,8 @@ class MaxOver(sp.Function):
 
     def _latex(self, printer):
         expr, idx = self.args
-        return rf"\max_{{{printer._print(idx)}}} {printer.parenthesize(expr, 0) if expr.is_Add else printer._print(expr)}"
+        body = printer.parenthesize(expr, 0) if expr.is_Add else printer._print(expr)
+        return rf"\max_{{{printer._print(idx)}}} {body}"
 
     def _sympystr(self, printer):
         expr, idx = self.args
@@ -49,7 +50,8 @@ class MinOver(MaxOver):
 
     def _latex(self, printer):
         expr, idx = self.args
-        return rf"\min_{{{printer._print(idx)}}} {printer.parenthesize(expr, 0) if expr.is_Add else printer._print(expr)}"
+        body = printer.parenthesize(expr, 0) if expr.is_Add else printer._print(expr)
+        return rf"\min_{{{printer._print(idx)}}} {body}"
 
     def _sympystr(self, printer):
         expr, idx = self.args

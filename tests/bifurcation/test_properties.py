@@ -9,7 +9,6 @@ import statvae
 from statvae.bifurcation import BifurcationDiagram
 from statvae.bifurcation.continuation import ContinuationOptions, continue_branch
 from statvae.bifurcation.problem import ContinuationProblem
-from statvae.bifurcation.stability import inertia
 
 spectra = st.lists(st.floats(0.3, 4.0), min_size=2, max_size=4).map(lambda v: sorted(v, reverse=True))
 

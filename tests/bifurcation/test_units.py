@@ -81,7 +81,7 @@ def test_collapsed_branch_is_the_same_in_any_units(name, k):
 @pytest.mark.parametrize("k", [-8, 8])
 def test_whole_diagram_at_the_extremes(k):
     """Switching, child branches and their step control too, not only the collapsed branch."""
-    make = lambda: statvae.LinearVAE(3, 2)  # noqa: E731
+    make = lambda: statvae.LinearVAE(3, 2)
     spec = np.array([3.0, 2.0, 1.0])
     ref = statvae.track(make(), spectrum=spec, start=4.0, stop=0.5)
     c = 10.0 ** k

@@ -153,7 +153,7 @@ def test_critical_value_matches_reference_bisection(cfg, data):
         mag = ref.collapsed_spectrum(reference_problem(cfg, cov, **{name: 1.0}))["magnitude"]
         assert all((x <= 1e-9 * mag) if stable else (x > 0) for x in g), (str(exc), g)
         return
-    factory = lambda v: reference_problem(cfg, cov, **{name: v})  # noqa: E731
+    factory = lambda v: reference_problem(cfg, cov, **{name: v})
     expected = ref.critical_by_bisection(factory, crit / 3, crit * 3)
     assert crit == pytest.approx(expected, rel=1e-8)
 
