@@ -40,27 +40,10 @@ def follow(model, data=None, *, spectrum=None, covariance=None, samples=None, pa
     certification; the phase diagram uses this directly to find its starting
     points.  Arguments as for :func:`statvae.track`.
 
-    Parameters
-    ----------
-    model : VAEModel
-    data, spectrum, covariance, samples
-        The data, once: a spectrum, a covariance, samples (rows), or ``data``
-        (1-D: spectrum; square symmetric: covariance; else samples).
-    parameter : str
-        Continuation parameter (a hyper-parameter of the model).
-    start, stop : float
-        The range; the collapsed branch is followed from ``start`` to ``stop``.
-    values : dict, optional
-        Values of other hyper-parameters (the model's numbers are defaults).
-    progress : callable, optional
-        ``progress(message)`` is called as the run advances.
-    **options
-        Fields of :class:`~statvae.bifurcation.continuation.ContinuationOptions`
-        (``ds_max``, ``max_steps``, ``depth``, ``algorithm``, ...).
-
     Returns
     -------
-    BifurcationDiagram
+    TrackRun
+        The diagram (user units) with the resolved data, units, problem and options it came from.
     """
     t0 = time.perf_counter()
     if parameter not in model.values:
