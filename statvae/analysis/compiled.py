@@ -32,14 +32,14 @@ from math import comb
 import numpy as np
 
 from ..errors import AnalysisError
-from ..symbolic.stability import scaled_eigenvalues
+from ..symbolic.stability import ZERO_RTOL, scaled_eigenvalues
 from ..bifurcation.collapsed import collapsed_start
 from ..bifurcation.problem import ContinuationProblem
 
 __all__ = ["CompiledCollapse", "BlockKey", "RTOL", "balance"]
 
 #: Eigenvalues of a diagonally scaled block within this of zero are flat directions.
-RTOL = 1e-10
+RTOL = ZERO_RTOL
 #: Affine forms fitted at a scale are used within this factor of it; the compiled blocks elsewhere.
 WINDOW = 1e3
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..symbolic.stability import ZERO_RTOL
+
 __all__ = ["Inertia", "block_hessians", "inertia", "block_eigenvalues"]
 
 
@@ -89,7 +91,7 @@ def block_eigenvalues(hb: np.ndarray, q=None) -> np.ndarray:
     return np.linalg.eigvalsh(m)[::-1]
 
 
-def inertia(problem, theta, p, span, rtol: float = 1e-9) -> Inertia:
+def inertia(problem, theta, p, span, rtol: float = ZERO_RTOL) -> Inertia:
     """Morse index at ``theta``: positive Hessian eigenvalues, symmetry zero modes removed."""
     dirs, groups = span.plan()
     cols = np.atleast_2d(problem.hvp(theta, dirs, p))

@@ -232,6 +232,12 @@ def preferred_target(free: set, model) -> sp.Symbol | None:
     return order[0] if order else None
 
 
+#: The one zero tolerance of numeric inertia in statvae: an eigenvalue within ZERO_RTOL of zero, relative
+#: to its block's scale (the diagonal after scaling here; the largest entry in the tracker, which runs in
+#: units where the data are of size one), is a flat direction, not an ascent direction.
+ZERO_RTOL = 1e-10
+
+
 def scaled_eigenvalues(mats: np.ndarray) -> np.ndarray:
     """Eigenvalues of ``S B S`` with ``S = diag(|B_ii|^-1/2)`` for a stack of symmetric blocks.
 
@@ -250,7 +256,7 @@ def scaled_eigenvalues(mats: np.ndarray) -> np.ndarray:
     return np.linalg.eigvalsh(mats * s[:, :, None] * s[:, None, :])
 
 
-def numeric_blocks_stable(mats: np.ndarray, rtol: float = 1e-10) -> np.ndarray:
+def numeric_blocks_stable(mats: np.ndarray, rtol: float = ZERO_RTOL) -> np.ndarray:
     """For a stack of symmetric matrices, ``True`` where none has a positive eigenvalue.
 
     Eigenvalues within ``rtol`` of zero (after diagonal scaling) count as zero:
@@ -259,6 +265,6 @@ def numeric_blocks_stable(mats: np.ndarray, rtol: float = 1e-10) -> np.ndarray:
     return scaled_eigenvalues(mats).max(axis=1) <= rtol
 
 
-def positive_counts(mats: np.ndarray, rtol: float = 1e-10) -> np.ndarray:
+def positive_counts(mats: np.ndarray, rtol: float = ZERO_RTOL) -> np.ndarray:
     """Number of positive eigenvalues (beyond ``rtol`` after scaling) of each block."""
     return (scaled_eigenvalues(mats) > rtol).sum(axis=1)
