@@ -26,6 +26,7 @@ import sympy as sp
 
 from ..errors import AnalysisError, DataError, ModelError
 from ..model import hyper as H
+from ..data.resolve import known_values, spectrum_dict
 from ..model.vae import Model
 from ..validate import check_analysis_data, check_solve_for
 from ..symbolic import names as NM
@@ -471,36 +472,8 @@ class CollapseAnalysis:
 
     # -- numeric data ---------------------------------------------------------
     def _spectrum_dict(self, spectrum) -> dict:
-        """Validated canonical spectra from a spectrum argument (flat, or a dict per variable)."""
-        from ..data.spectra import validate_spectrum
-
-        obs = self.model.graph.observed()
-        if isinstance(spectrum, dict):
-            missing = [v.name for v in obs if v.name not in spectrum]
-            if missing:
-                raise DataError(f"spectrum lacks the observed variable(s) {', '.join(missing)}")
-            extra = sorted(set(spectrum) - {v.name for v in obs})
-            if extra:
-                raise DataError(f"spectrum names {', '.join(map(str, extra))}, which the model does not observe")
-            out = {v.name: validate_spectrum(spectrum[v.name], f"spectrum of {v.name}") for v in obs}
-        elif len(obs) == 1:
-            out = {obs[0].name: validate_spectrum(spectrum)}
-        else:
-            raw = validate_spectrum(spectrum)  # validates; order below is the caller's
-            raw = np.asarray(spectrum, dtype=float).ravel()
-            total = sum(v.dim for v in obs)
-            if raw.size != total:
-                raise DataError(f"spectrum needs {total} values ({', '.join(f'{v.name}: {v.dim}' for v in obs)}), "
-                                f"got {raw.size}")
-            out, k = {}, 0
-            for v in obs:
-                out[v.name] = validate_spectrum(raw[k:k + v.dim], f"spectrum of {v.name}")
-                k += v.dim
-        for v in obs:
-            if len(out[v.name]) != v.dim:
-                raise DataError(f"the spectrum of {v.name} has {len(out[v.name])} values but the model's "
-                                f"{v.name} has dimension {v.dim}")
-        return out
+        """Validated canonical spectra (:func:`statvae.data.resolve.spectrum_dict`)."""
+        return spectrum_dict(self.model, spectrum)
 
     def _data(self, solve_for, spectrum, covariance, samples, values) -> _Data:
         """The data in the model's canonical gauge, or the raw second moment when it has none."""
@@ -535,16 +508,8 @@ class CollapseAnalysis:
         return self._data(solve_for, None, covariance, samples, values).form
 
     def _known_values(self, solve_for, values) -> dict:
-        """Hyper-parameter name -> float, or None where unknown (free, or solved for)."""
-        out = {}
-        for n, v in self.model.values.items():
-            v = values.get(n, v)
-            if n == solve_for or v is None:
-                out[n] = None
-                continue
-            v = H.coerce_value(n, v)
-            out[n] = float(v) if v.is_number else None
-        return out
+        """Hyper-parameter name -> float, or None where unknown (:func:`statvae.data.resolve.known_values`)."""
+        return known_values(self.model, solve_for, values)
 
     def spectra(self, spectrum=None, covariance=None, samples=None, **values) -> dict:
         """Eigenvalues per observed variable in the canonical gauge, validated.

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import DataError
+from ..model import hyper as H
 from .canonical import canonical_form
 from .spectra import covariance_from_samples, validate_spectrum
 
-__all__ = ["TrackData", "ResolvedData", "resolve_data", "resolve_spectra"]
+__all__ = ["TrackData", "ResolvedData", "resolve_data", "resolve_spectra", "spectrum_dict", "known_values"]
 
 
 @dataclass
@@ -48,11 +49,47 @@ class TrackData:
         return units_for(model, data_magnitude(spectra=self.spectra))
 
 
-def _known_values(model, parameter, values) -> dict:
+def known_values(model, parameter: str | None, values: dict | None) -> dict:
+    """Hyper-parameter name -> float, or None where unknown (free, or the parameter solved for / varied)."""
     out = {}
     for n, v in model.values.items():
         v = (values or {}).get(n, v)
-        out[n] = None if n == parameter or v is None or (hasattr(v, "is_number") and not v.is_number) else float(v)
+        if n == parameter or v is None:
+            out[n] = None
+            continue
+        v = H.coerce_value(n, v)
+        out[n] = float(v) if v.is_number else None
+    return out
+
+
+def spectrum_dict(model, spectrum) -> dict:
+    """Validated canonical spectra per observed variable from a spectrum (flat, or a dict per variable)."""
+    obs = model.graph.observed()
+    if isinstance(spectrum, dict):
+        missing = [v.name for v in obs if v.name not in spectrum]
+        if missing:
+            raise DataError(f"spectrum lacks the observed variable(s) {', '.join(missing)}")
+        extra = sorted(set(spectrum) - {v.name for v in obs})
+        if extra:
+            raise DataError(f"spectrum names {', '.join(map(str, extra))}, which the model does not observe")
+        out = {v.name: validate_spectrum(spectrum[v.name], f"spectrum of {v.name}") for v in obs}
+    elif len(obs) == 1:
+        out = {obs[0].name: validate_spectrum(spectrum)}
+    else:
+        validate_spectrum(spectrum)  # validates; the order below is the caller's
+        raw = np.asarray(spectrum, dtype=float).ravel()
+        total = sum(v.dim for v in obs)
+        if raw.size != total:
+            raise DataError(f"spectrum needs {total} values ({', '.join(f'{v.name}: {v.dim}' for v in obs)}), "
+                            f"got {raw.size}")
+        out, k = {}, 0
+        for v in obs:
+            out[v.name] = validate_spectrum(raw[k:k + v.dim], f"spectrum of {v.name}")
+            k += v.dim
+    for v in obs:
+        if len(out[v.name]) != v.dim:
+            raise DataError(f"the spectrum of {v.name} has {len(out[v.name])} values but the model's "
+                            f"{v.name} has dimension {v.dim}")
     return out
 
 
@@ -78,31 +115,12 @@ def resolve_data(model, data=None, spectrum=None, covariance=None, samples=None,
             samples = a
     if samples is not None:
         covariance = covariance_from_samples(samples, ddof)
-    g = model.graph
-    obs = g.observed()
     if covariance is not None:
-        form = canonical_form(g, covariance, _known_values(model, parameter, values))
+        form = canonical_form(model.graph, covariance, known_values(model, parameter, values))
         if not form.valid:
             return TrackData(form.spectra, form.covariance, form.describe())
-        out = form.spectra
-    elif isinstance(spectrum, dict):
-        missing = [v.name for v in obs if v.name not in spectrum]
-        if missing:
-            raise DataError(f"spectrum lacks the observed variable(s) {', '.join(missing)}")
-        out = {v.name: validate_spectrum(spectrum[v.name], f"spectrum of {v.name}") for v in obs}
-    else:
-        flat = np.asarray(spectrum, dtype=float).ravel()
-        out, k = {}, 0
-        total = sum(v.dim for v in obs)
-        if flat.size != total:
-            raise DataError(f"the spectrum has {flat.size} values but the model's data have {total} dimensions")
-        for v in obs:
-            out[v.name] = validate_spectrum(flat[k:k + v.dim], f"spectrum of {v.name}")
-            k += v.dim
-    for v in obs:
-        if len(out[v.name]) != v.dim:
-            raise DataError(f"the data of {v.name} have {len(out[v.name])} dimensions, the model {v.dim}")
-    return TrackData(out)
+        return TrackData(form.spectra)
+    return TrackData(spectrum_dict(model, spectrum))
 
 
 def resolve_spectra(model, data=None, spectrum=None, covariance=None, samples=None, ddof: int = 1) -> dict:
