@@ -18,14 +18,42 @@ p-component of the tangent as a function of arclength.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 
 import numpy as np
 from scipy.optimize import brentq
 
+from ..errors import DataError
+
 from .continuation import _corrector, _tangent, correct_at
 from .stability import _complement, block_eigenvalues, block_hessians
 
-__all__ = ["SpecialPoint", "locate_branch_points", "locate_fold"]
+__all__ = ["SpecialPoint", "PointKind", "PointStatus", "locate_branch_points", "locate_fold"]
+
+
+class _Named(str, Enum):
+    """A string enum that prints as its value (``"branch point"``), so text and JSON keep the plain words."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+
+class PointKind(_Named):
+    """What a special point is."""
+
+    BRANCH_POINT = "branch point"
+    FOLD = "fold"
+
+
+class PointStatus(_Named):
+    """How well a special point is known (BifurcationKit style)."""
+
+    LOCATED = "located"      # precision reached
+    DETECTED = "detected"    # bracket only
+    CERTIFIED = "certified"  # re-located with the mpmath backend
 
 
 @dataclass
@@ -76,6 +104,19 @@ class SpecialPoint:
     characters: list = field(default_factory=list)
     theta: np.ndarray | None = None
     info: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        try:
+            self.kind = PointKind(self.kind)
+            self.status = PointStatus(self.status)
+        except ValueError:
+            raise DataError(f"a special point is a {' or a '.join(k.value for k in PointKind)} with status "
+                            f"{', '.join(s.value for s in PointStatus)}; got {self.kind!r} / {self.status!r}") from None
+
+    def __setattr__(self, name, value) -> None:
+        if name == "status" and not isinstance(value, PointStatus):
+            value = PointStatus(value)
+        super().__setattr__(name, value)
 
 
 def _sparse(v, tol=1e-12):
