@@ -21,25 +21,8 @@ __all__ = ["VAEModel", "LinearVAE", "ConditionalVAE", "HierarchicalVAE", "load_m
 
 
 class VAEModel(Model):
-    """A linear-Gaussian VAE: structure (a :class:`~statvae.model.graph.ModelGraph`) and values.
-
-    Hyper-parameter values are numbers or sympy expressions; a value set to
-    ``None`` is free: the canonical symbol of that hyper-parameter (see
-    :func:`statvae.model.hyper.symbol`).  A hyper-parameter not mentioned in
-    ``values`` gets the presets' default for its role: KL weights 1, prior
-    and conditional-prior variances 1, weight decays 0; observed noise
-    variances and fixed encoder variances stay free.
-
-    Parameters
-    ----------
-    graph : ModelGraph
-        The structure; validated here.
-    values : dict, optional
-        Hyper-parameter values by name.  Names the graph does not use raise
-        :class:`~statvae.errors.ModelError`.
-    kind : str
-        Short name of the preset (``"linear"``, ``"conditional"``,
-        ``"hierarchical"``) or ``"custom"``.
+    """A linear-Gaussian VAE: a :class:`~statvae.model.vae.Model` (graph and values, same constructor and
+    defaults) with ``objective()``, ``compile()`` and ``collapse()``.
 
     Examples
     --------

@@ -679,14 +679,9 @@ class CollapseAnalysis:
         do (:func:`statvae.analysis.find_crossings`).  Either way every value is
         confirmed by the compiled Hessian just below and above it.
         """
-        check_solve_for(self.model, solve_for)
         from .selfcheck import confirm_boundaries
 
-        name = solve_for or self._default_target()
-        self._target_symbol(name)
-        nonneg = H.spec(name).nonnegative
-        data = self._data(name, spectrum, covariance, samples, values)
-        cc, _ = self._compiled(name, data, values)
+        name, nonneg, data, cc = self._prepare(solve_for, spectrum, covariance, samples, values)
         if data.canonical:
             hv, cands, evals = self._candidates(name, data.spectra, values)
 
@@ -717,6 +712,15 @@ class CollapseAnalysis:
         confirm_boundaries(cc, name, [(c.value, c.stable_side) for c in out], nonneg)
         return out
 
+    def _prepare(self, solve_for, spectrum, covariance, samples, values) -> tuple:
+        """``(name, nonnegative, data, CompiledCollapse)`` for a numeric question about ``solve_for``."""
+        check_solve_for(self.model, solve_for)
+        name = solve_for or self._default_target()
+        self._target_symbol(name)
+        data = self._data(name, spectrum, covariance, samples, values)
+        cc, _ = self._compiled(name, data, values)
+        return name, H.spec(name).nonnegative, data, cc
+
     def _compiled_crossings(self, cc, name, data, values, nonneg) -> list:
         from .crossings import find_crossings
 
@@ -738,15 +742,10 @@ class CollapseAnalysis:
         copies of each crossing block and coinciding modes (repeated
         eigenvalues).  Each is confirmed by the compiled Hessian.
         """
-        check_solve_for(self.model, solve_for)
         from .crossings import find_crossings
         from .selfcheck import confirm_crossings
 
-        name = solve_for or self._default_target()
-        self._target_symbol(name)
-        nonneg = H.spec(name).nonnegative
-        data = self._data(name, spectrum, covariance, samples, values)
-        cc, _ = self._compiled(name, data, values)
+        name, nonneg, data, cc = self._prepare(solve_for, spectrum, covariance, samples, values)
         out: list = []
         if data.canonical:
             _, cands, evals = self._candidates(name, data.spectra, values)
