@@ -38,6 +38,7 @@ import numbers
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -66,8 +67,20 @@ _ALGORITHMS = ("arclength", "natural")
 
 
 # -- small helpers --------------------------------------------------------------------------------------------
-def show(value, limit: int = 60) -> str:
+def show(value: Any, limit: int = 60) -> str:
     """A short, one-line description of a bad value for an error message.
+
+    Parameters
+    ----------
+    value : object
+        The value to describe.
+    limit : int, optional
+        Longest description; a longer one is cut and ends in ``...``.
+
+    Returns
+    -------
+    str
+        The ``repr`` of a scalar, or the type and ``repr`` of anything else.
 
     Examples
     --------
@@ -89,7 +102,7 @@ def show(value, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-def _real(value) -> float | None:
+def _real(value: Any) -> float | None:
     """``value`` as a float if it is a real number (not a bool, string, container or complex), else None."""
     if isinstance(value, (bool, np.bool_)):
         return None
@@ -106,25 +119,75 @@ def _real(value) -> float | None:
     return None
 
 
-def check_model(model, what: str = "model"):
-    """``model`` must be a statvae model (a :class:`~statvae.model.vae.VAEModel`: ``values`` and ``graph``)."""
+def check_model(model: Any, what: str = "model") -> Any:
+    """Check that ``model`` is a statvae model (a :class:`~statvae.model.vae.VAEModel`: ``values`` and ``graph``).
+
+    Parameters
+    ----------
+    model : object
+        The value to check.
+    what : str, optional
+        Its name in the error message.
+
+    Returns
+    -------
+    Model
+        ``model`` itself.
+
+    Raises
+    ------
+    ModelError
+        If ``model`` has no mapping ``values`` or no ``graph`` with observed variables.
+    """
     graph = getattr(model, "graph", None)
     if not isinstance(getattr(model, "values", None), Mapping) or not callable(getattr(graph, "observed", None)):
         raise ModelError(f"{what} must be a statvae model (e.g. statvae.LinearVAE(3, 2)), got {show(model)}")
     return model
 
 
-def nonnegative(model, name: str) -> bool:
+def nonnegative(model: Any, name: str) -> bool:
     """Whether hyper-parameter ``name`` of ``model`` may be 0 (weight decays) rather than only > 0.
 
     A validated graph gives every weight decay the domain ``>= 0`` and every
     other hyper-parameter ``> 0`` (see :func:`statvae.model.hyper.declare_for_role`).
+
+    Parameters
+    ----------
+    model : Model
+        A statvae model.
+    name : str
+        One of its hyper-parameters.
+
+    Returns
+    -------
+    bool
+        True for a weight decay, False otherwise.
     """
     return model.graph.hyper_roles().get(name) == "weight_decay"
 
 
-def check_name(value, what: str, allow_none: bool = False) -> str | None:
-    """A non-empty string (a name); ``None`` passes when ``allow_none``."""
+def check_name(value: Any, what: str, allow_none: bool = False) -> str | None:
+    """Check that ``value`` is a non-empty string (a name); ``None`` passes when ``allow_none``.
+
+    Parameters
+    ----------
+    value : object
+        The value to check.
+    what : str
+        Its name in the error message.
+    allow_none : bool, optional
+        Whether ``None`` is accepted.
+
+    Returns
+    -------
+    str or None
+        ``value``.
+
+    Raises
+    ------
+    ModelError
+        If ``value`` is not a string or is blank.
+    """
     if value is None and allow_none:
         return None
     if not isinstance(value, str):
@@ -134,9 +197,30 @@ def check_name(value, what: str, allow_none: bool = False) -> str | None:
     return value
 
 
-def check_integer(value, what: str, minimum: int | None = None, maximum: int | None = None,
-                  error: type = ModelError) -> int:
-    """An integer (an integral float is accepted, a bool is not) within ``[minimum, maximum]``.
+def check_integer(value: Any, what: str, minimum: int | None = None, maximum: int | None = None,
+                  error: type[StatvaeError] = ModelError) -> int:
+    """Check that ``value`` is an integer (an integral float is accepted, a bool is not) within ``[minimum, maximum]``.
+
+    Parameters
+    ----------
+    value : object
+        The value to check.
+    what : str
+        Its name in the error message.
+    minimum, maximum : int or None, optional
+        Inclusive bounds (None: unbounded).
+    error : type, optional
+        The :class:`~statvae.errors.StatvaeError` subclass raised.
+
+    Returns
+    -------
+    int
+        ``value`` as an int.
+
+    Raises
+    ------
+    ModelError
+        (or ``error``) If ``value`` is no integer or is out of bounds.
 
     Examples
     --------
@@ -154,7 +238,7 @@ def check_integer(value, what: str, minimum: int | None = None, maximum: int | N
         bound = f" >= {minimum}"
     elif maximum is not None:
         bound = f" <= {maximum}"
-    v = None
+    v: int | None = None
     if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
         v = int(value)
     else:
@@ -166,8 +250,29 @@ def check_integer(value, what: str, minimum: int | None = None, maximum: int | N
     return v
 
 
-def check_real(value, what: str, domain: str | None = None, error: type = ModelError) -> float:
-    """A finite real number; ``domain`` ``"positive"`` (> 0) or ``"nonnegative"`` (>= 0) restricts it.
+def check_real(value: Any, what: str, domain: str | None = None, error: type[StatvaeError] = ModelError) -> float:
+    """Check that ``value`` is a finite real number, in ``domain`` if given.
+
+    Parameters
+    ----------
+    value : object
+        The value to check.
+    what : str
+        Its name in the error message.
+    domain : {None, "positive", "nonnegative"}, optional
+        None for any finite number, ``"positive"`` for > 0, ``"nonnegative"`` for >= 0.
+    error : type, optional
+        The :class:`~statvae.errors.StatvaeError` subclass raised.
+
+    Returns
+    -------
+    float
+        ``value`` as a float.
+
+    Raises
+    ------
+    ModelError
+        (or ``error``) If ``value`` is no finite real number in the domain.
 
     Examples
     --------
@@ -185,29 +290,85 @@ def check_real(value, what: str, domain: str | None = None, error: type = ModelE
     return f
 
 
-def check_flag(value, what: str) -> bool:
-    """``True`` or ``False`` (numpy bools too); anything else is refused."""
+def check_flag(value: Any, what: str) -> bool:
+    """Check that ``value`` is ``True`` or ``False`` (numpy bools too).
+
+    Parameters
+    ----------
+    value : object
+        The value to check.
+    what : str
+        Its name in the error message.
+
+    Returns
+    -------
+    bool
+        ``value`` as a Python bool.
+
+    Raises
+    ------
+    ModelError
+        If ``value`` is not a bool.
+    """
     if not isinstance(value, (bool, np.bool_)):
         raise ModelError(f"{what} must be True or False, got {show(value)}")
     return bool(value)
 
 
-def check_seed(seed, what: str = "seed"):
-    """A seed for ``numpy.random.default_rng``: None, an integer >= 0, a SeedSequence or a Generator."""
+def check_seed(seed: Any, what: str = "seed") -> Any:
+    """Check a seed for ``numpy.random.default_rng``: None, an integer >= 0, a SeedSequence or a Generator.
+
+    Parameters
+    ----------
+    seed : object
+        The value to check.
+    what : str, optional
+        Its name in the error message.
+
+    Returns
+    -------
+    None, int, numpy.random.SeedSequence, numpy.random.BitGenerator or numpy.random.Generator
+        ``seed`` (an integral float as an int).
+
+    Raises
+    ------
+    DataError
+        If ``seed`` is none of these.
+    """
     if seed is None or isinstance(seed, (np.random.SeedSequence, np.random.Generator, np.random.BitGenerator)):
         return seed
     return check_integer(seed, what, 0, error=DataError)
 
 
 # -- arrays ---------------------------------------------------------------------------------------------------
-def real_array(value, what: str, ndim: tuple = (), allow_bool: bool = False) -> np.ndarray:
-    """``value`` as a float array, refusing what numpy would cast silently or fail on deep inside.
+def real_array(value: Any, what: str, ndim: tuple[int, ...] = (), allow_bool: bool = False) -> np.ndarray:
+    """Convert ``value`` to a float array, refusing what numpy would cast silently or fail on deep inside.
 
-    Refused (one :class:`~statvae.errors.DataError`): ``None``, strings,
-    dicts, sets, ragged nesting, non-numeric entries, complex numbers (the
-    imaginary part would be dropped), booleans (unless ``allow_bool``), and
-    a number of dimensions not in ``ndim`` (when given).  NaN and infinities
-    are left to the callers' validators, whose messages say where they are.
+    NaN and infinities are left to the callers' validators, whose messages
+    say where they are.
+
+    Parameters
+    ----------
+    value : array_like
+        The numbers.
+    what : str
+        Their name in the error message.
+    ndim : tuple of int, optional
+        The numbers of dimensions allowed (empty: any).
+    allow_bool : bool, optional
+        Whether booleans are accepted (as 0 and 1).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``value`` as a float array.
+
+    Raises
+    ------
+    DataError
+        For ``None``, strings, dicts, sets, ragged nesting, non-numeric
+        entries, complex numbers (the imaginary part would be dropped),
+        booleans (unless ``allow_bool``), or a number of dimensions not in ``ndim``.
 
     Examples
     --------
@@ -256,7 +417,13 @@ def real_array(value, what: str, ndim: tuple = (), allow_bool: bool = False) -> 
 
 # -- memory ---------------------------------------------------------------------------------------------------
 def available_memory() -> int:
-    """Bytes of memory available to a new allocation (``MemAvailable``; a fallback of 4 GiB if unknown)."""
+    """Bytes of memory available to a new allocation (``MemAvailable``; a fallback of 4 GiB if unknown).
+
+    Returns
+    -------
+    int
+        Available memory in bytes.
+    """
     try:
         with open("/proc/meminfo") as fh:
             for line in fh:
@@ -278,8 +445,25 @@ def _bytes(n: float) -> str:
     return f"{n:.1f} PiB"  # pragma: no cover
 
 
-def check_memory(nbytes: float, what: str, advice: str = "", error: type = DataError) -> None:
-    """Refuse to allocate ``nbytes`` if it exceeds :data:`MEMORY_FRACTION` of the available memory."""
+def check_memory(nbytes: float, what: str, advice: str = "", error: type[StatvaeError] = DataError) -> None:
+    """Refuse to allocate ``nbytes`` if it exceeds :data:`MEMORY_FRACTION` of the available memory.
+
+    Parameters
+    ----------
+    nbytes : float
+        Size of the allocation in bytes.
+    what : str
+        What would be allocated, for the error message.
+    advice : str, optional
+        Appended to the error message (how to need less).
+    error : type, optional
+        The :class:`~statvae.errors.StatvaeError` subclass raised.
+
+    Raises
+    ------
+    DataError
+        (or ``error``) If the allocation is too large.
+    """
     limit = MEMORY_FRACTION * available_memory()
     if nbytes > limit:
         raise error(f"{what} would need about {_bytes(nbytes)} of memory, more than the limit of {_bytes(limit)} "
@@ -287,11 +471,21 @@ def check_memory(nbytes: float, what: str, advice: str = "", error: type = DataE
 
 
 # -- model sizes ----------------------------------------------------------------------------------------------
-def parameter_count(model) -> int:
+def parameter_count(model: Any) -> int:
     """Number of scalar parameters of ``model`` at its dimensions (map entries, encoder covariances, variances).
 
     The size of :class:`statvae.model.layout.Layout` (its vector of
     parameters), counted from the graph without building it.
+
+    Parameters
+    ----------
+    model : Model
+        A statvae model.
+
+    Returns
+    -------
+    int
+        The number of scalar parameters.
     """
     g = model.graph
     n = sum(g.variable(m.source).dim * g.variable(m.target).dim for m in g.maps())
@@ -300,8 +494,26 @@ def parameter_count(model) -> int:
     return int(n + sum(1 for v in g.variables() if v.variance == "learned"))
 
 
-def check_track_size(model, what: str = "tracking") -> int:
-    """Refuse models with more than :data:`TRACK_PARAMETER_LIMIT` parameters; returns the count."""
+def check_track_size(model: Any, what: str = "tracking") -> int:
+    """Refuse models with more than :data:`TRACK_PARAMETER_LIMIT` parameters.
+
+    Parameters
+    ----------
+    model : Model
+        A statvae model.
+    what : str, optional
+        The analysis, for the error message.
+
+    Returns
+    -------
+    int
+        The number of parameters.
+
+    Raises
+    ------
+    ModelError
+        If the model is too large.
+    """
     n = parameter_count(model)
     if n > TRACK_PARAMETER_LIMIT:
         dims = ", ".join(f"{k}={v}" for k, v in model.dims.items())
@@ -311,10 +523,30 @@ def check_track_size(model, what: str = "tracking") -> int:
     return n
 
 
-def check_explicit_size(model, what: str = "--explicit",
+def check_explicit_size(model: Any, what: str = "--explicit",
                         advice: str = "use smaller dimensions or drop --explicit (the per-mode derivation holds "
                                       "for every size)") -> int:
-    """Refuse an explicit-entry derivation whose Hessian would exceed :data:`EXPLICIT_HESSIAN_LIMIT` entries."""
+    """Refuse an explicit-entry derivation whose Hessian would exceed :data:`EXPLICIT_HESSIAN_LIMIT` entries.
+
+    Parameters
+    ----------
+    model : Model
+        A statvae model.
+    what : str, optional
+        The derivation, for the error message.
+    advice : str, optional
+        Appended to the error message.
+
+    Returns
+    -------
+    int
+        The number of parameters.
+
+    Raises
+    ------
+    ModelError
+        If the Hessian would be too large.
+    """
     n = parameter_count(model)
     if n * n > EXPLICIT_HESSIAN_LIMIT:
         dims = ", ".join(f"{k}={v}" for k, v in model.dims.items())
@@ -325,12 +557,34 @@ def check_explicit_size(model, what: str = "--explicit",
 
 
 # -- hyper-parameters -----------------------------------------------------------------------------------------
-def _hyper_list(model) -> str:
+def _hyper_list(model: Any) -> str:
     return ", ".join(model.values)
 
 
-def check_hyper_name(model, name, what: str, verb: str = "use") -> str:
-    """``name`` must name a hyper-parameter of ``model`` (message as the analyses word it)."""
+def check_hyper_name(model: Any, name: Any, what: str, verb: str = "use") -> str:
+    """Check that ``name`` names a hyper-parameter of ``model`` (message as the analyses word it).
+
+    Parameters
+    ----------
+    model : Model
+        A statvae model.
+    name : object
+        The value to check.
+    what : str
+        Its name in the error message.
+    verb : str, optional
+        What would be done with it, for the error message (``cannot <verb> ...``).
+
+    Returns
+    -------
+    str
+        ``name``.
+
+    Raises
+    ------
+    ModelError
+        If ``name`` is not a hyper-parameter of ``model``.
+    """
     check_name(name, what)
     if name not in model.values:
         raise ModelError(f"cannot {verb} {name!r}: not a hyper-parameter of this model "
@@ -338,18 +592,40 @@ def check_hyper_name(model, name, what: str, verb: str = "use") -> str:
     return name
 
 
-def check_values(model, values, free: tuple = (), what: str = "values", require: bool = True) -> dict:
-    """A dict of hyper-parameter values: known names, finite numbers in each one's domain.
+def check_values(model: Any, values: Any, free: tuple[str, ...] = (), what: str = "values",
+                 require: bool = True) -> dict[str, float]:
+    """Check a dict of hyper-parameter values: known names, finite numbers in each one's domain.
 
-    Names in ``free`` (the parameters being varied) may be absent or None;
-    with ``require``, every other hyper-parameter must have a number, given
-    here or by the model.
+    Parameters
+    ----------
+    model : Model
+        A statvae model.
+    values : Mapping or None
+        Hyper-parameter values by name.
+    free : tuple of str, optional
+        The parameters being varied: they may be absent or None.
+    what : str, optional
+        Their name in the error message.
+    require : bool, optional
+        Whether every other hyper-parameter must have a number, given here or by the model.
+
+    Returns
+    -------
+    dict
+        The values (as floats) of the names not in ``free``.
+
+    Raises
+    ------
+    ModelError
+        For an unknown name or a bad value.
+    AnalysisError
+        If ``require`` and a hyper-parameter has no value.
     """
     if values is None:
         values = {}
     if not isinstance(values, Mapping):
         raise ModelError(f"{what} must be a dict of hyper-parameter values, got {show(values)}")
-    out = {}
+    out: dict[str, float] = {}
     for k, v in values.items():
         if not isinstance(k, str):
             raise ModelError(f"{what} keys must be hyper-parameter names (strings), got {show(k)}")
@@ -371,8 +647,31 @@ def check_values(model, values, free: tuple = (), what: str = "values", require:
     return out
 
 
-def check_range(model, parameter: str, start, stop, names: tuple = ("start", "stop")) -> tuple[float, float]:
-    """A range of a hyper-parameter: finite numbers in its domain, of non-zero width."""
+def check_range(model: Any, parameter: str, start: Any, stop: Any,
+                names: tuple[str, str] = ("start", "stop")) -> tuple[float, float]:
+    """Check a range of a hyper-parameter: finite numbers in its domain, of non-zero width.
+
+    Parameters
+    ----------
+    model : Model
+        A statvae model.
+    parameter : str
+        The hyper-parameter.
+    start, stop : object
+        The ends of the range.
+    names : tuple of str, optional
+        The names of the ends in the error message.
+
+    Returns
+    -------
+    tuple of float
+        ``(start, stop)`` as floats.
+
+    Raises
+    ------
+    ModelError
+        If an end is no finite number in the domain, or the ends are equal.
+    """
     nonneg = nonnegative(model, parameter)
     out = []
     for name, v in zip(names, (start, stop)):
@@ -389,7 +688,7 @@ def check_range(model, parameter: str, start, stop, names: tuple = ("start", "st
 
 
 # -- data -----------------------------------------------------------------------------------------------------
-def _spectrum(model, spectrum, what: str = "spectrum") -> None:
+def _spectrum(model: Any, spectrum: Any, what: str = "spectrum") -> None:
     obs = model.graph.observed()
     if isinstance(spectrum, Mapping):
         for k in spectrum:
@@ -409,20 +708,36 @@ def _spectrum(model, spectrum, what: str = "spectrum") -> None:
     real_array(spectrum, what, (1,))
 
 
-def _covariance(covariance, what: str = "covariance") -> None:
+def _covariance(covariance: Any, what: str = "covariance") -> None:
     a = real_array(covariance, what, (2,))
     if a.shape[0] != a.shape[1]:
         raise DataError(f"{what} must be a square matrix, got shape {a.shape}")
 
 
-def _samples(samples, what: str = "samples") -> None:
+def _samples(samples: Any, what: str = "samples") -> None:
     a = real_array(samples, what, (1, 2), allow_bool=True)
     dim = a.shape[1] if a.ndim == 2 else 1
     check_memory(8.0 * dim * dim * 3, f"the covariance of {dim:,}-dimensional {what}")
 
 
-def check_data(model, data=None, spectrum=None, covariance=None, samples=None, ddof=1) -> None:
-    """The data arguments of an analysis: given once, each of the right kind and shape (values not yet checked)."""
+def check_data(model: Any, data: Any = None, spectrum: Any = None, covariance: Any = None, samples: Any = None,
+               ddof: Any = 1) -> None:
+    """Check the data arguments of an analysis: given once, of the right kind and shape (values not yet checked).
+
+    Parameters
+    ----------
+    model : Model
+        A statvae model.
+    data, spectrum, covariance, samples : array_like or None, optional
+        The data, exactly one of them given (``spectrum`` may be a dict by observed variable).
+    ddof : {0, 1} or None, optional
+        Delta degrees of freedom of a covariance of samples (None: not checked).
+
+    Raises
+    ------
+    DataError
+        If the data are given more than once or not at all, or are of the wrong kind or shape.
+    """
     given = [n for n, x in (("data", data), ("spectrum", spectrum), ("covariance", covariance),
                             ("samples", samples)) if x is not None]
     if len(given) != 1:
@@ -444,15 +759,46 @@ def check_data(model, data=None, spectrum=None, covariance=None, samples=None, d
 
 
 # -- entry points ---------------------------------------------------------------------------------------------
-def check_solve_for(model, solve_for) -> None:
-    """``solve_for`` of an analysis: None (the default parameter) or the name of a hyper-parameter."""
+def check_solve_for(model: Any, solve_for: Any) -> None:
+    """Check ``solve_for`` of an analysis: None (the default parameter) or the name of a hyper-parameter.
+
+    Parameters
+    ----------
+    model : Model
+        A statvae model.
+    solve_for : object
+        The value to check.
+
+    Raises
+    ------
+    ModelError
+        If it names no hyper-parameter of ``model``.
+    """
     if solve_for is None:
         return
     check_hyper_name(model, solve_for, "solve_for", "solve for")
 
 
-def check_analysis_data(model, spectrum=None, covariance=None, samples=None, values=None) -> None:
-    """The data and hyper-parameter values given to ``collapse().critical/stable/crossings/...``."""
+def check_analysis_data(model: Any, spectrum: Any = None, covariance: Any = None, samples: Any = None,
+                        values: Any = None) -> None:
+    """Check the data and hyper-parameter values given to ``collapse().critical/stable/crossings/...``.
+
+    Parameters
+    ----------
+    model : Model
+        A statvae model.
+    spectrum, covariance, samples : array_like or None, optional
+        The data, exactly one of them given.
+    values : Mapping or None, optional
+        Hyper-parameter values by name (None entries allowed).
+
+    Raises
+    ------
+    DataError
+        If the data are not given exactly once or are of the wrong kind or shape.
+    ModelError
+        If a value is not a number.
+    """
     check_data(model, None, spectrum, covariance, samples, None)
     for k, v in (values or {}).items():
         if v is not None and isinstance(v, (str, bytes, list, tuple, dict, set, complex, np.ndarray)):
@@ -461,7 +807,7 @@ def check_analysis_data(model, spectrum=None, covariance=None, samples=None, val
 
 #: Options of the continuation checked here (fields of :class:`statvae.bifurcation.continuation.ContinuationOptions`;
 #: a name that is no field is refused by :func:`statvae.track` itself).
-TRACK_OPTION_RULES = {
+TRACK_OPTION_RULES: dict[str, tuple[str, Any]] = {
     "max_steps": ("integer", 1), "max_newton": ("integer", 1), "max_branches": ("integer", 1), "depth": ("integer", 0),
     "newton_tol": ("positive", None), "locate_tol": ("positive", None), "angle_max": ("positive", None),
     "ds": ("step", None), "ds_min": ("step", None), "ds_max": ("step", None),
@@ -470,14 +816,28 @@ TRACK_OPTION_RULES = {
 }
 
 
-def check_track_options(options: dict, start: float, stop: float) -> None:
-    """Options of the continuation (see :data:`TRACK_OPTION_RULES`) and their consistency with the range."""
+def check_track_options(options: dict[str, Any], start: float, stop: float) -> None:
+    """Check options of the continuation (see :data:`TRACK_OPTION_RULES`) and their consistency with the range.
+
+    Parameters
+    ----------
+    options : dict
+        Options by name (names without a rule pass unchecked).
+    start, stop : float
+        The range of the continuation.
+
+    Raises
+    ------
+    ModelError
+        For a bad option value or steps inconsistent with each other or the range.
+    """
     lo, hi = min(start, stop), max(start, stop)
     for k in ("p_min", "p_max"):
         if k in options:
             raise ModelError(f"{k} is set by start and stop (here [{lo:g}, {hi:g}]); pass start= and stop= only")
     for k, v in options.items():
-        kind, arg = TRACK_OPTION_RULES.get(k, (None, None))
+        rule: tuple[str | None, Any] = TRACK_OPTION_RULES.get(k, (None, None))
+        kind, arg = rule
         if kind == "integer":
             check_integer(v, k, arg)
         elif kind == "positive" or (kind == "step" and v is not None):
@@ -501,9 +861,25 @@ def check_track_options(options: dict, start: float, stop: float) -> None:
                          f"({hi - lo:g})")
 
 
-def check_track_call(model, data=None, spectrum=None, covariance=None, samples=None, parameter="sigma2",
-                     start=None, stop=None, values=None, ddof=1, progress=None, options=None) -> None:
-    """Every argument of :func:`statvae.track` before any work (see the module notes for the limits)."""
+def check_track_call(model: Any, data: Any = None, spectrum: Any = None, covariance: Any = None,
+                     samples: Any = None, parameter: Any = "sigma2", start: Any = None, stop: Any = None,
+                     values: Any = None, ddof: Any = 1, progress: Any = None, options: Any = None) -> None:
+    """Check every argument of :func:`statvae.track` before any work (see the module notes for the limits).
+
+    Parameters
+    ----------
+    model, data, spectrum, covariance, samples, parameter, start, stop, values, ddof, progress, options
+        The arguments of :func:`statvae.track` (``options`` its keyword options, as a dict).
+
+    Raises
+    ------
+    ModelError
+        For a bad model, parameter, range, value or option, or a model too large to track.
+    DataError
+        For bad data.
+    AnalysisError
+        If a hyper-parameter has no value.
+    """
     check_model(model)
     check_hyper_name(model, parameter, "parameter", "continue in")
     a, b = check_range(model, parameter, start, stop)
@@ -516,10 +892,28 @@ def check_track_call(model, data=None, spectrum=None, covariance=None, samples=N
     check_track_size(model)
 
 
-def check_phase_call(model, data=None, spectrum=None, covariance=None, samples=None, parameter="sigma2",
-                     along="beta", start=None, stop=None, along_start=None, along_stop=None, loci=1, steps=30,
-                     values=None, progress=None) -> None:
-    """Every argument of :func:`statvae.bifurcation.phase.branch_point_loci` before any work."""
+def check_phase_call(model: Any, data: Any = None, spectrum: Any = None, covariance: Any = None,
+                     samples: Any = None, parameter: Any = "sigma2", along: Any = "beta", start: Any = None,
+                     stop: Any = None, along_start: Any = None, along_stop: Any = None, loci: Any = 1,
+                     steps: Any = 30, values: Any = None, progress: Any = None) -> None:
+    """Check every argument of :func:`statvae.bifurcation.phase.branch_point_loci` before any work.
+
+    Parameters
+    ----------
+    model, data, spectrum, covariance, samples, parameter, along, start, stop
+        The arguments of :func:`~statvae.bifurcation.phase.branch_point_loci`.
+    along_start, along_stop, loci, steps, values, progress
+        Likewise.
+
+    Raises
+    ------
+    ModelError
+        For a bad model, parameter, range, count or value, or a model too large.
+    DataError
+        For bad data.
+    AnalysisError
+        If a hyper-parameter has no value.
+    """
     check_model(model)
     check_hyper_name(model, parameter, "parameter", "locate branch points in")
     check_hyper_name(model, along, "along", "follow loci along")
@@ -537,12 +931,33 @@ def check_phase_call(model, data=None, spectrum=None, covariance=None, samples=N
 
 
 # -- files ----------------------------------------------------------------------------------------------------
-def check_output_path(path, what: str, suffixes: tuple, case_sensitive: bool = True) -> Path:
-    """An output file that can be written: known suffix, existing writable directory, not a directory itself.
+def check_output_path(path: Any, what: str, suffixes: tuple[str, ...], case_sensitive: bool = True) -> Path:
+    """Check an output file that can be written: known suffix, existing writable directory, not a directory itself.
 
     Checked before any computation, so a typo in ``--out`` does not cost a
     whole run.  The directory is probed by creating (and removing) a
     temporary file in it; an existing file must be writable.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file name.
+    what : str
+        What is written, for the error message.
+    suffixes : tuple of str
+        The allowed suffixes (with the dot).
+    case_sensitive : bool, optional
+        Whether the suffix must match in case.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    StatvaeError
+        If the file cannot be written there.
     """
     import tempfile
 
@@ -571,8 +986,28 @@ def check_output_path(path, what: str, suffixes: tuple, case_sensitive: bool = T
     return p
 
 
-def check_input_path(path, what: str, error: type = DataError) -> Path:
-    """An input file that exists, is a regular file and can be read."""
+def check_input_path(path: Any, what: str, error: type[StatvaeError] = DataError) -> Path:
+    """Check an input file: it exists, is a regular file and can be read.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file name.
+    what : str
+        What is read, for the error message.
+    error : type, optional
+        The :class:`~statvae.errors.StatvaeError` subclass raised.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    DataError
+        (or ``error``) If the file cannot be read.
+    """
     if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
         raise error(f"{what} must be a file name, got {show(path)}")
     p = Path(path)
