@@ -17,6 +17,8 @@ Examples
 
 from __future__ import annotations
 
+from typing import Any
+
 import sympy as sp
 
 from .errors import StatvaeError
@@ -25,8 +27,25 @@ from .symbolic.names import block_latex
 __all__ = ["latex", "expr_latex", "block_latex"]
 
 
-def expr_latex(expr) -> str:
-    """LaTeX of a sympy object with statvae's symbol names."""
+def expr_latex(expr: Any) -> str:
+    """LaTeX of a sympy object with statvae's symbol names.
+
+    Parameters
+    ----------
+    expr : sympy.Basic or sympy.MatrixBase
+        The expression, relation or matrix.
+
+    Returns
+    -------
+    str
+        Its LaTeX, symbols printed in the paper's notation.
+
+    Examples
+    --------
+    >>> from statvae.model.hyper import symbol
+    >>> print(expr_latex(symbol("beta") * symbol("sigma2")))
+    \\beta \\sigma'^{2}
+    """
     from .symbolic.names import latex_names
 
     names = latex_names(expr)
@@ -84,7 +103,7 @@ def _analysis(a, align: bool) -> str:
     return f"\\begin{{align}}\n{body}\n\\end{{align}}"
 
 
-def latex(obj, align: bool = False) -> str:
+def latex(obj: Any, align: bool = False) -> str:
     """LaTeX for a statvae object.
 
     Parameters
@@ -100,6 +119,7 @@ def latex(obj, align: bool = False) -> str:
     Returns
     -------
     str
+        The LaTeX (without surrounding dollar signs).
 
     Raises
     ------

@@ -45,6 +45,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from ..errors import ModelError
 from ..validate import show
@@ -80,8 +81,20 @@ def _variables(raw) -> list[dict]:
     raise ModelError("'variables' must be a table of variables or a list of objects with a name")
 
 
-def model_from_dict(d: dict, source: str = "the model description") -> Model:
+def model_from_dict(d: dict[str, Any], source: str = "the model description") -> Model:
     """Build a :class:`VAEModel` from a plain description (see the module docstring).
+
+    Parameters
+    ----------
+    d : dict
+        The description: ``variables``, ``maps`` and optionally ``hyper`` and ``kind``.
+    source : str, optional
+        Where it comes from (a file name), for the error messages.
+
+    Returns
+    -------
+    Model
+        The model.
 
     Raises
     ------
@@ -161,8 +174,18 @@ def model_from_dict(d: dict, source: str = "the model description") -> Model:
         raise ModelError(f"{source}: invalid model description ({type(exc).__name__}: {exc})") from None
 
 
-def load_model(path) -> Model:
+def load_model(path: str | os.PathLike[str]) -> Model:
     """Read a model file (``.toml`` or ``.json``).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+
+    Returns
+    -------
+    Model
+        The model it describes.
 
     Raises
     ------
@@ -209,8 +232,19 @@ def load_model(path) -> Model:
     return model_from_dict(d, str(p))
 
 
-def model_to_dict(model: Model) -> dict:
-    """The description of a model as plain data; :func:`model_from_dict` rebuilds an equal model."""
+def model_to_dict(model: Model) -> dict[str, Any]:
+    """The description of a model as plain data; :func:`model_from_dict` rebuilds an equal model.
+
+    Parameters
+    ----------
+    model : Model
+        The model.
+
+    Returns
+    -------
+    dict
+        ``kind``, ``variables``, ``maps`` and ``hyper`` (LaTeX, domain and value of each), JSON-serialisable.
+    """
     g = model.graph
     variables = {}
     for v in g.variables():
@@ -222,15 +256,33 @@ def model_to_dict(model: Model) -> dict:
     hyper = {}
     for n, val in model.values.items():
         s = H.spec(n)
-        entry = {"latex": s.latex, "domain": "nonnegative" if s.nonnegative else "positive"}
+        entry: dict[str, str | float] = {"latex": s.latex, "domain": "nonnegative" if s.nonnegative else "positive"}
         if val != H.symbol(n):
             entry["value"] = float(val) if val.is_number else str(val)
         hyper[n] = entry
     return {"kind": model.kind, "variables": variables, "maps": maps, "hyper": hyper}
 
 
-def save_model(model: Model, path) -> Path:
-    """Write a model as JSON (readable by :func:`load_model` and ``statvae ... --model-file``)."""
+def save_model(model: Model, path: str | os.PathLike[str]) -> Path:
+    """Write a model as JSON (readable by :func:`load_model` and ``statvae ... --model-file``).
+
+    Parameters
+    ----------
+    model : Model
+        The model.
+    path : str or os.PathLike
+        The file; its suffix must be ``.json``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    ModelError
+        If the suffix is not ``.json``.
+    """
     p = Path(path)
     if p.suffix.lower() != ".json":
         raise ModelError(f"models are saved as .json, got {p.name}")

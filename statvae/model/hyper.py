@@ -92,6 +92,16 @@ _SYMBOLS: dict[str, sp.Symbol] = {}
 def spec(name: str) -> HyperSpec:
     """Return the :class:`HyperSpec` of hyper-parameter ``name``.
 
+    Parameters
+    ----------
+    name : str
+        The hyper-parameter.
+
+    Returns
+    -------
+    HyperSpec
+        Its description.
+
     Raises
     ------
     ModelError
@@ -119,10 +129,12 @@ def declare(name: str, latex: str | None = None, domain: str | None = None, role
     role : str
         One of :data:`ROLES`.
     description : str, optional
+        One line for help texts (default: from the role and name).
 
     Returns
     -------
     HyperSpec
+        The (new, updated or existing) description.
 
     Raises
     ------
@@ -164,7 +176,25 @@ def declare(name: str, latex: str | None = None, domain: str | None = None, role
 
 
 def declare_for_role(name: str, role: str) -> HyperSpec:
-    """The spec of ``name`` used in ``role`` by a graph: declared on first use, domain checked."""
+    """The spec of ``name`` used in ``role`` by a graph: declared on first use, domain checked.
+
+    Parameters
+    ----------
+    name : str
+        The hyper-parameter.
+    role : str
+        The role it plays in the graph, one of :data:`ROLES`.
+
+    Returns
+    -------
+    HyperSpec
+        Its description.
+
+    Raises
+    ------
+    ModelError
+        If its domain does not suit the role (a weight decay is ``>= 0``, anything else ``> 0``).
+    """
     if name not in HYPER:
         return declare(name, role=role)
     s = HYPER[name]
@@ -176,6 +206,21 @@ def declare_for_role(name: str, role: str) -> HyperSpec:
 
 def symbol(name: str) -> sp.Symbol:
     """The canonical sympy symbol of hyper-parameter ``name``.
+
+    Parameters
+    ----------
+    name : str
+        The hyper-parameter.
+
+    Returns
+    -------
+    sympy.Symbol
+        Positive, or non-negative for a weight decay.
+
+    Raises
+    ------
+    ModelError
+        If ``name`` is unknown.
 
     Examples
     --------
@@ -190,14 +235,34 @@ def symbol(name: str) -> sp.Symbol:
     return _SYMBOLS[name]
 
 
-def coerce_value(name: str, value) -> sp.Expr:
+def coerce_value(name: str, value: object) -> sp.Expr:
     """Validate a user-supplied hyper-parameter value.
 
-    ``None`` means "free": the canonical symbol is returned.  Numbers are
-    checked against the domain (positive, or non-negative for weight decays)
-    and returned as exact sympy numbers (floats become Rationals only when
-    they are integral, otherwise sympy Floats).  sympy expressions are
-    accepted as they are.
+    Parameters
+    ----------
+    name : str
+        The hyper-parameter.
+    value : None, real number or sympy expression
+        ``None`` means "free": the canonical symbol is returned.  Numbers are
+        checked against the domain (positive, or non-negative for weight
+        decays) and returned as sympy numbers: an Integer if integral, a
+        Rational for a short decimal, else a Float.  sympy expressions are
+        accepted as they are.
+
+    Returns
+    -------
+    sympy.Expr
+        The value.
+
+    Raises
+    ------
+    ModelError
+        If ``value`` is no finite number in the domain (nor None, nor a sympy expression).
+
+    Examples
+    --------
+    >>> coerce_value("sigma2", 0.5), coerce_value("sigma2", 2.0), coerce_value("sigma2", None)
+    (1/2, 2, sigma2)
     """
     s = spec(name)
     if value is None:
@@ -227,5 +292,11 @@ def _short_decimal(value) -> bool:
 
 
 def latex_names() -> dict[sp.Symbol, str]:
-    """Map of every hyper-parameter symbol to its LaTeX name."""
+    """Map of every hyper-parameter symbol to its LaTeX name.
+
+    Returns
+    -------
+    dict
+        LaTeX by sympy symbol, for ``sympy.latex(..., symbol_names=...)``.
+    """
     return {symbol(n): s.latex for n, s in HYPER.items()}

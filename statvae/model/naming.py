@@ -19,8 +19,31 @@ _GREEK = ("alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", 
 _SQUARED = ("sigma", "tau", "s", "v", "nu", "omega")
 
 
-def check_identifier(name, what: str = "name") -> str:
-    """A name used in generated code must be a Python identifier (letters, digits, ``_``)."""
+def check_identifier(name: object, what: str = "name") -> str:
+    """Check that a name used in generated code is a Python identifier (letters, digits, ``_``).
+
+    Parameters
+    ----------
+    name : object
+        The value to check.
+    what : str, optional
+        Its name in the error message.
+
+    Returns
+    -------
+    str
+        ``name``.
+
+    Raises
+    ------
+    ModelError
+        If ``name`` is no identifier, starts with ``_``, contains ``__`` or is a keyword.
+
+    Examples
+    --------
+    >>> check_identifier("sigma2_x")
+    'sigma2_x'
+    """
     import keyword
 
     if (not isinstance(name, str) or not name.isidentifier() or name.startswith("_") or "__" in name
@@ -44,6 +67,16 @@ def name_latex(name: str) -> str:
     ``sigma2`` -> ``\sigma^{2}``, ``sigma2_x`` -> ``\sigma_{x}^{2}``, ``beta1`` ->
     ``\beta_{1}``, ``eta_A`` -> ``\eta_{A}``, ``Wx`` -> ``W_{x}``, ``z1`` -> ``z_{1}``,
     ``gain`` -> ``\mathrm{gain}``.
+
+    Parameters
+    ----------
+    name : str
+        An identifier.
+
+    Returns
+    -------
+    str
+        Its LaTeX.
 
     Examples
     --------
@@ -76,10 +109,29 @@ _BLOCK_LATEX: dict[str, str] = {}
 
 
 def register_block_latex(name: str, latex: str) -> None:
-    """Record the LaTeX of a parameter block (a map) declared by a graph."""
+    """Record the LaTeX of a parameter block (a map) declared by a graph.
+
+    Parameters
+    ----------
+    name : str
+        The block (map) name.
+    latex : str
+        Its LaTeX.
+    """
     _BLOCK_LATEX[name] = latex
 
 
 def registered_block_latex(name: str) -> str | None:
-    """The LaTeX a graph declared for block ``name``, if any."""
+    """The LaTeX a graph declared for block ``name``, if any.
+
+    Parameters
+    ----------
+    name : str
+        The block (map) name.
+
+    Returns
+    -------
+    str or None
+        The LaTeX registered by :func:`register_block_latex`, or None.
+    """
     return _BLOCK_LATEX.get(name)
