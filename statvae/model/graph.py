@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import networkx as nx
 
@@ -35,8 +36,31 @@ __all__ = ["Variable", "Map", "ModelGraph", "ENCODER_KINDS"]
 ENCODER_KINDS = ("diagonal", "full", "isotropic", "fixed")
 
 
-def check_dim(name: str, dim) -> int:
-    """Validate a dimension: a positive integer."""
+def check_dim(name: str, dim: Any) -> int:
+    """Validate a dimension: a positive integer (an integral float is accepted).
+
+    Parameters
+    ----------
+    name : str
+        The variable, for the error message.
+    dim : object
+        The value to check.
+
+    Returns
+    -------
+    int
+        ``dim`` as an int.
+
+    Raises
+    ------
+    ModelError
+        If ``dim`` is not a positive integer.
+
+    Examples
+    --------
+    >>> check_dim("x", 3.0)
+    3
+    """
     if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
         if isinstance(dim, float) and dim.is_integer():
             dim = int(dim)
@@ -168,6 +192,18 @@ class ModelGraph:
 
     # -- construction -------------------------------------------------
     def add_variable(self, var: Variable) -> None:
+        """Add a variable (a node).
+
+        Parameters
+        ----------
+        var : Variable
+            The variable; its name must be new.
+
+        Raises
+        ------
+        ModelError
+            If ``var`` is no :class:`Variable`, its name is no identifier or is taken, or its dimension is bad.
+        """
         if not isinstance(var, Variable):
             raise ModelError(f"add_variable takes a Variable, got {type(var).__name__}")
         H.check_identifier(var.name, "a variable name")
@@ -177,6 +213,18 @@ class ModelGraph:
         self.graph.add_node(var.name, var=var)
 
     def add_map(self, m: Map) -> None:
+        """Add a linear map (an edge) between two variables already added.
+
+        Parameters
+        ----------
+        m : Map
+            The map; its name must be new, and no other map may join the same variables.
+
+        Raises
+        ------
+        ModelError
+            If ``m`` is no :class:`Map`, names an unknown variable or role, is a loop or duplicates a map.
+        """
         if not isinstance(m, Map):
             raise ModelError(f"add_map takes a Map, got {type(m).__name__}")
         H.check_identifier(m.name, "a map name")
@@ -195,30 +243,81 @@ class ModelGraph:
 
     # -- accessors ----------------------------------------------------
     def variable(self, name: str) -> Variable:
+        """The variable called ``name``.
+
+        Parameters
+        ----------
+        name : str
+            A variable of the graph.
+
+        Returns
+        -------
+        Variable
+            The variable.
+        """
         return self.graph.nodes[name]["var"]
 
     def variables(self) -> list[Variable]:
+        """Every variable, in the order they were added."""
         return [d["var"] for _, d in self.graph.nodes(data=True)]
 
     def observed(self) -> list[Variable]:
+        """The observed variables, in the order they were added (the order their data are stacked)."""
         return [v for v in self.variables() if v.observed]
 
     def latents(self) -> list[Variable]:
+        """The latent variables, in the order they were added."""
         return [v for v in self.variables() if not v.observed]
 
     def maps(self, role: str | None = None) -> list[Map]:
+        """The maps, in the order they were added.
+
+        Parameters
+        ----------
+        role : {None, "generative", "inference"}, optional
+            Only the maps of this role (None: all).
+
+        Returns
+        -------
+        list of Map
+            The maps.
+        """
         edges = sorted(self.graph.edges(data=True), key=lambda e: e[2]["order"])
         return [d["map"] for _, _, d in edges if role is None or d["map"].role == role]
 
     def role_graph(self, role: str) -> nx.DiGraph:
-        """Subgraph with only the edges of one role (all nodes kept)."""
+        """Subgraph with only the edges of one role (all nodes kept).
+
+        Parameters
+        ----------
+        role : {"generative", "inference"}
+            The role.
+
+        Returns
+        -------
+        networkx.DiGraph
+            Every variable, and an edge for each map of ``role``.
+        """
         g = nx.DiGraph()
         g.add_nodes_from(self.graph.nodes)
         g.add_edges_from((m.source, m.target) for m in self.maps(role))
         return g
 
     def parents(self, name: str, role: str) -> list[Map]:
-        """Maps of the given role that point into ``name`` (in a fixed order)."""
+        """Maps of the given role that point into ``name`` (sorted by name).
+
+        Parameters
+        ----------
+        name : str
+            A variable.
+        role : {"generative", "inference"}
+            The role.
+
+        Returns
+        -------
+        list of Map
+            The maps whose target is ``name``.
+        """
         return sorted((m for m in self.maps(role) if m.target == name), key=lambda m: m.name)
 
     def inference_order(self) -> list[str]:
@@ -226,10 +325,33 @@ class ModelGraph:
         return list(nx.lexicographical_topological_sort(self.role_graph("inference")))
 
     def touches_latent(self, m: Map) -> bool:
+        """Whether map ``m`` starts or ends at a latent variable.
+
+        Parameters
+        ----------
+        m : Map
+            A map of the graph.
+
+        Returns
+        -------
+        bool
+            False only for a map between two observed variables.
+        """
         return not self.variable(m.source).observed or not self.variable(m.target).observed
 
     def resized(self, dims: dict[str, int]) -> ModelGraph:
-        """Same structure with some dimensions changed."""
+        """Same structure with some dimensions changed.
+
+        Parameters
+        ----------
+        dims : dict
+            New dimension by variable name (variables not named keep theirs).
+
+        Returns
+        -------
+        ModelGraph
+            A new graph, not yet validated.
+        """
         g = ModelGraph()
         for v in self.variables():
             g.add_variable(replace(v, dim=dims.get(v.name, v.dim)))
@@ -237,13 +359,14 @@ class ModelGraph:
             g.add_map(m)
         return g
 
-    def structure_key(self) -> tuple:
+    def structure_key(self) -> tuple[Any, ...]:
         """A hashable description of everything but dimensions and values."""
         vs = tuple(sorted((replace(v, dim=0) for v in self.variables()), key=lambda v: v.name))
         ms = tuple(sorted(self.maps(), key=lambda m: m.name))
         return (vs, ms)
 
-    def dims_key(self) -> tuple:
+    def dims_key(self) -> tuple[tuple[str, int], ...]:
+        """A hashable description of the dimensions: ``(name, dim)`` pairs sorted by name."""
         return tuple(sorted((v.name, v.dim) for v in self.variables()))
 
     # -- validation ---------------------------------------------------
@@ -307,7 +430,7 @@ class ModelGraph:
         pool = [c for c in "ijklmpqrstuvabcdefgh" if c not in used]
         nobs = len(self.observed())
         for v in self.variables():
-            ch = {}
+            ch: dict[str, Any] = {}
             if v.latex is None:
                 ch["latex"] = name_latex(v.name)
             if v.index is None:
@@ -341,13 +464,13 @@ class ModelGraph:
         params += [self.learned_variance_name(v.name) for v in self.variables() if v.variance == "learned"]
         for v in self.latents():
             H.check_identifier(v.covariance_name, f"the covariance name of {v.name!r}")
-        seen = set()
+        seen: set[str | None] = set()
         for p in params:
             if p in seen:
                 raise ModelError(f"parameter name {p!r} is used twice (maps, encoder covariances and learned "
                                  f"variances need distinct names)")
             seen.add(p)
-        clash = sorted(seen & set(self.hyper_roles()))
+        clash = sorted(set(self.hyper_roles()) & seen)
         if clash:
             raise ModelError(f"{clash[0]!r} names both a parameter and a hyper-parameter")
 
@@ -356,6 +479,21 @@ class ModelGraph:
 
         ``sigma2`` when the graph learns exactly one variance and has no
         hyper-parameter of that name (the presets), otherwise ``s_<variable>``.
+
+        Parameters
+        ----------
+        name : str
+            A variable whose noise variance is learned.
+
+        Returns
+        -------
+        str
+            The parameter name.
+
+        Raises
+        ------
+        ModelError
+            If the variance of ``name`` is not learned.
         """
         learned = [v.name for v in self.variables() if v.variance == "learned"]
         if name not in learned:
@@ -369,7 +507,7 @@ class ModelGraph:
         """Hyper-parameter name -> the role it plays in this graph (see :data:`statvae.model.hyper.ROLES`)."""
         out: dict[str, str] = {}
 
-        def add(n, role):
+        def add(n: str | None, role: str) -> None:
             if n is None or n == "learned":
                 return
             H.check_identifier(n, "a hyper-parameter name")

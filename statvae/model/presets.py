@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import sympy as sp
@@ -20,13 +21,30 @@ from .vae import Model
 __all__ = ["LinearVAE", "ConditionalVAE", "HierarchicalVAE", "parse_encoder"]
 
 
-def parse_encoder(encoder, level: str = "") -> tuple[str, object]:
+def parse_encoder(encoder: Any, level: str = "") -> tuple[str, object]:
     """Normalise an encoder option.
 
-    Returns ``(kind, fixed_value)``: ``kind`` is one of
-    ``diagonal/full/isotropic/fixed``; ``fixed_value`` is the fixed encoder
-    variance (a number, a sympy expression, or ``None`` for a free symbol)
-    when ``kind == "fixed"``.
+    Parameters
+    ----------
+    encoder : str, float or sympy expression
+        A kind (``"diagonal"``, ``"full"``, ``"isotropic"``, ``"fixed"``),
+        ``"fixed:VALUE"``, or a fixed encoder variance (a positive number or a
+        sympy expression).
+    level : str, optional
+        Suffix of ``encoder`` in the error message (``"1"`` for level 1).
+
+    Returns
+    -------
+    tuple
+        ``(kind, fixed_value)``: ``kind`` is one of
+        ``diagonal/full/isotropic/fixed``; ``fixed_value`` is the fixed encoder
+        variance (a number, a sympy expression, or ``None`` for a free symbol)
+        when ``kind == "fixed"``, else ``None``.
+
+    Raises
+    ------
+    ModelError
+        For an unknown kind or a fixed variance that is no finite positive number.
 
     Examples
     --------
@@ -40,7 +58,7 @@ def parse_encoder(encoder, level: str = "") -> tuple[str, object]:
     if isinstance(encoder, sp.Basic):
         return "fixed", encoder
     if isinstance(encoder, numbers.Real) and not isinstance(encoder, bool):
-        if not (encoder > 0 and float(encoder) < float("inf")):
+        if not (float(encoder) > 0 and float(encoder) < float("inf")):
             raise ModelError(f"a fixed encoder variance must be a finite number > 0, got {encoder!r}")
         return "fixed", encoder
     if isinstance(encoder, str):
@@ -87,13 +105,13 @@ def LinearVAE(
     data_dim: int,
     latent_dim: int,
     *,
-    encoder="diagonal",
+    encoder: str | float | sp.Expr = "diagonal",
     decoder_variance: str = "fixed",
-    beta=1,
-    prior_variance=1,
-    weight_decay_enc=0,
-    weight_decay_dec=0,
-    sigma2=None,
+    beta: float | sp.Expr | None = 1,
+    prior_variance: float | sp.Expr | None = 1,
+    weight_decay_enc: float | sp.Expr | None = 0,
+    weight_decay_dec: float | sp.Expr | None = 0,
+    sigma2: float | sp.Expr | None = None,
 ) -> Model:
     """The linear VAE of the seed paper.
 
@@ -115,7 +133,13 @@ def LinearVAE(
 
     Returns
     -------
-    VAEModel
+    Model
+        The model (:func:`statvae.LinearVAE` returns it as a :class:`statvae.VAEModel`).
+
+    Raises
+    ------
+    ModelError
+        For a bad dimension, option or value.
 
     Examples
     --------
@@ -143,13 +167,13 @@ def ConditionalVAE(
     y_dim: int,
     latent_dim: int,
     *,
-    encoder="diagonal",
+    encoder: str | float | sp.Expr = "diagonal",
     decoder_variance: str = "fixed",
-    beta=1,
-    prior_variance=1,
-    weight_decay_enc=0,
-    weight_decay_dec=0,
-    sigma2=None,
+    beta: float | sp.Expr | None = 1,
+    prior_variance: float | sp.Expr | None = 1,
+    weight_decay_enc: float | sp.Expr | None = 0,
+    weight_decay_dec: float | sp.Expr | None = 0,
+    sigma2: float | sp.Expr | None = None,
 ) -> Model:
     """Conditional linear VAE.
 
@@ -158,6 +182,28 @@ def ConditionalVAE(
     joint covariance of ``(x, y)``, ``x`` first.  Weight decay on the encoder
     acts on ``A`` and ``B``, on the decoder on ``W``; the direct map ``C``
     (a regression of ``y`` on ``x``) is not decayed.
+
+    Parameters
+    ----------
+    x_dim, y_dim, latent_dim : int
+        Dimensions of the input ``x``, the output ``y`` and the latent ``z``.
+    encoder : {"diagonal", "full", "isotropic", "fixed"} or float
+        Encoder covariance ``D``; a positive number fixes ``D = d0 I``.
+    decoder_variance : {"fixed", "learned"}
+        ``sigma'^2`` a hyper-parameter, or a free parameter.
+    beta, prior_variance, weight_decay_enc, weight_decay_dec, sigma2 : number, sympy expression or None
+        Hyper-parameter values; ``None`` leaves the symbol free.  ``sigma2``
+        is free by default.
+
+    Returns
+    -------
+    Model
+        The model.
+
+    Raises
+    ------
+    ModelError
+        For a bad dimension, option or value.
 
     Examples
     --------
@@ -185,16 +231,16 @@ def ConditionalVAE(
 
 def HierarchicalVAE(
     data_dim: int,
-    latent_dims=(1, 1),
+    latent_dims: Sequence[int] = (1, 1),
     *,
-    betas=(1, 1),
-    encoders=("diagonal", "diagonal"),
-    tau2=1,
+    betas: Sequence[float | sp.Expr | None] = (1, 1),
+    encoders: Sequence[str | float | sp.Expr] = ("diagonal", "diagonal"),
+    tau2: float | sp.Expr | None = 1,
     decoder_variance: str = "fixed",
-    prior_variance=1,
-    weight_decay_enc=0,
-    weight_decay_dec=0,
-    sigma2=None,
+    prior_variance: float | sp.Expr | None = 1,
+    weight_decay_enc: float | sp.Expr | None = 0,
+    weight_decay_dec: float | sp.Expr | None = 0,
+    sigma2: float | sp.Expr | None = None,
 ) -> Model:
     """Two-level hierarchical linear VAE.
 
@@ -204,12 +250,38 @@ def HierarchicalVAE(
     p(z1|z2) - log q(z1|x)) + beta2 (log p(z2) - log q(z2|z1))]`` minus
     weight decay on encoder maps (W1, W2) and decoder maps (U1, U2).
 
+    Parameters
+    ----------
+    data_dim : int
+        Dimension ``N`` of ``x``.
+    latent_dims : pair of int
+        Dimensions of ``z1`` and ``z2``.
+    betas : pair of number, sympy expression or None
+        KL weights ``beta1`` and ``beta2``.
+    encoders : pair of str or float
+        Encoder covariances ``D1`` and ``D2`` (as ``encoder`` of :func:`LinearVAE`).
+    tau2, prior_variance, weight_decay_enc, weight_decay_dec, sigma2 : number, sympy expression or None
+        Hyper-parameter values; ``None`` leaves the symbol free.  ``sigma2``
+        is free by default.
+    decoder_variance : {"fixed", "learned"}
+        ``sigma'^2`` a hyper-parameter, or a free parameter.
+
+    Returns
+    -------
+    Model
+        The model.
+
+    Raises
+    ------
+    ModelError
+        For a bad dimension, pair, option or value.
+
     Examples
     --------
     >>> HierarchicalVAE(4, (2, 1)).dims
     {'x': 4, 'z1': 2, 'z2': 1}
     """
-    pairs = []
+    pairs: list[tuple[Any, ...]] = []
     for label, seq in (("latent_dims", latent_dims), ("betas", betas), ("encoders", encoders)):
         if (isinstance(seq, (str, bytes, Mapping, set, frozenset)) or not isinstance(seq, Sequence | np.ndarray)
                 or len(seq) != 2):

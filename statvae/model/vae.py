@@ -10,6 +10,7 @@ imports one above it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any, TypeVar, cast
 
 import sympy as sp
 
@@ -21,8 +22,10 @@ from .graph import ModelGraph
 __all__ = ["Model", "DEFAULTS"]
 
 #: Default value of a hyper-parameter by its role (``None``: free), the same as the presets'.
-DEFAULTS = {"kl_weight": 1, "latent_variance": 1, "weight_decay": 0, "noise_variance": None,
+DEFAULTS: dict[str, int | None] = {"kl_weight": 1, "latent_variance": 1, "weight_decay": 0, "noise_variance": None,
             "encoder_variance": None}
+
+_M = TypeVar("_M", bound="Model")
 
 
 class Model:
@@ -56,7 +59,7 @@ class Model:
     ['sigma2']
     """
 
-    def __init__(self, graph: ModelGraph, values: dict | None = None, kind: str = "custom"):
+    def __init__(self, graph: ModelGraph, values: Mapping[str, Any] | None = None, kind: str = "custom") -> None:
         if not isinstance(graph, ModelGraph):
             raise ModelError(f"VAEModel takes a ModelGraph (or use a preset such as statvae.LinearVAE), got "
                              f"{_show(graph)}")
@@ -87,22 +90,62 @@ class Model:
     # -- descriptions -------------------------------------------------
     @property
     def dims(self) -> dict[str, int]:
+        """Dimension of every variable, by name."""
         return {v.name: v.dim for v in self.graph.variables()}
 
     def hyper_names(self) -> list[str]:
+        """Names of the hyper-parameters, in the graph's stable order."""
         return list(self.values)
 
     def free_hyper(self) -> list[str]:
         """Hyper-parameters whose value is still their own symbol."""
         return [n for n, v in self.values.items() if v == H.symbol(n)]
 
-    def substitutions(self, **overrides) -> dict[sp.Symbol, sp.Expr]:
-        """Map canonical symbols to the model's values (plus overrides)."""
+    def substitutions(self, **overrides: Any) -> dict[sp.Symbol, sp.Expr]:
+        """Map canonical symbols to the model's values (plus overrides).
+
+        Parameters
+        ----------
+        **overrides
+            Values replacing the model's, by hyper-parameter name (``None`` frees one).
+
+        Returns
+        -------
+        dict
+            Value by canonical symbol, for every hyper-parameter that is not free.
+
+        Raises
+        ------
+        ModelError
+            If an override names no hyper-parameter of the model, or its value is bad.
+        """
         vals = self.with_values(**overrides).values if overrides else self.values
         return {H.symbol(n): v for n, v in vals.items() if v != H.symbol(n)}
 
-    def with_values(self, **values) -> Model:
-        """A copy with some hyper-parameter values replaced (``None`` frees one)."""
+    def with_values(self: _M, **values: Any) -> _M:
+        """A copy with some hyper-parameter values replaced (``None`` frees one).
+
+        Parameters
+        ----------
+        **values
+            New values by hyper-parameter name.
+
+        Returns
+        -------
+        Model
+            A new model of the same class.
+
+        Raises
+        ------
+        ModelError
+            If a name is no hyper-parameter of the model, or a value is bad.
+
+        Examples
+        --------
+        >>> from statvae.model.presets import LinearVAE
+        >>> LinearVAE(3, 2).with_values(sigma2=0.5).free_hyper()
+        []
+        """
         merged = dict(self.values)
         for n, v in values.items():
             if n not in merged:
@@ -112,23 +155,51 @@ class Model:
             merged[n] = v
         return type(self)(self.graph, {n: (None if v == H.symbol(n) else v) for n, v in merged.items()}, self.kind)
 
-    def resized(self, **dims: int) -> Model:
-        """The same model with other dimensions (``data_dim`` names are variable names)."""
+    def resized(self: _M, **dims: int) -> _M:
+        """The same model with other dimensions.
+
+        Parameters
+        ----------
+        **dims
+            New dimension by variable name (``x=5``); variables not named keep theirs.
+
+        Returns
+        -------
+        Model
+            A new model of the same class, with the same values.
+
+        Raises
+        ------
+        ModelError
+            If a dimension is bad.
+        """
         g = self.graph.resized(dims)
         return type(self)(g, self.given_values(), self.kind)
 
-    def given_values(self) -> dict:
+    def given_values(self) -> dict[str, Any]:
         """The values as a constructor takes them (``None`` for a free hyper-parameter)."""
         return {n: (None if v == H.symbol(n) else v) for n, v in self.values.items()}
 
-    def as_type(self, cls):
-        """The same model as an instance of ``cls`` (a subclass of :class:`Model`, e.g. ``statvae.VAEModel``)."""
-        return self if type(self) is cls else cls(self.graph, self.given_values(), self.kind)
+    def as_type(self, cls: type[_M]) -> _M:
+        """The same model as an instance of ``cls`` (a subclass of :class:`Model`, e.g. ``statvae.VAEModel``).
 
-    def structure_key(self) -> tuple:
+        Parameters
+        ----------
+        cls : type
+            :class:`Model` or a subclass.
+
+        Returns
+        -------
+        Model
+            ``self`` if it is exactly of class ``cls``, else a new ``cls`` with the same graph, values and kind.
+        """
+        return cast(_M, self) if type(self) is cls else cls(self.graph, self.given_values(), self.kind)
+
+    def structure_key(self) -> tuple[Any, ...]:
+        """Hashable key of the structure (kind and graph; not dimensions nor values)."""
         return (self.kind, self.graph.structure_key())
 
-    def key(self) -> tuple:
+    def key(self) -> tuple[Any, ...]:
         """Hashable key of the full description (structure, dimensions, values)."""
         values = tuple(sorted((n, sp.srepr(v)) for n, v in self.values.items()))
         return (self.structure_key(), self.graph.dims_key(), values)
