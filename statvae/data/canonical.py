@@ -27,11 +27,15 @@ analysis falls back to the compiled Hessian (``CanonicalForm.valid`` is
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import DataError
 from .spectra import validate_covariance
+
+if TYPE_CHECKING:
+    from ..model.graph import ModelGraph
 
 __all__ = ["CanonicalForm", "Violation", "canonical_form", "regression_shifts", "shift_decays", "observed_slices",
            "CROSS_RTOL"]
@@ -84,9 +88,9 @@ class CanonicalForm:
 
     covariance: np.ndarray
     shifted: np.ndarray
-    spectra: dict
-    shifts: dict = field(default_factory=dict)
-    violations: list = field(default_factory=list)
+    spectra: dict[str, np.ndarray]
+    shifts: dict[str, list[str]] = field(default_factory=dict)
+    violations: list[Violation] = field(default_factory=list)
 
     @property
     def valid(self) -> bool:
@@ -98,16 +102,34 @@ class CanonicalForm:
         return "; ".join(str(v) for v in self.violations)
 
 
-def observed_slices(graph) -> dict:
-    """Variable name -> slice of its coordinates in the joint data vector (graph order)."""
-    out, off = {}, 0
+def observed_slices(graph: ModelGraph) -> dict[str, slice]:
+    """Variable name -> slice of its coordinates in the joint data vector (graph order).
+
+    Parameters
+    ----------
+    graph : ModelGraph
+        The model graph.
+
+    Returns
+    -------
+    dict
+        A slice by observed variable name.
+
+    Examples
+    --------
+    >>> import statvae
+    >>> observed_slices(statvae.ConditionalVAE(2, 3, 1).graph)
+    {'x': slice(0, 2, None), 'y': slice(2, 5, None)}
+    """
+    out: dict[str, slice] = {}
+    off = 0
     for v in graph.observed():
         out[v.name] = slice(off, off + v.dim)
         off += v.dim
     return out
 
 
-def _decay_zero(name, hyper: dict) -> bool:
+def _decay_zero(name: str | None, hyper: dict[str, Any]) -> bool:
     """Whether a weight decay named ``name`` is known to vanish (``None``: no decay at all)."""
     if name is None:
         return True
@@ -115,12 +137,13 @@ def _decay_zero(name, hyper: dict) -> bool:
     return v is not None and float(v) == 0.0
 
 
-def regression_shifts(graph, hyper: dict) -> dict:
+def regression_shifts(graph: ModelGraph, hyper: dict[str, Any]) -> dict[str, list[str]]:
     """Which regression shifts are symmetries of the objective for these hyper-parameter values.
 
     Parameters
     ----------
     graph : ModelGraph
+        The model graph.
     hyper : dict
         Hyper-parameter name -> number, or ``None`` when unknown (free, or
         being solved for): an unknown weight decay counts as non-zero.
@@ -133,7 +156,7 @@ def regression_shifts(graph, hyper: dict) -> dict:
         weight decay, and every other map reading ``y`` absorbed by an
         undecayed sibling from ``x``).
     """
-    out = {}
+    out: dict[str, list[str]] = {}
     for y in graph.observed():
         ok = [c.source for c in graph.parents(y.name, "generative")
               if (d := shift_decays(graph, y.name, c.source)) is not None and all(_decay_zero(n, hyper) for n in d)]
@@ -142,12 +165,24 @@ def regression_shifts(graph, hyper: dict) -> dict:
     return out
 
 
-def shift_decays(graph, y: str, x: str) -> list | None:
+def shift_decays(graph: ModelGraph, y: str, x: str) -> list[str] | None:
     """Weight decays that must vanish for ``y -> y - K x`` to be a symmetry (None: never one).
 
     The shift needs a generative map ``x -> y`` and, for every other map
     reading ``y``, a sibling from ``x`` into the same target with the same
     role; the decays of the direct map and of those siblings must be zero.
+
+    Parameters
+    ----------
+    graph : ModelGraph
+        The model graph.
+    y, x : str
+        Observed variables: ``y`` is regressed on ``x``.
+
+    Returns
+    -------
+    list of str or None
+        The names of the decays (sorted; empty if none), or None if the shift is never a symmetry.
     """
     maps = graph.maps()
     direct = [m for m in graph.parents(y, "generative") if m.source == x]
@@ -164,7 +199,7 @@ def shift_decays(graph, y: str, x: str) -> list | None:
     return sorted({d for d in out if d is not None})
 
 
-def _why(graph, a: str, b: str, hyper: dict) -> str:
+def _why(graph: ModelGraph, a: str, b: str, hyper: dict[str, Any]) -> str:
     """The reason a cross-moment of ``a`` and ``b`` is not removed by a shift."""
     for y, x in ((a, b), (b, a)):
         direct = [m for m in graph.parents(y, "generative") if m.source == x]
@@ -189,12 +224,14 @@ def _norm(m: np.ndarray) -> float:
     return float(np.linalg.norm(m, 2)) if m.size else 0.0
 
 
-def canonical_form(graph, covariance, hyper: dict | None = None, rtol: float = CROSS_RTOL) -> CanonicalForm:
+def canonical_form(graph: ModelGraph, covariance: Any, hyper: dict[str, Any] | None = None,
+                   rtol: float = CROSS_RTOL) -> CanonicalForm:
     """Bring a joint second moment to the model's canonical gauge, checking that it exists.
 
     Parameters
     ----------
     graph : ModelGraph
+        The model graph.
     covariance : array_like
         Joint second moment of the observed variables, in graph order.
     hyper : dict, optional
@@ -205,6 +242,12 @@ def canonical_form(graph, covariance, hyper: dict | None = None, rtol: float = C
     Returns
     -------
     CanonicalForm
+        The shifted second moment, its spectra, and the violations (if any).
+
+    Raises
+    ------
+    DataError
+        If ``covariance`` is no valid covariance of the observed variables' total dimension.
 
     Examples
     --------
@@ -242,8 +285,8 @@ def canonical_form(graph, covariance, hyper: dict | None = None, rtol: float = C
         t[sl[v.name], idx] = -kmat
         s = t @ s @ t.T
         s = (s + s.T) / 2
-    spectra = {}
-    scale = {}
+    spectra: dict[str, np.ndarray] = {}
+    scale: dict[str, float] = {}
     for v in obs:
         blk = s[sl[v.name], sl[v.name]]
         ev = np.linalg.eigvalsh(blk)

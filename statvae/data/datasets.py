@@ -10,7 +10,9 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,6 +25,11 @@ __all__ = ["digits", "synthetic", "load_array", "load_samples", "load_covariance
 
 def digits() -> np.ndarray:
     """The scikit-learn digits, shape (1797, 64), scaled to [0, 1].
+
+    Returns
+    -------
+    numpy.ndarray
+        One row per image, one column per pixel.
 
     Raises
     ------
@@ -38,7 +45,7 @@ def digits() -> np.ndarray:
     return load_digits().data.astype(float) / 16.0
 
 
-def synthetic(spectrum, samples: int = 2000, seed: int = 0, rotate: bool = True) -> np.ndarray:
+def synthetic(spectrum: Any, samples: int = 2000, seed: Any = 0, rotate: bool = True) -> np.ndarray:
     """Gaussian samples whose population covariance has the given eigenvalues.
 
     Parameters
@@ -47,10 +54,20 @@ def synthetic(spectrum, samples: int = 2000, seed: int = 0, rotate: bool = True)
         Population eigenvalues (non-negative).
     samples : int
         Number of rows.
-    seed : int
+    seed : int, numpy.random.SeedSequence, numpy.random.Generator or None
         Seed of ``numpy.random.default_rng``.
     rotate : bool
         Apply a random orthogonal rotation (so the covariance is not diagonal).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``samples`` rows of ``len(spectrum)`` columns.
+
+    Raises
+    ------
+    DataError
+        For a bad spectrum, count or seed, or samples that would not fit in memory.
 
     Examples
     --------
@@ -76,13 +93,40 @@ def synthetic(spectrum, samples: int = 2000, seed: int = 0, rotate: bool = True)
 
 
 def check_synthetic_size(samples: int, dim: int, what: str = "samples") -> None:
-    """Refuse synthetic data that would not fit in memory (samples, their rotation and their covariance)."""
+    """Refuse synthetic data that would not fit in memory (samples, their rotation and their covariance).
+
+    Parameters
+    ----------
+    samples : int
+        Number of samples.
+    dim : int
+        Their dimension.
+    what : str, optional
+        What to ask fewer of, for the error message.
+
+    Raises
+    ------
+    DataError
+        If they would need more than :data:`statvae.validate.MEMORY_FRACTION` of the available memory.
+    """
     check_memory(8.0 * (3 * samples * dim + 3 * dim * dim), f"{samples:,} synthetic samples of dimension {dim:,}",
                  f"ask for fewer {what}")
 
 
-def load_array(path) -> np.ndarray:
+def load_array(path: str | os.PathLike[str]) -> np.ndarray:
     """Load a numeric array from ``.npy``, ``.csv`` or ``.txt`` (whitespace/comma separated).
+
+    A first line of a text file that is not numbers is skipped (a header).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file (``.npy``, ``.csv``, ``.txt``, ``.tsv`` or ``.dat``).
+
+    Returns
+    -------
+    numpy.ndarray
+        The numbers, as floats.
 
     Raises
     ------
@@ -109,7 +153,7 @@ def load_array(path) -> np.ndarray:
     return real_array(a, str(p), allow_bool=True)
 
 
-def _numeric_row(line: str, delim) -> bool:
+def _numeric_row(line: str, delim: str | None) -> bool:
     try:
         [float(x) for x in line.split(delim) if x.strip()]
     except ValueError:
@@ -132,13 +176,45 @@ def _load_text(p: Path) -> np.ndarray:
         raise DataError(f"{p} is not a table of numbers ({str(exc).splitlines()[0]})") from None
 
 
-def load_samples(path) -> np.ndarray:
-    """Samples from a file (rows are samples), validated."""
+def load_samples(path: str | os.PathLike[str]) -> np.ndarray:
+    """Samples from a file (rows are samples), validated.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file (as for :func:`load_array`).
+
+    Returns
+    -------
+    numpy.ndarray
+        A 2-D array of at least two finite rows.
+
+    Raises
+    ------
+    DataError
+        If the file cannot be read or does not hold valid samples.
+    """
     return validate_samples(load_array(path))
 
 
-def load_covariance(path) -> np.ndarray:
-    """A covariance matrix from a file, validated (symmetric PSD)."""
+def load_covariance(path: str | os.PathLike[str]) -> np.ndarray:
+    """A covariance matrix from a file, validated (symmetric PSD).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file (as for :func:`load_array`).
+
+    Returns
+    -------
+    numpy.ndarray
+        The symmetrised covariance.
+
+    Raises
+    ------
+    DataError
+        If the file cannot be read or does not hold a valid covariance.
+    """
     from .spectra import validate_covariance
 
     return validate_covariance(load_array(path))

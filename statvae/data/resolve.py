@@ -9,6 +9,7 @@ otherwise it is kept as given, and only latent flips are symmetries.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,6 +17,10 @@ from ..errors import DataError
 from ..model import hyper as H
 from .canonical import canonical_form
 from .spectra import covariance_from_samples, validate_spectrum
+
+if TYPE_CHECKING:
+    from ..model.vae import Model
+    from .units import Units
 
 __all__ = ["TrackData", "ResolvedData", "resolve_data", "resolve_spectra", "spectrum_dict", "known_values"]
 
@@ -36,12 +41,23 @@ class TrackData:
         Why there is no canonical form ("" when there is).
     """
 
-    spectra: dict
+    spectra: dict[str, np.ndarray]
     covariance: np.ndarray | None = None
     reason: str = ""
 
-    def units(self, model):
-        """Internal units for these data (:func:`statvae.data.units.units_for`)."""
+    def units(self, model: Model) -> Units:
+        """Internal units for these data (:func:`statvae.data.units.units_for`).
+
+        Parameters
+        ----------
+        model : Model
+            The model the data are for.
+
+        Returns
+        -------
+        Units
+            Scaled by the largest eigenvalue (or diagonal entry of the second moment).
+        """
         from .units import data_magnitude, units_for
 
         if self.covariance is not None:
@@ -49,9 +65,29 @@ class TrackData:
         return units_for(model, data_magnitude(spectra=self.spectra))
 
 
-def known_values(model, parameter: str | None, values: dict | None) -> dict:
-    """Hyper-parameter name -> float, or None where unknown (free, or the parameter solved for / varied)."""
-    out = {}
+def known_values(model: Model, parameter: str | None, values: dict[str, Any] | None) -> dict[str, float | None]:
+    """Hyper-parameter name -> float, or None where unknown (free, or the parameter solved for / varied).
+
+    Parameters
+    ----------
+    model : Model
+        The model (its values are the defaults).
+    parameter : str or None
+        The hyper-parameter solved for or varied: unknown.
+    values : dict or None
+        Values overriding the model's (``None``: unknown).
+
+    Returns
+    -------
+    dict
+        A float or None for every hyper-parameter of the model.
+
+    Raises
+    ------
+    ModelError
+        If a value is out of its hyper-parameter's domain.
+    """
+    out: dict[str, float | None] = {}
     for n, v in model.values.items():
         v = (values or {}).get(n, v)
         if n == parameter or v is None:
@@ -62,8 +98,27 @@ def known_values(model, parameter: str | None, values: dict | None) -> dict:
     return out
 
 
-def spectrum_dict(model, spectrum) -> dict:
-    """Validated canonical spectra per observed variable from a spectrum (flat, or a dict per variable)."""
+def spectrum_dict(model: Model, spectrum: Any) -> dict[str, np.ndarray]:
+    """Validated canonical spectra per observed variable from a spectrum (flat, or a dict per variable).
+
+    Parameters
+    ----------
+    model : Model
+        The model.
+    spectrum : array_like or dict
+        Eigenvalues: a dict by observed variable, or one flat array (the
+        variables' spectra one after the other, in graph order).
+
+    Returns
+    -------
+    dict
+        Descending eigenvalues by observed variable.
+
+    Raises
+    ------
+    DataError
+        If a spectrum is invalid, missing, extra or of the wrong length.
+    """
     obs = model.graph.observed()
     if isinstance(spectrum, dict):
         missing = [v.name for v in obs if v.name not in spectrum]
@@ -93,14 +148,40 @@ def spectrum_dict(model, spectrum) -> dict:
     return out
 
 
-def resolve_data(model, data=None, spectrum=None, covariance=None, samples=None, ddof: int = 1,
-                 parameter: str | None = None, values: dict | None = None) -> TrackData:
+def resolve_data(model: Model, data: Any = None, spectrum: Any = None, covariance: Any = None,
+                 samples: Any = None, ddof: int = 1, parameter: str | None = None,
+                 values: dict[str, Any] | None = None) -> TrackData:
     """Resolve any data description for tracking ``parameter``, checking the canonical form on the data.
 
     A covariance (or samples) is brought to the model's canonical gauge when
     the symmetries of the objective allow it for these hyper-parameter
     values (``parameter`` varies, so it counts as unknown); otherwise it is
     kept as it is (see :func:`statvae.data.canonical.canonical_form`).
+
+    Parameters
+    ----------
+    model : Model
+        The model.
+    data : array_like, optional
+        A spectrum (1-D), a symmetric covariance (square) or samples (other 2-D).
+    spectrum, covariance, samples : array_like, optional
+        The data, if not given as ``data``; exactly one of the four.
+    ddof : {0, 1}, optional
+        Delta degrees of freedom of the covariance of samples.
+    parameter : str, optional
+        The hyper-parameter varied (its value counts as unknown).
+    values : dict, optional
+        Hyper-parameter values overriding the model's.
+
+    Returns
+    -------
+    TrackData
+        The canonical spectra, or the second moment as given with the reason it has no canonical form.
+
+    Raises
+    ------
+    DataError
+        If the data are not given exactly once, or are invalid.
     """
     given = [x is not None for x in (data, spectrum, covariance, samples)]
     if sum(given) != 1:
@@ -123,8 +204,23 @@ def resolve_data(model, data=None, spectrum=None, covariance=None, samples=None,
     return TrackData(spectrum_dict(model, spectrum))
 
 
-def resolve_spectra(model, data=None, spectrum=None, covariance=None, samples=None, ddof: int = 1) -> dict:
+def resolve_spectra(model: Model, data: Any = None, spectrum: Any = None, covariance: Any = None,
+                    samples: Any = None, ddof: int = 1) -> dict[str, np.ndarray]:
     """Canonical spectra per observed variable from any data description.
+
+    Parameters
+    ----------
+    model : Model
+        The model.
+    data, spectrum, covariance, samples : array_like, optional
+        The data, exactly one given (as for :func:`resolve_data`).
+    ddof : {0, 1}, optional
+        Delta degrees of freedom of the covariance of samples.
+
+    Returns
+    -------
+    dict
+        Descending canonical eigenvalues by observed variable.
 
     Raises
     ------

@@ -6,6 +6,8 @@ input fails early with a one-line :class:`~statvae.errors.DataError`.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..errors import DataError
@@ -19,8 +21,20 @@ __all__ = [
 ]
 
 
-def validate_spectrum(spectrum, name: str = "spectrum") -> np.ndarray:
+def validate_spectrum(spectrum: Any, name: str = "spectrum") -> np.ndarray:
     """Return a spectrum as a float array sorted in descending order.
+
+    Parameters
+    ----------
+    spectrum : array_like
+        Eigenvalues of a covariance.
+    name : str, optional
+        Its name in the error message.
+
+    Returns
+    -------
+    numpy.ndarray
+        A new 1-D float array, descending.
 
     Raises
     ------
@@ -45,11 +59,27 @@ def validate_spectrum(spectrum, name: str = "spectrum") -> np.ndarray:
     return np.sort(s)[::-1].copy()
 
 
-def validate_covariance(cov, rtol: float = 1e-8) -> np.ndarray:
+def validate_covariance(cov: Any, rtol: float = 1e-8) -> np.ndarray:
     """Check that ``cov`` is a finite, symmetric, positive semi-definite matrix.
 
-    Symmetry and definiteness are tested to a relative tolerance ``rtol`` of
-    the largest absolute entry; the symmetrised matrix is returned.
+    Parameters
+    ----------
+    cov : array_like
+        The matrix.
+    rtol : float, optional
+        Tolerance of the symmetry and definiteness tests, relative to the
+        largest absolute entry.
+
+    Returns
+    -------
+    numpy.ndarray
+        The symmetrised matrix.
+
+    Raises
+    ------
+    DataError
+        If it is not square, is empty, has a NaN or infinite entry, or is not
+        symmetric or positive semi-definite to ``rtol``.
 
     Examples
     --------
@@ -74,8 +104,24 @@ def validate_covariance(cov, rtol: float = 1e-8) -> np.ndarray:
     return c
 
 
-def validate_samples(x) -> np.ndarray:
-    """Check a samples matrix (rows are samples): 2-D, finite, at least two rows."""
+def validate_samples(x: Any) -> np.ndarray:
+    """Check a samples matrix (rows are samples): 2-D, finite, at least two rows.
+
+    Parameters
+    ----------
+    x : array_like
+        The samples; a 1-D array is one column.
+
+    Returns
+    -------
+    numpy.ndarray
+        A 2-D float array.
+
+    Raises
+    ------
+    DataError
+        If it is not 2-D, has fewer than two rows, or has a NaN or infinite entry.
+    """
     a = real_array(x, "data", allow_bool=True)
     if a.ndim == 1:
         a = a[:, None]
@@ -89,8 +135,32 @@ def validate_samples(x) -> np.ndarray:
     return a
 
 
-def covariance_from_samples(x, ddof: int = 1) -> np.ndarray:
-    """Sample covariance of the rows of ``x`` (``ddof=1``: unbiased, as ``numpy.cov``)."""
+def covariance_from_samples(x: Any, ddof: int = 1) -> np.ndarray:
+    """Sample covariance of the rows of ``x`` (``ddof=1``: unbiased, as ``numpy.cov``).
+
+    Parameters
+    ----------
+    x : array_like
+        The samples (rows), validated by :func:`validate_samples`.
+    ddof : {0, 1}, optional
+        Delta degrees of freedom.
+
+    Returns
+    -------
+    numpy.ndarray
+        A square covariance matrix.
+
+    Raises
+    ------
+    DataError
+        For bad samples or ``ddof``, or a covariance that would not fit in memory.
+
+    Examples
+    --------
+    >>> covariance_from_samples([[1.0, 0.0], [3.0, 2.0]])
+    array([[2., 2.],
+           [2., 2.]])
+    """
     a = validate_samples(x)
     if isinstance(ddof, (bool, np.bool_)) or ddof not in (0, 1):
         raise DataError(f"ddof must be 0 or 1, got {show(ddof)}")

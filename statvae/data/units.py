@@ -26,10 +26,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from ..errors import AnalysisError
+
+if TYPE_CHECKING:
+    from ..model.layout import Layout
+    from ..model.vae import Model
 
 __all__ = ["Units", "units_for", "data_magnitude"]
 
@@ -56,37 +61,123 @@ class Units:
     """
 
     scale: float = 1.0
-    hyper: dict = field(default_factory=dict)
+    hyper: dict[str, int] = field(default_factory=dict)
     reason: str = ""
 
     @property
     def identity(self) -> bool:
+        """Whether internal and user numbers are the same (scale 1)."""
         return self.scale == 1.0
 
     def factor(self, name: str) -> float:
-        """Internal / user for hyper-parameter ``name``."""
+        """Internal / user for hyper-parameter ``name``.
+
+        Parameters
+        ----------
+        name : str
+            A hyper-parameter.
+
+        Returns
+        -------
+        float
+            ``scale ** e`` (1 for a hyper-parameter without units).
+        """
         return self.scale ** self.hyper.get(name, 0)
 
     def value_in(self, name: str, value: float) -> float:
+        """A user value of hyper-parameter ``name`` in internal units.
+
+        Parameters
+        ----------
+        name : str
+            A hyper-parameter.
+        value : float
+            Its value in the user's units.
+
+        Returns
+        -------
+        float
+            The internal value.
+        """
         return float(value) * self.factor(name)
 
     def value_out(self, name: str, value: float) -> float:
+        """An internal value of hyper-parameter ``name`` in the user's units.
+
+        Parameters
+        ----------
+        name : str
+            A hyper-parameter.
+        value : float
+            Its internal value.
+
+        Returns
+        -------
+        float
+            The value in the user's units.
+        """
         return float(value) / self.factor(name)
 
-    def values_in(self, values: dict) -> dict:
+    def values_in(self, values: dict[str, float | None]) -> dict[str, float | None]:
+        """:meth:`value_in` of every value (None stays None).
+
+        Parameters
+        ----------
+        values : dict
+            User values by hyper-parameter name.
+
+        Returns
+        -------
+        dict
+            Internal values by name.
+        """
         return {k: (None if v is None else self.value_in(k, v)) for k, v in values.items()}
 
-    def values_out(self, values: dict) -> dict:
+    def values_out(self, values: dict[str, float | None]) -> dict[str, float | None]:
+        """:meth:`value_out` of every value (None stays None).
+
+        Parameters
+        ----------
+        values : dict
+            Internal values by hyper-parameter name.
+
+        Returns
+        -------
+        dict
+            User values by name.
+        """
         return {k: (None if v is None else self.value_out(k, v)) for k, v in values.items()}
 
-    def data_in(self, a):
-        """Spectra (dict or array) or second moments in internal units."""
+    def data_in(self, a: Any) -> Any:
+        """Spectra (dict or array) or second moments in internal units.
+
+        Parameters
+        ----------
+        a : array_like or dict
+            User data: an array, or arrays by variable name.
+
+        Returns
+        -------
+        numpy.ndarray or dict
+            The same divided by ``scale``, as float arrays.
+        """
         if isinstance(a, dict):
             return {k: np.asarray(v, dtype=float) / self.scale for k, v in a.items()}
         return np.asarray(a, dtype=float) / self.scale
 
-    def theta_factors(self, model) -> np.ndarray:
-        """Per entry of the flat parameter vector: internal = factor * user."""
+    def theta_factors(self, model: Model) -> np.ndarray:
+        """Per entry of the flat parameter vector: internal = factor * user.
+
+        Parameters
+        ----------
+        model : Model
+            The model whose parameters are scaled.
+
+        Returns
+        -------
+        numpy.ndarray
+            One factor per parameter (the layout of :class:`statvae.model.layout.Layout`).
+        """
         from ..model.layout import Layout
 
         g = model.graph
@@ -102,19 +193,49 @@ class Units:
                 out[lay.by_name[g.learned_variance_name(v.name)].slice] = 1.0 / self.scale
         return out
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
+        """The units as plain data (:meth:`from_dict` reads them back).
+
+        Returns
+        -------
+        dict
+            ``scale``, ``hyper`` and ``reason``.
+        """
         return {"scale": self.scale, "hyper": dict(self.hyper), "reason": self.reason}
 
     @classmethod
-    def from_dict(cls, d: dict) -> Units:
+    def from_dict(cls, d: dict[str, Any]) -> Units:
+        """Units from the plain data of :meth:`to_dict`.
+
+        Parameters
+        ----------
+        d : dict
+            ``scale``, ``hyper`` and optionally ``reason``.
+
+        Returns
+        -------
+        Units
+            The units.
+        """
         return cls(float(d["scale"]), {str(k): int(v) for k, v in d["hyper"].items()}, str(d.get("reason", "")))
 
-    def check_gradient(self, model, user_bound, internal_bound, rtol: float = 1e-7) -> None:
+    def check_gradient(self, model: Model, user_bound: Any, internal_bound: Any, rtol: float = 1e-7) -> None:
         """Confirm the rule on the compiled objective: ``grad_user(theta) = T grad_internal(T theta)``.
 
-        ``user_bound`` and ``internal_bound`` are bound compiled objectives (same
-        hyper-parameter point in the two unit systems).  Raises
-        :class:`~statvae.errors.AnalysisError` if the rule does not hold.
+        Parameters
+        ----------
+        model : Model
+            The model.
+        user_bound, internal_bound : BoundObjective
+            Bound compiled objectives (:class:`statvae.numeric.bundle.BoundObjective`)
+            at the same hyper-parameter point in the two unit systems.
+        rtol : float, optional
+            Tolerance relative to the size of the gradients.
+
+        Raises
+        ------
+        AnalysisError
+            If the rule does not hold (a bug in statvae).
         """
         if self.identity:
             return
@@ -133,7 +254,7 @@ class Units:
                                 f"statvae, please report it")
 
 
-def _probe_point(layout) -> np.ndarray:
+def _probe_point(layout: Layout) -> np.ndarray:
     """A generic interior point of the parameter space (positive variances, nonzero maps)."""
     rng = np.random.default_rng(12345)
     th = np.zeros(layout.size)
@@ -150,8 +271,26 @@ def _probe_point(layout) -> np.ndarray:
     return th
 
 
-def data_magnitude(spectra: dict | None = None, covariance=None) -> float:
-    """The size of the data: largest eigenvalue of the spectra, or largest diagonal entry of a second moment."""
+def data_magnitude(spectra: dict[str, Any] | None = None, covariance: Any = None) -> float:
+    """The size of the data: largest eigenvalue of the spectra, or largest diagonal entry of a second moment.
+
+    Parameters
+    ----------
+    spectra : dict, optional
+        Eigenvalues by observed variable.
+    covariance : array_like, optional
+        A second moment (used instead of ``spectra`` when given).
+
+    Returns
+    -------
+    float
+        The largest absolute value (0 for no data).
+
+    Examples
+    --------
+    >>> data_magnitude({"x": [3.0, 1.0]}), data_magnitude(covariance=[[2.0, 5.0], [5.0, 4.0]])
+    (3.0, 4.0)
+    """
     if covariance is not None:
         d = np.abs(np.diagonal(np.asarray(covariance, dtype=float)))
         return float(d.max()) if d.size else 0.0
@@ -159,13 +298,26 @@ def data_magnitude(spectra: dict | None = None, covariance=None) -> float:
     return float(max(vals)) if vals else 0.0
 
 
-def units_for(model, magnitude: float) -> Units:
+def units_for(model: Model, magnitude: float) -> Units:
     """The internal units for data of size ``magnitude`` (see the module docstring).
 
     The scale is ``magnitude`` itself, so that data given in other units
     (multiplied by any factor) give the same internal problem to rounding,
-    and the same sequence of continuation steps; identity units (with the
-    reason) when a hyper-parameter plays roles with different units.
+    and the same sequence of continuation steps.
+
+    Parameters
+    ----------
+    model : Model
+        The model.
+    magnitude : float
+        The size of the data (:func:`data_magnitude`).
+
+    Returns
+    -------
+    Units
+        Scaled by ``magnitude``; the identity when ``magnitude`` is 1, 0 or
+        not finite, or (with the reason) when a hyper-parameter plays roles
+        with different units.
     """
     if not (magnitude > 0 and math.isfinite(magnitude)):
         return Units()
@@ -173,9 +325,9 @@ def units_for(model, magnitude: float) -> Units:
         return Units()
     g = model.graph
     obs = {v.name: 1 if v.observed else 0 for v in g.variables()}
-    need: dict = {}
+    need: dict[str, tuple[int, str]] = {}
 
-    def want(name, e, what):
+    def want(name: str | None, e: int, what: str) -> Literal[True] | str:
         if name is None or name == "learned":
             return True
         if name in need and need[name][0] != e:
