@@ -17,6 +17,13 @@ __all__ = ["gradient", "hessian", "have_symengine", "resolve_backend"]
 
 
 def have_symengine() -> bool:
+    """Whether the optional symengine package is importable.
+
+    Returns
+    -------
+    bool
+        True if ``import symengine`` works.
+    """
     try:
         import symengine  # noqa: F401
     except ImportError:
@@ -25,6 +32,28 @@ def have_symengine() -> bool:
 
 
 def resolve_backend(backend: str) -> str:
+    """The differentiation backend to use for ``backend``.
+
+    Parameters
+    ----------
+    backend : {"auto", "sympy", "symengine"}
+        The backend asked for; ``"auto"`` picks symengine when it is importable.
+
+    Returns
+    -------
+    str
+        ``"sympy"`` or ``"symengine"``.
+
+    Raises
+    ------
+    StatvaeError
+        For an unknown backend, or ``"symengine"`` when it is not installed.
+
+    Examples
+    --------
+    >>> resolve_backend("sympy")
+    'sympy'
+    """
     if backend == "auto":
         return "symengine" if have_symengine() else "sympy"
     if backend == "symengine" and not have_symengine():
@@ -34,13 +63,40 @@ def resolve_backend(backend: str) -> str:
     return backend
 
 
-def _back(expr_se, names: dict) -> sp.Expr:
+def _back(expr_se: object, names: dict[str, sp.Symbol]) -> sp.Expr:
     e = sp.sympify(expr_se)
     return e.xreplace({s: names[s.name] for s in e.free_symbols if s.name in names})
 
 
-def gradient(expr: sp.Expr, symbols: list, backend: str = "auto") -> sp.Matrix:
-    """Column vector of first derivatives of ``expr`` with respect to ``symbols``."""
+def gradient(expr: sp.Expr, symbols: list[sp.Symbol], backend: str = "auto") -> sp.Matrix:
+    """Column vector of first derivatives of ``expr`` with respect to ``symbols``.
+
+    Parameters
+    ----------
+    expr : sympy.Expr
+        The expression.
+    symbols : list of sympy.Symbol
+        The variables, in order.
+    backend : {"auto", "sympy", "symengine"}, optional
+        Who differentiates (see :func:`resolve_backend`).
+
+    Returns
+    -------
+    sympy.Matrix
+        ``len(symbols) x 1``, in the caller's symbols.
+
+    Raises
+    ------
+    StatvaeError
+        For a bad backend.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> a, b = sp.symbols("a b")
+    >>> gradient(a**2 * b, [a, b], "sympy").T
+    Matrix([[2*a*b, a**2]])
+    """
     if resolve_backend(backend) == "sympy":
         return sp.Matrix([sp.diff(expr, s) for s in symbols])
     import symengine as se
@@ -50,8 +106,37 @@ def gradient(expr: sp.Expr, symbols: list, backend: str = "auto") -> sp.Matrix:
     return sp.Matrix([_back(e.diff(se.Symbol(s.name)), names) for s in symbols])
 
 
-def hessian(expr: sp.Expr, symbols: list, backend: str = "auto") -> sp.Matrix:
-    """Symmetric matrix of second derivatives of ``expr`` with respect to ``symbols``."""
+def hessian(expr: sp.Expr, symbols: list[sp.Symbol], backend: str = "auto") -> sp.Matrix:
+    """Symmetric matrix of second derivatives of ``expr`` with respect to ``symbols``.
+
+    Parameters
+    ----------
+    expr : sympy.Expr
+        The expression.
+    symbols : list of sympy.Symbol
+        The variables, in order.
+    backend : {"auto", "sympy", "symengine"}, optional
+        Who differentiates (see :func:`resolve_backend`).
+
+    Returns
+    -------
+    sympy.Matrix
+        ``len(symbols) x len(symbols)``, in the caller's symbols.
+
+    Raises
+    ------
+    StatvaeError
+        For a bad backend.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> a, b = sp.symbols("a b")
+    >>> hessian(a**2 * b, [a, b], "sympy")
+    Matrix([
+    [2*b, 2*a],
+    [2*a,   0]])
+    """
     k = len(symbols)
     h = sp.zeros(k, k)
     if resolve_backend(backend) == "sympy":

@@ -11,6 +11,8 @@ unknowns), and the full gradient is then checked to vanish.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import networkx as nx
 import sympy as sp
 
@@ -19,7 +21,8 @@ from ..errors import AnalysisError
 __all__ = ["solve_stationary", "verify_stationary"]
 
 
-def solve_stationary(grad: dict, unknowns: list, fixed: dict) -> dict:
+def solve_stationary(grad: dict[sp.Symbol, sp.Expr], unknowns: list[sp.Symbol],
+                     fixed: dict[sp.Symbol, sp.Expr]) -> dict[sp.Symbol, sp.Expr]:
     """Solve ``grad[u] == 0`` for ``unknowns`` with ``fixed`` substituted.
 
     Parameters
@@ -47,7 +50,7 @@ def solve_stationary(grad: dict, unknowns: list, fixed: dict) -> dict:
     for u, e in eqs.items():
         for v in e.free_symbols & set(unknowns):
             g.add_edge(u, v)
-    solution: dict = {}
+    solution: dict[sp.Symbol, sp.Expr] = {}
     for comp in nx.connected_components(g):
         comp = sorted(comp, key=lambda s: unknowns.index(s))
         system = [sp.numer(eqs[u]) for u in comp]
@@ -65,7 +68,7 @@ def solve_stationary(grad: dict, unknowns: list, fixed: dict) -> dict:
     return solution
 
 
-def _admissible(sol: dict, unknowns: list) -> bool:
+def _admissible(sol: dict[sp.Symbol, sp.Expr], unknowns: list[sp.Symbol]) -> bool:
     if set(sol) != set(unknowns):
         return False
     for k, v in sol.items():
@@ -78,11 +81,26 @@ def _admissible(sol: dict, unknowns: list) -> bool:
     return True
 
 
-def verify_stationary(grad: dict, point: dict, skip=(), tol: float = 1e-9) -> None:
+def verify_stationary(grad: dict[sp.Symbol, sp.Expr], point: dict[sp.Symbol, sp.Expr],
+                      skip: Collection[sp.Symbol] = (), tol: float = 1e-9) -> None:
     """Check that every gradient component vanishes at ``point``.
 
-    Exactly (after ``simplify``) for symbolic data; to ``tol`` when the data
-    are floating-point numbers.
+    Parameters
+    ----------
+    grad : dict
+        Symbol -> derivative of the objective with respect to it.
+    point : dict
+        Values of the parameters.
+    skip : collection of sympy.Symbol, optional
+        Components not checked.
+    tol : float, optional
+        Tolerance on a component that evaluates to a floating-point number
+        (numeric data); symbolic components must simplify to exactly 0.
+
+    Raises
+    ------
+    AnalysisError
+        If a component does not vanish.
     """
     for s, d in grad.items():
         if s in skip:
