@@ -16,13 +16,18 @@ the block determinants: in closed form when sympy can solve
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from itertools import combinations
+from typing import TYPE_CHECKING
 
 import numpy as np
 import sympy as sp
 
 from ..model import hyper as H
+
+if TYPE_CHECKING:
+    from ..model.vae import Model
 
 __all__ = ["MaxOver", "MinOver", "Given", "simplify_positive", "block_condition", "solve_relational", "BlockCondition"]
 
@@ -81,8 +86,22 @@ class Given(sp.Function):
 def simplify_positive(expr: sp.Expr) -> tuple[sp.Expr, int]:
     """Factor ``expr`` and drop factors of known sign.
 
-    Returns ``(core, sign)`` with ``expr = sign * (positive factor) * core``
-    where ``core`` has no factor of known sign (``core == 1`` if all known).
+    Parameters
+    ----------
+    expr : sympy.Expr
+        The expression.
+
+    Returns
+    -------
+    tuple
+        ``(core, sign)`` with ``expr = sign * (positive factor) * core``
+        where ``core`` has no factor of known sign (``core == 1`` if all known).
+
+    Examples
+    --------
+    >>> s, x = sp.symbols("s x", positive=True)
+    >>> simplify_positive(-2 * s * (x - 1))
+    (x - 1, -1)
     """
     f = sp.factor(sp.simplify(expr))
     sign = 1
@@ -118,14 +137,15 @@ class BlockCondition:
         (only negative semi-definiteness can hold).
     """
 
-    relations: list
+    relations: list[sp.Basic]
     degenerate: bool
 
     def as_boolean(self) -> sp.Basic:
+        """The condition as one sympy boolean: the conjunction of :attr:`relations` (``true`` if none)."""
         return sp.And(*self.relations) if self.relations else sp.true
 
 
-def _minor_condition(minor: sp.Expr, strict: bool):
+def _minor_condition(minor: sp.Expr, strict: bool) -> sp.Basic:
     core, sign = simplify_positive(minor)
     if core.is_number:
         val = sign * core
@@ -137,6 +157,17 @@ def _minor_condition(minor: sp.Expr, strict: bool):
 
 def block_condition(block: sp.Matrix) -> BlockCondition:
     """Negative-definiteness condition of a symbolic block.
+
+    Parameters
+    ----------
+    block : sympy.Matrix
+        A symmetric block of the Hessian.
+
+    Returns
+    -------
+    BlockCondition
+        Leading principal minors of ``-block`` positive; for a block singular
+        for every value of its symbols, every principal minor non-negative.
 
     Examples
     --------
@@ -174,8 +205,25 @@ def block_condition(block: sp.Matrix) -> BlockCondition:
 def solve_relational(rel: sp.Basic, target: sp.Symbol) -> sp.Basic:
     """Rewrite ``rel`` as ``target > g`` / ``target < g`` when it is linear in ``target``.
 
-    Only a sign-definite coefficient is divided out; otherwise ``rel`` is
-    returned unchanged.
+    Parameters
+    ----------
+    rel : sympy.Basic
+        A relation (anything else is returned unchanged).
+    target : sympy.Symbol
+        The symbol to isolate.
+
+    Returns
+    -------
+    sympy.Basic
+        ``target`` compared to a bound when ``rel`` is linear in it (or its
+        numerator is, over a positive denominator) with a coefficient of known
+        sign; otherwise ``rel`` unchanged.
+
+    Examples
+    --------
+    >>> s, x = sp.symbols("s x", positive=True)
+    >>> solve_relational(sp.Gt(2 * s - x, 0), s)
+    s > x/2
     """
     if not isinstance(rel, sp.core.relational.Relational) or target not in rel.free_symbols:
         return rel
@@ -210,24 +258,55 @@ _PREFERENCE = ("sigma2", "beta", "beta1", "beta2", "weight_decay_dec", "weight_d
 _ROLE_RANK = {"noise_variance": 0, "kl_weight": 1, "weight_decay": 2, "latent_variance": 3, "encoder_variance": 3}
 
 
-def preference_order(free: set, model) -> list:
+def preference_order(free: Collection[sp.Symbol], model: Model) -> list[sp.Symbol]:
     """Hyper-parameters in ``free``, in the order conditions are best solved for them.
 
     By role (noise variances, KL weights, weight decays, the rest), built-in names
     first within a role, then the model's order.
+
+    Parameters
+    ----------
+    free : collection of sympy.Symbol
+        Symbols of hyper-parameters.
+    model : Model
+        The model.
+
+    Returns
+    -------
+    list of sympy.Symbol
+        The hyper-parameters of ``model`` in ``free``, best first.
     """
     names = list(model.values)
     roles = model.graph.hyper_roles()
 
-    def key(n):
+    def key(n: str) -> tuple[int, int, int]:
         pref = _PREFERENCE.index(n) if n in _PREFERENCE else len(_PREFERENCE)
-        return (_ROLE_RANK.get(roles.get(n), 4), pref, names.index(n))
+        return (_ROLE_RANK.get(roles.get(n, ""), 4), pref, names.index(n))
 
     return [H.symbol(n) for n in sorted(names, key=key) if H.symbol(n) in free]
 
 
-def preferred_target(free: set, model) -> sp.Symbol | None:
-    """The hyper-parameter a condition is best solved for (sigma2, then beta, ...)."""
+def preferred_target(free: Collection[sp.Symbol], model: Model) -> sp.Symbol | None:
+    """The hyper-parameter a condition is best solved for (sigma2, then beta, ...).
+
+    Parameters
+    ----------
+    free : collection of sympy.Symbol
+        Symbols of hyper-parameters.
+    model : Model
+        The model.
+
+    Returns
+    -------
+    sympy.Symbol or None
+        The first of :func:`preference_order`, or None if there is none.
+
+    Examples
+    --------
+    >>> from statvae.model.presets import LinearVAE
+    >>> preferred_target({H.symbol("beta"), H.symbol("sigma2")}, LinearVAE(3, 2))
+    sigma2
+    """
     order = preference_order(free, model)
     return order[0] if order else None
 
@@ -244,6 +323,21 @@ def scaled_eigenvalues(mats: np.ndarray) -> np.ndarray:
     The congruence preserves the inertia (Sylvester) and removes the dynamic
     range of badly scaled blocks, so the signs are reliable; eigenvalues are
     relative to the diagonal (a zero diagonal entry is left unscaled).
+
+    Parameters
+    ----------
+    mats : numpy.ndarray
+        Symmetric blocks, shape ``(count, k, k)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Ascending eigenvalues, shape ``(count, k)``.
+
+    Raises
+    ------
+    AnalysisError
+        If a block has a NaN or infinite entry.
     """
     if not np.all(np.isfinite(mats)):
         from ..errors import AnalysisError
@@ -261,10 +355,50 @@ def numeric_blocks_stable(mats: np.ndarray, rtol: float = ZERO_RTOL) -> np.ndarr
 
     Eigenvalues within ``rtol`` of zero (after diagonal scaling) count as zero:
     exactly flat directions do not make collapse unstable.
+
+    Parameters
+    ----------
+    mats : numpy.ndarray
+        Symmetric blocks, shape ``(count, k, k)``.
+    rtol : float, optional
+        The zero tolerance (see :data:`ZERO_RTOL`).
+
+    Returns
+    -------
+    numpy.ndarray
+        Booleans, shape ``(count,)``.
+
+    Raises
+    ------
+    AnalysisError
+        If a block has a NaN or infinite entry.
+
+    Examples
+    --------
+    >>> numeric_blocks_stable(np.array([[[-1.0, 0.0], [0.0, -2.0]], [[-1.0, 2.0], [2.0, -1.0]]]))
+    array([ True, False])
     """
     return scaled_eigenvalues(mats).max(axis=1) <= rtol
 
 
 def positive_counts(mats: np.ndarray, rtol: float = ZERO_RTOL) -> np.ndarray:
-    """Number of positive eigenvalues (beyond ``rtol`` after scaling) of each block."""
+    """Number of positive eigenvalues (beyond ``rtol`` after scaling) of each block.
+
+    Parameters
+    ----------
+    mats : numpy.ndarray
+        Symmetric blocks, shape ``(count, k, k)``.
+    rtol : float, optional
+        The zero tolerance (see :data:`ZERO_RTOL`).
+
+    Returns
+    -------
+    numpy.ndarray
+        Integers, shape ``(count,)``.
+
+    Raises
+    ------
+    AnalysisError
+        If a block has a NaN or infinite entry.
+    """
     return (scaled_eigenvalues(mats) > rtol).sum(axis=1)
