@@ -45,6 +45,7 @@ from itertools import combinations
 import sympy as sp
 
 from ..errors import AnalysisError
+from ..model.graph import ModelGraph
 from ..model.vae import Model
 from . import names as NM
 from .derivatives import gradient, hessian
@@ -94,15 +95,37 @@ class ModeBlock:
 
     @property
     def size(self) -> int:
+        """Number of parameters in the block (rows of :attr:`matrix`)."""
         return self.matrix.shape[0]
 
     def determinant(self) -> sp.Expr:
+        """The determinant of the block, simplified and factored.
+
+        Returns
+        -------
+        sympy.Expr
+            ``det(matrix)``.
+        """
         return sp.factor(sp.simplify(self.matrix.det()))
 
-    def eigenvalues(self) -> dict:
+    def eigenvalues(self) -> dict[sp.Expr, int]:
+        """The eigenvalues of the block with their multiplicities.
+
+        Returns
+        -------
+        dict
+            Simplified eigenvalue -> algebraic multiplicity.
+        """
         return {sp.simplify(k): v for k, v in self.matrix.eigenvals().items()}
 
     def name(self) -> str:
+        """A short name of the block's pattern (``"x:1, z:1"``; ``"global"`` for the global parameters).
+
+        Returns
+        -------
+        str
+            The pattern as ``variable:count`` pairs.
+        """
         return ", ".join(f"{v}:{c}" for v, c in self.pattern) or "global"
 
 
@@ -115,6 +138,7 @@ class ModeStructure:
     model : Model
         The model (hyper-parameters kept symbolic here).
     blocks : list of ModeBlock
+        The independent blocks, one per pattern.
     collapsed : dict
         Block name -> collapsed value, as a LaTeX-ready sympy object, e.g.
         ``{"W": 0, "D": sigma_0^2 I, "sigma2": tr(Sigma)/N}`` (generic).
@@ -122,6 +146,10 @@ class ModeStructure:
         Global parameter symbol -> value (in trace and dimension symbols).
     diagonal_values : dict
         Block name -> collapsed value of its diagonal entries.
+    dims : dict
+        Variable name -> its symbolic dimension.
+    traces : dict
+        Observed variable name -> the symbol of the trace of its covariance.
     """
 
     model: Model
@@ -137,7 +165,33 @@ _CACHE: dict = {}
 
 
 def mode_structure(model: Model, backend: str = "auto") -> ModeStructure:
-    """Derive (and cache) the per-mode structure of ``model``'s collapse Hessian."""
+    """Derive (and cache) the per-mode structure of ``model``'s collapse Hessian.
+
+    Parameters
+    ----------
+    model : Model
+        The model; only its structure matters (values are made symbolic, and
+        the result is cached by :meth:`Model.structure_key`).
+    backend : {"auto", "sympy", "symengine"}, optional
+        Who differentiates (see :func:`statvae.symbolic.derivatives.resolve_backend`).
+
+    Returns
+    -------
+    ModeStructure
+        The blocks and collapsed values, for symbolic sizes.
+
+    Raises
+    ------
+    AnalysisError
+        If the collapsed point cannot be found or the per-mode decomposition
+        does not hold for this model.
+
+    Examples
+    --------
+    >>> from statvae.model.presets import LinearVAE
+    >>> [b.name() for b in mode_structure(LinearVAE(3, 2)).blocks]
+    ['x:1, z:1', 'z:1']
+    """
     key = model.structure_key()
     if key not in _CACHE:
         _CACHE[key] = _derive(model, backend)
@@ -160,6 +214,7 @@ def _derive(model: Model, backend: str) -> ModeStructure:
     mean = {NM.spectral_symbol(v, 1): traces[v.name] / dims[v.name] for v in g.observed()}
     total1 = obj1.total.xreplace(mean)
     p1 = obj1.parameters
+    assert p1 is not None, "the eigen form has explicit parameters"
     zero1 = {e.symbol: 0 for e in p1.entries if e.odd_coordinates()}
     even1 = [e.symbol for e in p1.entries if not e.odd_coordinates()]
     grad1 = dict(zip(p1.symbols, gradient(total1, p1.symbols, backend=backend)))
@@ -176,6 +231,7 @@ def _derive(model: Model, backend: str) -> ModeStructure:
     r2 = model.resized(**{v.name: 2 for v in g.variables()})
     obj2 = build_objective(r2, "eigen", substitute=False)
     p2 = obj2.parameters
+    assert p2 is not None, "the eigen form has explicit parameters"
     point2 = {}
     for e in p2.entries:
         if e.odd_coordinates():
@@ -214,7 +270,8 @@ def _derive(model: Model, backend: str) -> ModeStructure:
             gsyms = [e.symbol for e in entries]
             hm = hessian(total1, gsyms, backend=backend).xreplace(point1)
             mat = hm.applyfunc(lambda x: sp.factor(sp.simplify(x)))
-            rename, letters = {}, {}
+            rename: dict[sp.Symbol, sp.Symbol] = {}
+            letters: dict[str, list[str]] = {}
         else:
             rename, letters = _generic_names(cs, g)
             mat = sp.Matrix(len(idx), len(idx), lambda a, b: h2[idx[a], idx[b]]).xreplace(rename)
@@ -264,9 +321,10 @@ def _letter(var, rank: int) -> str:
     return var.index + "'" * rank
 
 
-def _generic_names(cs: frozenset, g) -> tuple[dict, dict]:
+def _generic_names(cs: frozenset, g: ModelGraph) -> tuple[dict[sp.Symbol, sp.Symbol], dict[str, list[str]]]:
     rk = _ranks(cs)
-    rename, letters = {}, {}
+    rename: dict[sp.Symbol, sp.Symbol] = {}
+    letters: dict[str, list[str]] = {}
     for c, r in sorted(rk.items()):
         var = g.variable(c[0])
         letters.setdefault(c[0], []).append(_letter(var, r))
@@ -309,10 +367,20 @@ def _collapsed_description(model, p1, sol1, dims) -> dict:
 def assemble_hessian(structure: ModeStructure, model: Model, spectra: dict | None = None) -> sp.Matrix:
     """The full collapse Hessian of ``model`` (explicit size) from the blocks.
 
-    Rows and columns follow ``build_parameters(model)`` order.  With
-    ``spectra=None`` the eigenvalues are the symbols of the ``"eigen"`` form
-    (``x_eig_1``...); otherwise ``{variable: values}``.  Hyper-parameters
-    are substituted from ``model.values``.
+    Parameters
+    ----------
+    structure : ModeStructure
+        The per-mode structure of the model (:func:`mode_structure`).
+    model : Model
+        The model at explicit sizes; its hyper-parameter values are substituted.
+    spectra : dict, optional
+        Eigenvalues by observed variable; None keeps the symbols of the
+        ``"eigen"`` form (``x_eig_1``, ...).
+
+    Returns
+    -------
+    sympy.Matrix
+        Rows and columns in ``build_parameters(model)`` order.
     """
     from .parameters import build_parameters
 

@@ -27,6 +27,7 @@ The objective (maximised) is::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import sympy as sp
 
@@ -49,6 +50,7 @@ class Objective:
     Attributes
     ----------
     model : Model
+        The model.
     form : str
         ``"eigen"``, ``"explicit"``, ``"matrix"`` or ``"numeric"``.
     total : sympy.Expr
@@ -63,6 +65,8 @@ class Objective:
         Symbols standing for the data (eigenvalues or covariance entries).
     covariance : sympy.Matrix or None
         Joint covariance of the observed variables used.
+    kl : dict
+        Latent name -> its KL term (unweighted).
     """
 
     model: Model
@@ -82,23 +86,82 @@ class Objective:
         return self.parameters.symbols
 
     def gradient(self, backend: str = "auto") -> sp.Matrix:
-        """Gradient with respect to :attr:`symbols` (a column Matrix)."""
+        """Gradient with respect to :attr:`symbols` (a column Matrix).
+
+        Parameters
+        ----------
+        backend : {"auto", "sympy", "symengine"}, optional
+            Who differentiates (see :func:`statvae.symbolic.derivatives.resolve_backend`).
+
+        Returns
+        -------
+        sympy.Matrix
+            One row per parameter.
+
+        Raises
+        ------
+        ModelError
+            For the matrix form (it has no explicit parameters).
+        """
         from .derivatives import gradient
 
         return gradient(self.total, self.symbols, backend=backend)
 
     def hessian(self, backend: str = "auto") -> sp.Matrix:
-        """Hessian with respect to :attr:`symbols` (symmetric Matrix)."""
+        """Hessian with respect to :attr:`symbols` (symmetric Matrix).
+
+        Parameters
+        ----------
+        backend : {"auto", "sympy", "symengine"}, optional
+            Who differentiates (see :func:`statvae.symbolic.derivatives.resolve_backend`).
+
+        Returns
+        -------
+        sympy.Matrix
+            Square, one row and column per parameter.
+
+        Raises
+        ------
+        ModelError
+            For the matrix form (it has no explicit parameters).
+        """
         from .derivatives import hessian
 
         return hessian(self.total, self.symbols, backend=backend)
 
-    def stationary_equations(self, backend: str = "auto") -> list:
-        """``[Eq(dL/dtheta_k, 0), ...]`` for every free parameter."""
+    def stationary_equations(self, backend: str = "auto") -> list[sp.Eq]:
+        """``[Eq(dL/dtheta_k, 0), ...]`` for every free parameter.
+
+        Parameters
+        ----------
+        backend : {"auto", "sympy", "symengine"}, optional
+            Who differentiates (see :func:`statvae.symbolic.derivatives.resolve_backend`).
+
+        Returns
+        -------
+        list of sympy.Eq
+            One equation per parameter, in :attr:`symbols` order.
+
+        Raises
+        ------
+        ModelError
+            For the matrix form (it has no explicit parameters).
+        """
         return [sp.Eq(g, 0) for g in self.gradient(backend=backend)]
 
-    def substitute(self, mapping: dict) -> Objective:
-        """The same objective with symbols replaced (e.g. hyper-parameter values)."""
+    def substitute(self, mapping: dict[Any, Any]) -> Objective:
+        """The same objective with symbols replaced (e.g. hyper-parameter values).
+
+        Parameters
+        ----------
+        mapping : dict
+            Symbol -> replacement (``xreplace``: exact matches only).
+
+        Returns
+        -------
+        Objective
+            A new objective; the parameters, data symbols and covariance are shared.
+        """
         sub = lambda e: e.xreplace(mapping) if hasattr(e, "xreplace") else e
         return Objective(self.model, self.form, sub(self.total), {k: sub(v) for k, v in self.terms.items()},
                          self.parameters, self.data_symbols, self.covariance, {k: sub(v) for k, v in self.kl.items()})
@@ -108,8 +171,26 @@ class Objective:
         return f"<Objective {self.form} of {self.model!r}; {n} parameters>"
 
 
-def observed_covariance_blocks(model: Model, cov: sp.Matrix) -> dict:
-    """Split a joint covariance (observed variables in graph order) into blocks."""
+def observed_covariance_blocks(model: Model, cov: sp.Matrix) -> dict[tuple[str, str], sp.ImmutableMatrix]:
+    """Split a joint covariance (observed variables in graph order) into blocks.
+
+    Parameters
+    ----------
+    model : Model
+        The model.
+    cov : sympy.Matrix
+        Joint covariance of its observed variables, in graph order.
+
+    Returns
+    -------
+    dict
+        ``(a, b)`` -> the block of rows of ``a`` and columns of ``b``, for every pair of observed variables.
+
+    Raises
+    ------
+    DataError
+        If ``cov`` is not of the observed variables' total size.
+    """
     obs = model.graph.observed()
     offsets, k = {}, 0
     for v in obs:
@@ -159,13 +240,14 @@ def _numeric_covariance(model: Model, covariance):
     return sp.Matrix(c.tolist()), []
 
 
-def build_objective(model: Model, form: str = "eigen", covariance=None, substitute: bool = True,
+def build_objective(model: Model, form: str = "eigen", covariance: Any = None, substitute: bool = True,
                     weights: dict | None = None) -> Objective:
     """Build the exact objective of ``model``.
 
     Parameters
     ----------
     model : Model
+        The model.
     form : {"eigen", "explicit", "matrix"}
         See the module docstring.  Ignored when ``covariance`` is given.
     covariance : array_like, optional
@@ -179,6 +261,14 @@ def build_objective(model: Model, form: str = "eigen", covariance=None, substitu
     Returns
     -------
     Objective
+        The objective and its terms.
+
+    Raises
+    ------
+    ModelError
+        For an unknown form.
+    DataError
+        For an invalid covariance.
 
     Examples
     --------
@@ -226,7 +316,7 @@ def _matrix_objective(model: Model, substitute: bool) -> Objective:
     g = model.graph
     dims = {v.name: dim_symbol(v) for v in g.variables()}
     obs = g.observed()
-    blocks = {}
+    blocks: dict[tuple[str, str], Any] = {}
     for a in obs:
         for b in obs:
             if a.name == b.name:
@@ -242,6 +332,7 @@ def _matrix_objective(model: Model, substitute: bool) -> Objective:
         values[m.name] = sp.MatrixSymbol(block_latex(m.name), dims[m.target], dims[m.source])
     for z in g.latents():
         n = dims[z.name]
+        assert z.covariance_name is not None, "validation fills in covariance_name"
         if z.encoder in ("diagonal", "full"):
             values[z.covariance_name] = sp.MatrixSymbol(block_latex(z.covariance_name), n, n)
         elif z.encoder == "isotropic":
@@ -249,6 +340,7 @@ def _matrix_objective(model: Model, substitute: bool) -> Objective:
 
             values[z.covariance_name] = scale_symbol(z) * sp.Identity(n)
         else:
+            assert z.encoder_variance is not None, "validation fills in encoder_variance of a fixed encoder"
             values[z.covariance_name] = H.symbol(z.encoder_variance) * sp.Identity(n)
     variances = {}
     for v in g.variables():
