@@ -23,16 +23,143 @@ section 5).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import sympy as sp
 
 from ..model.vae import Model
 
-__all__ = ["ExplicitAlgebra", "MatrixAlgebra", "NumpyAlgebra", "FactorTerms", "objective_terms"]
+__all__ = ["Algebra", "ExplicitAlgebra", "MatrixAlgebra", "NumpyAlgebra", "FactorTerms", "objective_terms"]
 
 
-class ExplicitAlgebra:
+class Algebra:
+    """The operations :func:`objective_terms` needs; each subclass implements them on one kind of matrix.
+
+    Attributes
+    ----------
+    explicit : bool
+        Whether matrices have explicit entries (False for matrix expressions of symbolic size).
+    log : callable
+        The logarithm of a scalar.
+    pi : object
+        The number pi.
+    """
+
+    explicit: bool
+    log: Callable[[Any], Any]
+    pi: Any
+
+    def mm(self, a: Any, b: Any) -> Any:
+        """The matrix product ``a @ b``.
+
+        Parameters
+        ----------
+        a, b : matrix
+            The factors.
+
+        Returns
+        -------
+        matrix
+            The product.
+        """
+        raise NotImplementedError
+
+    def zeros(self, rows: Any, cols: Any) -> Any:
+        """A zero matrix.
+
+        Parameters
+        ----------
+        rows, cols : int or sympy.Expr
+            Its shape.
+
+        Returns
+        -------
+        matrix
+            The zero matrix.
+        """
+        raise NotImplementedError
+
+    def trace_product(self, a: Any, b: Any) -> Any:
+        """``tr(a @ b)``.
+
+        Parameters
+        ----------
+        a, b : matrix
+            The factors.
+
+        Returns
+        -------
+        scalar
+            The trace of the product.
+        """
+        raise NotImplementedError
+
+    def trace(self, a: Any) -> Any:
+        """``tr(a)``.
+
+        Parameters
+        ----------
+        a : matrix
+            A square matrix.
+
+        Returns
+        -------
+        scalar
+            Its trace.
+        """
+        raise NotImplementedError
+
+    def dim(self, v: Any) -> Any:
+        """The dimension of a variable.
+
+        Parameters
+        ----------
+        v : Variable
+            A variable of the graph.
+
+        Returns
+        -------
+        int or sympy.Expr
+            Its dimension (a symbol for symbolic sizes).
+        """
+        raise NotImplementedError
+
+    def logdet(self, d: Any, kind: str) -> Any:
+        """``log det d`` of an encoder covariance.
+
+        Parameters
+        ----------
+        d : matrix
+            The covariance.
+        kind : str
+            Its kind (``"diagonal"``, ``"full"``, ``"isotropic"`` or ``"fixed"``).
+
+        Returns
+        -------
+        scalar
+            The log-determinant.
+        """
+        raise NotImplementedError
+
+    def sqnorm(self, m: Any) -> Any:
+        """The squared Frobenius norm ``||m||_F^2``.
+
+        Parameters
+        ----------
+        m : matrix
+            The matrix.
+
+        Returns
+        -------
+        scalar
+            The sum of its squared entries.
+        """
+        raise NotImplementedError
+
+
+class ExplicitAlgebra(Algebra):
     """Operations on explicit ``sympy.Matrix`` objects."""
 
     explicit = True
@@ -40,38 +167,37 @@ class ExplicitAlgebra:
     pi = sp.pi
 
     @staticmethod
-    def mm(a, b):
+    def mm(a: Any, b: Any) -> Any:
         return a * b
 
     @staticmethod
-    def zeros(rows, cols):
+    def zeros(rows: Any, cols: Any) -> Any:
         return sp.zeros(rows, cols)
 
     @staticmethod
-    def trace_product(a, b) -> sp.Expr:
-        """``tr(a @ b)`` without forming the product."""
+    def trace_product(a: Any, b: Any) -> sp.Expr:  # tr(a @ b) without forming the product
         return sp.Add(*[a[i, k] * b[k, i] for i in range(a.rows) for k in range(a.cols)])
 
     @staticmethod
-    def trace(a) -> sp.Expr:
+    def trace(a: Any) -> sp.Expr:
         return sp.Add(*[a[i, i] for i in range(a.rows)])
 
     @staticmethod
-    def dim(v) -> sp.Expr:
+    def dim(v: Any) -> sp.Expr:
         return sp.Integer(v.dim)
 
     @staticmethod
-    def logdet(d, kind: str) -> sp.Expr:
+    def logdet(d: Any, kind: str) -> sp.Expr:
         if kind in ("diagonal", "isotropic", "fixed"):
             return sp.Add(*[sp.log(d[j, j]) for j in range(d.rows)])
         return sp.log(sp.factor_terms(d.det(method="berkowitz")))
 
     @staticmethod
-    def sqnorm(m) -> sp.Expr:
+    def sqnorm(m: Any) -> sp.Expr:
         return sp.Add(*[e**2 for e in m])
 
 
-class MatrixAlgebra:
+class MatrixAlgebra(Algebra):
     """Operations on sympy matrix expressions with symbolic sizes (display only)."""
 
     explicit = False
@@ -79,44 +205,44 @@ class MatrixAlgebra:
     pi = sp.pi
 
     @staticmethod
-    def mm(a, b):
+    def mm(a: Any, b: Any) -> Any:
         return a * b
 
-    def __init__(self, dims: dict):
+    def __init__(self, dims: dict[str, sp.Expr]) -> None:
         self.dims = dims
 
     @staticmethod
-    def zeros(rows, cols):
+    def zeros(rows: Any, cols: Any) -> Any:
         return sp.ZeroMatrix(rows, cols)
 
     @staticmethod
-    def trace_product(a, b) -> sp.Expr:
+    def trace_product(a: Any, b: Any) -> sp.Expr:
         if isinstance(a, sp.ZeroMatrix) or isinstance(b, sp.ZeroMatrix):
             return sp.Integer(0)
         return sp.Trace(a * b)
 
     @staticmethod
-    def trace(a) -> sp.Expr:
+    def trace(a: Any) -> sp.Expr:
         if isinstance(a, sp.ZeroMatrix):
             return sp.Integer(0)
         return sp.Trace(a)
 
-    def dim(self, v) -> sp.Expr:
+    def dim(self, v: Any) -> sp.Expr:
         return self.dims[v.name]
 
     @staticmethod
-    def logdet(d, kind: str) -> sp.Expr:
+    def logdet(d: Any, kind: str) -> sp.Expr:
         if isinstance(d, sp.MatMul) and isinstance(d.args[-1], sp.Identity):
             scale = sp.Mul(*d.args[:-1])
             return d.args[-1].rows * sp.log(scale)
         return sp.log(sp.Determinant(d))
 
     @staticmethod
-    def sqnorm(m) -> sp.Expr:
+    def sqnorm(m: Any) -> sp.Expr:
         return sp.Trace(m * m.T)
 
 
-class NumpyAlgebra:
+class NumpyAlgebra(Algebra):
     """Operations on numpy arrays: evaluates the same formulas numerically (observables)."""
 
     explicit = True
@@ -124,40 +250,40 @@ class NumpyAlgebra:
     pi = math.pi
 
     @staticmethod
-    def mm(a, b):
+    def mm(a: Any, b: Any) -> Any:
         return a @ b
 
     @staticmethod
-    def zeros(rows, cols):
+    def zeros(rows: Any, cols: Any) -> Any:
         import numpy as np
 
         return np.zeros((rows, cols))
 
     @staticmethod
-    def trace_product(a, b):
+    def trace_product(a: Any, b: Any) -> float:
         import numpy as np
 
         return float(np.einsum("ij,ji->", a, b))
 
     @staticmethod
-    def trace(a):
+    def trace(a: Any) -> float:
         import numpy as np
 
         return float(np.trace(a))
 
     @staticmethod
-    def dim(v):
+    def dim(v: Any) -> int:
         return v.dim
 
     @staticmethod
-    def logdet(d, kind: str):
+    def logdet(d: Any, kind: str) -> float:
         import numpy as np
 
         sign, ld = np.linalg.slogdet(d)
         return ld if sign > 0 else float("nan")
 
     @staticmethod
-    def sqnorm(m):
+    def sqnorm(m: Any) -> float:
         import numpy as np
 
         return float(np.sum(np.asarray(m) ** 2))
@@ -186,20 +312,24 @@ class FactorTerms:
     covariances: dict
 
 
-def objective_terms(model: Model, values: dict, observed_cov: dict, variances: dict, algebra,
-                    weights: dict | None = None, hyper: dict | None = None) -> FactorTerms:
+def objective_terms(model: Model, values: dict[str, Any], observed_cov: dict[tuple[str, str], Any],
+                    variances: dict[str, Any], algebra: Any,
+                    weights: dict[str, Any] | None = None, hyper: dict[str, Any] | None = None) -> FactorTerms:
     """Compute every expectation in the objective.
 
     Parameters
     ----------
     model : Model
+        The model.
     values : dict
         Block name -> matrix (maps and encoder covariances).
     observed_cov : dict
         ``(a, b) -> Cov(a, b)`` for observed variables ``a, b`` (both orders).
     variances : dict
         Variable name -> noise variance of its generative factor.
-    algebra : ExplicitAlgebra or MatrixAlgebra
+    algebra : Algebra
+        The operations (:class:`ExplicitAlgebra` and :class:`NumpyAlgebra`
+        may be passed as classes, :class:`MatrixAlgebra` as an instance).
     weights : dict, optional
         Variable name -> multiplicity of its (single) coordinate.  Used only
         for the collapsed objective of one-coordinate representative models,
@@ -208,6 +338,11 @@ def objective_terms(model: Model, values: dict, observed_cov: dict, variances: d
         is multiplied by that variable's weight.
     hyper : dict, optional
         Hyper-parameter values by name (numeric evaluation); default: symbols.
+
+    Returns
+    -------
+    FactorTerms
+        The expectations, entropies, weight decay and joint covariances.
     """
     g = model.graph
     weights = weights or {}
@@ -226,6 +361,7 @@ def objective_terms(model: Model, values: dict, observed_cov: dict, variances: d
         if v.observed:
             continue
         parents = g.parents(name, "inference")
+        assert v.covariance_name is not None, "validation fills in covariance_name"
         for u in done:
             acc = None
             for m in parents:
@@ -255,6 +391,7 @@ def objective_terms(model: Model, values: dict, observed_cov: dict, variances: d
         term = -d / 2 * (algebra.log(2 * algebra.pi) + algebra.log(s)) - err / (2 * s)
         log_p[v.name] = weights.get(v.name, 1) * term
     for v in g.latents():
+        assert v.covariance_name is not None and v.encoder is not None, "validation fills them in"
         d = algebra.dim(v)
         h = d / 2 * (1 + algebra.log(2 * algebra.pi)) + algebra.logdet(values[v.covariance_name], v.encoder) / 2
         entropy[v.name] = weights.get(v.name, 1) * h
