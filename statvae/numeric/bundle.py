@@ -8,8 +8,11 @@ arguments of every call, or bound once with :meth:`CompiledObjective.bind`.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ..errors import DataError, ModelError, StatvaeError
 from ..model import hyper as H
@@ -29,12 +32,14 @@ class VerificationError(StatvaeError):
 
 
 def compile_model(model: Model, backend: str = "numpy", path: str = "auto", cache: bool = True,
-                  dps: int = 30, verify: bool = True, progress=None) -> CompiledObjective:
+                  dps: int = 30, verify: bool = True, progress: Callable[[str], Any] | None = None
+                  ) -> CompiledObjective:
     """Compile ``model`` to numeric value, gradient, Hessian, HVP and d(gradient)/d(hyper).
 
     Parameters
     ----------
     model : Model
+        The model.
     backend : {"numpy", "mpmath"}
         ``mpmath`` evaluates with ``dps`` significant digits (object arrays).
     path : {"auto", "matrix", "explicit"}
@@ -50,10 +55,20 @@ def compile_model(model: Model, backend: str = "numpy", path: str = "auto", cach
         Check the matrix-form derivatives against the explicit path on a
         small model of the same structure before trusting them (once per
         structure; the result is cached).
+    progress : callable, optional
+        Accepted for a uniform signature; not used.
 
     Returns
     -------
     CompiledObjective
+        The compiled functions.
+
+    Raises
+    ------
+    ModelError
+        For an unknown backend or path, or the explicit path on a large model.
+    VerificationError
+        If the matrix path disagrees with the explicit path.
 
     Examples
     --------
@@ -101,15 +116,29 @@ def compile_model(model: Model, backend: str = "numpy", path: str = "auto", cach
     return obj
 
 
-_VERIFIED: set = set()
+_VERIFIED: set[str] = set()
 
 
 def verify_structure(model: Model, cache: bool = True, rtol: float = 1e-9) -> None:
     """Compare the matrix path with the explicit path on a small model of the same structure.
 
     Value, gradient, HVP and every d(gradient)/d(hyper) are evaluated at
-    random parameters, covariance and hyper-parameters.  Raises
-    :class:`VerificationError` on disagreement.
+    random parameters, covariance and hyper-parameters.  A structure that
+    passed is remembered (in memory, and in the cache when ``cache``).
+
+    Parameters
+    ----------
+    model : Model
+        The model (only its structure matters).
+    cache : bool, optional
+        Use the on-disk cache (for the generated code and the verdict).
+    rtol : float, optional
+        Relative tolerance of the comparison.
+
+    Raises
+    ------
+    VerificationError
+        On disagreement.
     """
     key = C.cache_key("verified", model.structure_key())
     if key in _VERIFIED or (cache and (C.load(key) or {}).get("verified")):
@@ -141,9 +170,31 @@ def verify_structure(model: Model, cache: bool = True, rtol: float = 1e-9) -> No
         C.store(key, {"source": "", "meta": {}, "verified": True})
 
 
-def random_parameters(layout: Layout, rng, scale: float = 0.5) -> np.ndarray:
-    """A random valid parameter vector (positive definite covariances, positive variances)."""
-    blocks = {}
+def random_parameters(layout: Layout, rng: np.random.Generator, scale: float = 0.5) -> np.ndarray:
+    """A random valid parameter vector (positive definite covariances, positive variances).
+
+    Parameters
+    ----------
+    layout : Layout
+        The parameter layout of a model.
+    rng : numpy.random.Generator
+        The random numbers.
+    scale : float, optional
+        Standard deviation of the map entries.
+
+    Returns
+    -------
+    numpy.ndarray
+        A flat parameter vector.
+
+    Examples
+    --------
+    >>> import statvae
+    >>> lay = Layout(statvae.LinearVAE(3, 2))
+    >>> random_parameters(lay, np.random.default_rng(0)).shape
+    (14,)
+    """
+    blocks: dict[str, Any] = {}
     for b in layout.blocks:
         if b.kind == "map":
             blocks[b.name] = rng.normal(scale=scale, size=b.shape)
@@ -165,18 +216,51 @@ class CompiledObjective:
     ``spectrum=``) and hyper-parameters (names in :attr:`hyper_names`;
     defaults are the model's numeric values).
 
+    Parameters
+    ----------
+    model : Model
+        The model compiled.
+    path : {"matrix", "explicit"}
+        How the code was generated.
+    backend : {"numpy", "mpmath"}
+        What it evaluates with.
+    source : str
+        The generated code.
+    meta : dict
+        What the code generator says about it (argument order, blocks).
+    layout : Layout
+        The parameter layout of ``model``.
+    dps : int, optional
+        Decimal digits of the mpmath backend.
+
     Attributes
     ----------
     layout : Layout
+        The parameter layout.
     path : str
+        ``"matrix"`` or ``"explicit"``.
     backend : str
+        ``"numpy"`` or ``"mpmath"``.
     source : str
         The generated code (its functions document their argument order).
     argument_order : list of str
         Arguments of the generated functions.
+    compile_seconds : float
+        Time :func:`compile_model` took (set by it).
+    cache_hit : bool
+        Whether :func:`compile_model` found the code in the cache (set by it).
+
+    Raises
+    ------
+    ModelError
+        If the generated code takes other hyper-parameters than the model has (a stale cache).
     """
 
-    def __init__(self, model, path, backend, source, meta, layout, dps=30):
+    compile_seconds: float
+    cache_hit: bool
+
+    def __init__(self, model: Model, path: str, backend: str, source: str, meta: dict[str, Any], layout: Layout,
+                 dps: int = 30) -> None:
         self.model, self.path, self.backend, self.source, self.meta = model, path, backend, source, meta
         self.layout = layout
         self.hyper_names = list(model.values)
@@ -199,25 +283,69 @@ class CompiledObjective:
             ns = dict(NUMPY_NAMESPACE)
         exec(compile(source, f"<statvae {path} code>", "exec"), ns)
         self._fn = {k: v for k, v in ns.items() if callable(v) and getattr(v, "__module__", None) is None}
-        self._last = None
+        self._last: tuple[Any, BoundObjective, Any, Any] | None = None
 
     def __repr__(self) -> str:
         return (f"<CompiledObjective {self.path} path, {self.backend} backend, {self.layout.size} parameters, "
                 f"hyper {', '.join(self.hyper_names)}>")
 
     # -- layout ---------------------------------------------------------------
-    def pack(self, **blocks) -> np.ndarray:
+    def pack(self, **blocks: Any) -> np.ndarray:
+        """The flat parameter vector from blocks by name (:meth:`statvae.model.layout.Layout.pack`).
+
+        Parameters
+        ----------
+        **blocks
+            Every parameter block by name (maps as matrices, covariances as their stored form).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``theta``.
+        """
         return self.layout.pack(**blocks)
 
-    def unpack(self, theta) -> dict:
+    def unpack(self, theta: npt.ArrayLike) -> dict[str, Any]:
+        """The blocks of a flat parameter vector (:meth:`statvae.model.layout.Layout.unpack`).
+
+        Parameters
+        ----------
+        theta : array_like
+            A flat parameter vector.
+
+        Returns
+        -------
+        dict
+            Every block by name.
+        """
         return self.layout.unpack(theta)
 
     # -- binding ----------------------------------------------------------------
-    def bind(self, covariance=None, spectrum=None, **hyper) -> BoundObjective:
-        """Fix data and hyper-parameters; returns an object with the same methods minus the keywords."""
+    def bind(self, covariance: Any = None, spectrum: Any = None, **hyper: Any) -> BoundObjective:
+        """Fix data and hyper-parameters; returns an object with the same methods minus the keywords.
+
+        Parameters
+        ----------
+        covariance, spectrum : array_like, optional
+            The data: exactly one of them.
+        **hyper
+            Hyper-parameter values by name (default: the model's numeric values).
+
+        Returns
+        -------
+        BoundObjective
+            The bound objective.
+
+        Raises
+        ------
+        DataError
+            For missing, doubled or invalid data.
+        ModelError
+            For an unknown hyper-parameter, or one without a valid value.
+        """
         return BoundObjective(self, covariance, spectrum, hyper)
 
-    def _bound(self, kw: dict) -> BoundObjective:
+    def _bound(self, kw: dict[str, Any]) -> BoundObjective:
         cov, spec = kw.pop("covariance", None), kw.pop("spectrum", None)
         key = (id(cov), id(spec), tuple(sorted((k, _hashable(v)) for k, v in kw.items())))
         if self._last is not None and self._last[0] == key and self._last[2] is cov and self._last[3] is spec:
@@ -226,36 +354,144 @@ class CompiledObjective:
         self._last = (key, b, cov, spec)
         return b
 
-    def value(self, theta, **kw):
-        """The objective (maximised)."""
+    def value(self, theta: npt.ArrayLike, **kw: Any) -> Any:
+        """The objective (maximised).
+
+        Parameters
+        ----------
+        theta : array_like
+            The flat parameter vector.
+        **kw
+            The data (``covariance=`` or ``spectrum=``) and hyper-parameter values, as for :meth:`bind`.
+
+        Returns
+        -------
+        float
+            The value (an mpmath number on that backend, an array for arrays of hyper-parameter values).
+        """
         return self._bound(kw).value(theta)
 
-    def gradient(self, theta, **kw) -> np.ndarray:
-        """Gradient with respect to ``theta``."""
+    def gradient(self, theta: npt.ArrayLike, **kw: Any) -> np.ndarray:
+        """Gradient with respect to ``theta``.
+
+        Parameters
+        ----------
+        theta : array_like
+            The flat parameter vector.
+        **kw
+            The data (``covariance=`` or ``spectrum=``) and hyper-parameter values, as for :meth:`bind`.
+
+        Returns
+        -------
+        numpy.ndarray
+            One entry per parameter.
+        """
         return self._bound(kw).gradient(theta)
 
-    def value_and_gradient(self, theta, **kw):
-        """``(value, gradient)`` sharing every matrix product."""
+    def value_and_gradient(self, theta: npt.ArrayLike, **kw: Any) -> tuple[Any, np.ndarray]:
+        """``(value, gradient)`` sharing every matrix product.
+
+        Parameters
+        ----------
+        theta : array_like
+            The flat parameter vector.
+        **kw
+            The data (``covariance=`` or ``spectrum=``) and hyper-parameter values, as for :meth:`bind`.
+
+        Returns
+        -------
+        tuple
+            The value (as :meth:`value`) and the gradient.
+        """
         return self._bound(kw).value_and_gradient(theta)
 
-    def hessian(self, theta, **kw) -> np.ndarray:
-        """Dense Hessian (for small and moderate models)."""
+    def hessian(self, theta: npt.ArrayLike, **kw: Any) -> np.ndarray:
+        """Dense Hessian (for small and moderate models).
+
+        Parameters
+        ----------
+        theta : array_like
+            The flat parameter vector.
+        **kw
+            The data (``covariance=`` or ``spectrum=``) and hyper-parameter values, as for :meth:`bind`.
+
+        Returns
+        -------
+        numpy.ndarray
+            Square and symmetric, one row per parameter.
+        """
         return self._bound(kw).hessian(theta)
 
-    def hvp(self, theta, v, **kw) -> np.ndarray:
-        """Hessian-vector product ``H v`` (``v`` may be a stack ``(k, P)``), matrix-free on the matrix path."""
+    def hvp(self, theta: npt.ArrayLike, v: npt.ArrayLike, **kw: Any) -> np.ndarray:
+        """Hessian-vector product ``H v`` (``v`` may be a stack ``(k, P)``), matrix-free on the matrix path.
+
+        Parameters
+        ----------
+        theta : array_like
+            The flat parameter vector.
+        v : array_like
+            A direction of shape ``(P,)``, or ``k`` of them of shape ``(k, P)``.
+        **kw
+            The data and hyper-parameter values, as for :meth:`bind`.
+
+        Returns
+        -------
+        numpy.ndarray
+            Of the shape of ``v``.
+        """
         return self._bound(kw).hvp(theta, v)
 
-    def gradient_hyper(self, theta, name: str, **kw) -> np.ndarray:
-        """``d gradient / d name`` for a hyper-parameter ``name`` (for continuation)."""
+    def gradient_hyper(self, theta: npt.ArrayLike, name: str, **kw: Any) -> np.ndarray:
+        """``d gradient / d name`` for a hyper-parameter ``name`` (for continuation).
+
+        Parameters
+        ----------
+        theta : array_like
+            The flat parameter vector.
+        name : str
+            A hyper-parameter of the model.
+        **kw
+            The data and hyper-parameter values, as for :meth:`bind`.
+
+        Returns
+        -------
+        numpy.ndarray
+            One entry per parameter.
+        """
         return self._bound(kw).gradient_hyper(theta, name)
 
-    def value_batch(self, theta, **kw) -> np.ndarray:
-        """Value for arrays of hyper-parameter values (broadcast together); matrix products computed once."""
+    def value_batch(self, theta: npt.ArrayLike, **kw: Any) -> np.ndarray:
+        """Value for arrays of hyper-parameter values (broadcast together); matrix products computed once.
+
+        Parameters
+        ----------
+        theta : array_like
+            The flat parameter vector.
+        **kw
+            The data (``covariance=`` or ``spectrum=``) and hyper-parameter values, as for :meth:`bind`.
+
+        Returns
+        -------
+        numpy.ndarray
+            One value per hyper-parameter point.
+        """
         return self._bound(kw).value(theta)
 
-    def gradient_batch(self, theta, **kw) -> np.ndarray:
-        """Gradients for arrays of hyper-parameter values, shape ``(batch, P)``."""
+    def gradient_batch(self, theta: npt.ArrayLike, **kw: Any) -> np.ndarray:
+        """Gradients for arrays of hyper-parameter values, shape ``(batch, P)``.
+
+        Parameters
+        ----------
+        theta : array_like
+            The flat parameter vector.
+        **kw
+            The data (``covariance=`` or ``spectrum=``) and hyper-parameter values, as for :meth:`bind`.
+
+        Returns
+        -------
+        numpy.ndarray
+            One gradient per hyper-parameter point.
+        """
         return self._bound(kw).gradient(theta)
 
 
@@ -265,9 +501,26 @@ def _hashable(v):
 
 
 class BoundObjective:
-    """A :class:`CompiledObjective` with data and hyper-parameters fixed."""
+    """A :class:`CompiledObjective` with data and hyper-parameters fixed (made by :meth:`CompiledObjective.bind`).
 
-    def __init__(self, owner: CompiledObjective, covariance, spectrum, hyper):
+    Parameters
+    ----------
+    owner : CompiledObjective
+        The compiled functions.
+    covariance, spectrum : array_like or None
+        The data: exactly one of them.
+    hyper : dict
+        Hyper-parameter values by name (default: the model's numeric values).
+
+    Raises
+    ------
+    DataError
+        For missing, doubled or invalid data.
+    ModelError
+        For an unknown hyper-parameter, or one without a valid value.
+    """
+
+    def __init__(self, owner: CompiledObjective, covariance: Any, spectrum: Any, hyper: dict[str, Any]) -> None:
         self.owner = owner
         model = owner.model
         g = model.graph
@@ -315,8 +568,24 @@ class BoundObjective:
         else:
             self._data = [conv(cov)]
 
-    def with_hyper(self, **hyper) -> BoundObjective:
-        """A copy with some hyper-parameters changed and the (validated) data kept."""
+    def with_hyper(self, **hyper: float) -> BoundObjective:
+        """A copy with some hyper-parameters changed and the (validated) data kept.
+
+        Parameters
+        ----------
+        **hyper
+            New values by hyper-parameter name.
+
+        Returns
+        -------
+        BoundObjective
+            The copy.
+
+        Raises
+        ------
+        ModelError
+            For an unknown hyper-parameter or a value out of its domain.
+        """
         import copy
 
         new = copy.copy(self)
@@ -360,19 +629,67 @@ class BoundObjective:
         return np.asarray(x, dtype=object)
 
     # -- evaluation -------------------------------------------------------------
-    def value(self, theta):
+    def value(self, theta: npt.ArrayLike) -> Any:
+        """The objective (maximised); see :meth:`CompiledObjective.value`.
+
+        Parameters
+        ----------
+        theta : array_like
+            The flat parameter vector.
+
+        Returns
+        -------
+        float
+            The value (an mpmath number on that backend, an array for arrays of hyper-parameter values).
+        """
         v = self._call("value", theta)
         return self._out(v) if np.ndim(v) else (float(v) if self.owner.mp is None else v)
 
-    def gradient(self, theta) -> np.ndarray:
+    def gradient(self, theta: npt.ArrayLike) -> np.ndarray:
+        """Gradient with respect to ``theta``.
+
+        Parameters
+        ----------
+        theta : array_like
+            The flat parameter vector.
+
+        Returns
+        -------
+        numpy.ndarray
+            One entry per parameter.
+        """
         return self._out(self._call("gradient", theta))
 
-    def value_and_gradient(self, theta):
+    def value_and_gradient(self, theta: npt.ArrayLike) -> tuple[Any, np.ndarray]:
+        """``(value, gradient)`` sharing every matrix product.
+
+        Parameters
+        ----------
+        theta : array_like
+            The flat parameter vector.
+
+        Returns
+        -------
+        tuple
+            The value (as :meth:`value`) and the gradient.
+        """
         v, g = self._call("value_grad", theta)
         v = self._out(v) if np.ndim(v) else (float(v) if self.owner.mp is None else v)
         return v, self._out(g)
 
-    def hessian(self, theta) -> np.ndarray:
+    def hessian(self, theta: npt.ArrayLike) -> np.ndarray:
+        """Dense Hessian (on the matrix path: one HVP per parameter, symmetrised).
+
+        Parameters
+        ----------
+        theta : array_like
+            The flat parameter vector.
+
+        Returns
+        -------
+        numpy.ndarray
+            Square and symmetric, one row per parameter.
+        """
         if self.owner.path == "explicit":
             return self._out(self._call("hessian", theta))
         p = self.owner.layout.size
@@ -380,7 +697,26 @@ class BoundObjective:
         h = self._out(self.hvp(theta, eye))
         return (h + h.T) / 2
 
-    def hvp(self, theta, v) -> np.ndarray:
+    def hvp(self, theta: npt.ArrayLike, v: npt.ArrayLike) -> np.ndarray:
+        """Hessian-vector product ``H v``, matrix-free on the matrix path.
+
+        Parameters
+        ----------
+        theta : array_like
+            The flat parameter vector.
+        v : array_like
+            A direction of shape ``(P,)``, or ``k`` of them of shape ``(k, P)``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Of the shape of ``v``.
+
+        Raises
+        ------
+        ParameterError
+            If ``v`` has the wrong shape or a NaN or infinite entry.
+        """
         lay = self.owner.layout
         va = np.asarray(v, dtype=float if self.owner.mp is None else object)
         if va.shape[-1:] != (lay.size,) or va.ndim > 2:
@@ -406,7 +742,7 @@ class BoundObjective:
             extra = [d[n] for n in self.owner.meta["matrices"]] + [d[n] for n in self.owner.meta["scalars"]]
             return self._out(self.owner._fn["hvp"](*args, *extra))
         # sparse directions: one cheap HVP per block, only on the rows that touch it
-        out = None
+        out: np.ndarray | None = None
         for b, rows in touched:
             every = len(rows) == len(vv)
             part = lay.unpack_block(vv if every else vv[rows], b.name)
@@ -420,9 +756,29 @@ class BoundObjective:
                 out += res
             else:
                 out[rows] += res
+        assert out is not None, "touched is not empty"
         return self._out(out if two else out[0])
 
-    def gradient_hyper(self, theta, name: str) -> np.ndarray:
+    def gradient_hyper(self, theta: npt.ArrayLike, name: str) -> np.ndarray:
+        """``d gradient / d name`` for a hyper-parameter ``name`` (for continuation).
+
+        Parameters
+        ----------
+        theta : array_like
+            The flat parameter vector.
+        name : str
+            A hyper-parameter of the model.
+
+        Returns
+        -------
+        numpy.ndarray
+            One entry per parameter.
+
+        Raises
+        ------
+        ModelError
+            If ``name`` is not a hyper-parameter of the model.
+        """
         if name not in self.owner.model.values:
             raise ModelError(f"{name!r} is not a hyper-parameter of this model; "
                              f"its hyper-parameters are: {', '.join(self.owner.model.values)}")
