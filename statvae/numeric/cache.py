@@ -28,6 +28,8 @@ import sys
 import tempfile
 import warnings
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 from ..errors import CacheWarning, StatvaeError
 
@@ -39,35 +41,75 @@ CODEGEN_VERSION = "5"
 #: Format tag written in every entry.
 ENTRY_FORMAT = f"statvae-cache-{CODEGEN_VERSION}"
 
-_WARNED: set = set()
+_WARNED: set[str] = set()
 
 
 def cache_dir() -> Path:
-    """The cache directory: ``$STATVAE_CACHE_DIR`` if set, else ``~/.cache/statvae``."""
+    """The cache directory: ``$STATVAE_CACHE_DIR`` if set, else ``~/.cache/statvae``.
+
+    Returns
+    -------
+    pathlib.Path
+        The directory (it need not exist).
+    """
     return Path(os.environ.get("STATVAE_CACHE_DIR") or Path.home() / ".cache" / "statvae")
 
 
-def cache_key(*parts) -> str:
-    """Key of the entry for ``parts`` (statvae version and :data:`CODEGEN_VERSION` included)."""
+def cache_key(*parts: Any) -> str:
+    """Key of the entry for ``parts`` (statvae version and :data:`CODEGEN_VERSION` included).
+
+    Parameters
+    ----------
+    *parts
+        What the entry depends on; their ``repr`` is hashed.
+
+    Returns
+    -------
+    str
+        32 hexadecimal digits.
+    """
     from .._version import __version__
 
     text = repr((__version__, CODEGEN_VERSION) + tuple(parts))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def entry_digest(key: str, payload: dict) -> str:
-    """SHA-256 (hex) of an entry's key and payload (``source``, ``meta``, ``verified``) in canonical JSON."""
+def entry_digest(key: str, payload: dict[str, Any]) -> str:
+    """SHA-256 (hex) of an entry's key and payload (``source``, ``meta``, ``verified``) in canonical JSON.
+
+    Parameters
+    ----------
+    key : str
+        The entry's key.
+    payload : dict
+        ``source``, ``meta`` and ``verified``.
+
+    Returns
+    -------
+    str
+        64 hexadecimal digits.
+    """
     text = json.dumps({"key": key, "source": payload["source"], "meta": payload["meta"],
                        "verified": payload["verified"]}, sort_keys=True, separators=(",", ":"),
                       ensure_ascii=True, allow_nan=False)
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
-def load(key: str) -> dict | None:
+def load(key: str) -> dict[str, Any] | None:
     """The verified entry ``{"source", "meta", "verified"}`` stored under ``key``, or ``None`` (a miss).
 
     Missing, unreadable, malformed, truncated, tampered and mismatching
     entries are all misses; nothing of such an entry is returned.
+
+    Parameters
+    ----------
+    key : str
+        The entry's key (:func:`cache_key`).
+
+    Returns
+    -------
+    dict or None
+        The entry, or None.
     """
     p = cache_dir() / f"{key}.json"
     try:
@@ -77,7 +119,7 @@ def load(key: str) -> dict | None:
     return _checked(record, key)
 
 
-def _checked(record, key: str) -> dict | None:
+def _checked(record: Any, key: str) -> dict[str, Any] | None:
     if not isinstance(record, dict) or record.get("format") != ENTRY_FORMAT or record.get("key") != key:
         return None
     source, meta, verified, digest = (record.get(k) for k in ("source", "meta", "verified", "sha256"))
@@ -94,12 +136,24 @@ def _checked(record, key: str) -> dict | None:
     return payload
 
 
-def store(key: str, entry: dict) -> bool:
+def store(key: str, entry: dict[str, Any]) -> bool:
     """Write ``entry`` (``source``, ``meta``, optional ``verified``) under ``key``, atomically.
 
-    Returns whether the entry was written.  A directory that cannot be
-    written is not an error: one :class:`~statvae.errors.CacheWarning` per
-    directory and process says that code will be regenerated each run.
+    A directory that cannot be written is not an error: one
+    :class:`~statvae.errors.CacheWarning` per directory and process says that
+    code will be regenerated each run.
+
+    Parameters
+    ----------
+    key : str
+        The entry's key (:func:`cache_key`).
+    entry : dict
+        ``source`` (str), ``meta`` (JSON-serialisable dict) and optionally ``verified`` (bool).
+
+    Returns
+    -------
+    bool
+        Whether the entry was written.
     """
     payload = {"source": str(entry.get("source", "")), "meta": entry.get("meta", {}),
                "verified": bool(entry.get("verified", False))}
@@ -137,13 +191,14 @@ def _warn_unwritable(d: Path, exc: OSError) -> None:
 def _caller_level() -> int:
     """``stacklevel`` of the first frame outside statvae (the user's call)."""
     pkg = str(Path(__file__).resolve().parents[1]) + os.sep
-    f, level = sys._getframe(1), 1  # the frame calling warnings.warn is stacklevel 1
+    f: FrameType | None = sys._getframe(1)
+    level = 1  # the frame calling warnings.warn is stacklevel 1
     while f is not None and str(Path(f.f_code.co_filename).resolve()).startswith(pkg):
         f, level = f.f_back, level + 1
     return level
 
 
-def _entries(d: Path) -> list:
+def _entries(d: Path) -> list[Path]:
     try:
         with os.scandir(d) as it:
             return [Path(e.path) for e in it if e.name.endswith(".json") and not e.name.startswith(".")
@@ -159,6 +214,11 @@ def _entries(d: Path) -> list:
 def count_entries() -> int:
     """Number of entries in the cache directory (0 if it does not exist).
 
+    Returns
+    -------
+    int
+        The number of entries.
+
     Raises
     ------
     StatvaeError
@@ -168,7 +228,12 @@ def count_entries() -> int:
 
 
 def clear_cache() -> int:
-    """Delete every cached entry; returns how many were removed.
+    """Delete every cached entry.
+
+    Returns
+    -------
+    int
+        How many were removed.
 
     Raises
     ------

@@ -20,6 +20,8 @@ hyper-parameter values).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import sympy as sp
 from sympy.printing.str import StrPrinter
@@ -64,8 +66,30 @@ class ScalarPrinter(StrPrinter):
         return expr.name
 
 
-def scalar_code(exprs: list, prefix: str = "c", printer: ScalarPrinter | None = None) -> tuple[list, list]:
-    """``cse`` then print: returns (assignment lines, printed outputs)."""
+def scalar_code(exprs: list[sp.Expr], prefix: str = "c",
+                printer: ScalarPrinter | None = None) -> tuple[list[str], list[str]]:
+    """``cse`` then print: returns (assignment lines, printed outputs).
+
+    Parameters
+    ----------
+    exprs : list of sympy.Expr
+        The expressions.
+    prefix : str, optional
+        Prefix of the names of the common subexpressions (``c0``, ``c1``, ...).
+    printer : ScalarPrinter, optional
+        The printer (default: a :class:`ScalarPrinter`).
+
+    Returns
+    -------
+    tuple of list of str
+        Assignment lines of the subexpressions, and the code of each expression.
+
+    Examples
+    --------
+    >>> x = sp.Symbol("x")
+    >>> scalar_code([sp.log(x + 1) / 2, (x + 1) ** 2])
+    (['c0 = 1 + x'], ['log(c0)/2', 'c0**2'])
+    """
     printer = printer or ScalarPrinter({"order": "none"})
     syms = sp.numbered_symbols(prefix)
     reps, red = sp.cse(exprs, symbols=syms, optimizations=None)
@@ -138,8 +162,19 @@ NUMPY_NAMESPACE = {
 }
 
 
-def mpmath_namespace(mp) -> dict:
-    """Backend namespace for mpmath (object arrays of mpf; ``mp`` carries the precision)."""
+def mpmath_namespace(mp: Any) -> dict[str, Any]:
+    """Backend namespace for mpmath (object arrays of mpf; ``mp`` carries the precision).
+
+    Parameters
+    ----------
+    mp : mpmath.MPContext
+        The context whose precision the generated code uses.
+
+    Returns
+    -------
+    dict
+        :data:`NUMPY_NAMESPACE` with the functions that must use mpmath replaced.
+    """
 
     def inv(m):
         m = np.asarray(m, dtype=object)
@@ -185,7 +220,7 @@ class ChainProgram:
         Names of symmetric matrices (``X^T`` is ``X``).
     """
 
-    def __init__(self, shapes: dict, symmetric: frozenset):
+    def __init__(self, shapes: dict[str, tuple[int, int]], symmetric: frozenset[str]) -> None:
         self.shapes = dict(shapes)
         for k, v in list(shapes.items()):
             self.shapes.setdefault("d" + k, v)
@@ -196,7 +231,19 @@ class ChainProgram:
         self.flops = 0
         self._n = 0
 
-    def shape(self, f: Factor) -> tuple:
+    def shape(self, f: Factor) -> tuple[int, int]:
+        """The shape of factor ``f`` (transposed if it is).
+
+        Parameters
+        ----------
+        f : Factor
+            A factor of a chain.
+
+        Returns
+        -------
+        tuple of int
+            ``(rows, cols)``.
+        """
         r, c = self.shapes[f.name]
         return (c, r) if f.t else (r, c)
 
@@ -234,8 +281,19 @@ class ChainProgram:
         memo[chain] = best
         return best
 
-    def product(self, chain: tuple) -> str:
-        """Name of a variable holding ``product(chain)`` (emitting code as needed)."""
+    def product(self, chain: tuple[Factor, ...]) -> str:
+        """Name of a variable holding ``product(chain)`` (emitting code as needed).
+
+        Parameters
+        ----------
+        chain : tuple of Factor
+            The factors, left to right.
+
+        Returns
+        -------
+        str
+            A variable name, or code of a single (transposed) factor.
+        """
         got = self._cached(chain)
         if got is not None:
             return got
@@ -249,8 +307,19 @@ class ChainProgram:
         self.cache[chain] = name
         return name
 
-    def trace(self, chain: tuple) -> str:
-        """Code for ``tr(product(chain))``: the cheapest rotation and split, ``sum(L * R^T)``."""
+    def trace(self, chain: tuple[Factor, ...]) -> str:
+        """Code for ``tr(product(chain))``: the cheapest rotation and split, ``sum(L * R^T)``.
+
+        Parameters
+        ----------
+        chain : tuple of Factor
+            The factors, left to right (non-empty).
+
+        Returns
+        -------
+        str
+            A Python expression.
+        """
         if len(chain) == 1:
             return f"tr({self.product(chain)})"
         best = None
@@ -264,13 +333,28 @@ class ChainProgram:
                 cost = cl + cr + a * b
                 if best is None or cost < best[0]:
                     best = (cost, rot[:m], rot[m:])
+        assert best is not None, "a chain of two or more factors has a split"
         _, left, right = best
         a, b = self._chain_shape(left)
         self.flops += a * b
         return f"trp({self.product(left)}, {self.product(right)})"
 
-    def matrix_sum(self, parts: list, shape: tuple) -> str:
-        """Code for ``sum coef_k * product_k`` (``parts`` = [(coef code, Contribution)])."""
+    def matrix_sum(self, parts: list[tuple[str, Any]], shape: tuple[int, int]) -> str:
+        """Code for ``sum coef_k * product_k``.
+
+        Parameters
+        ----------
+        parts : list of tuple
+            ``(coefficient code, Contribution)`` pairs; a contribution with an
+            empty chain is the identity.
+        shape : tuple of int
+            The shape of the sum.
+
+        Returns
+        -------
+        str
+            A Python expression (``zeros(shape)`` for no parts).
+        """
         if not parts:
             return f"zeros({shape})"
         terms = []
