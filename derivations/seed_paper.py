@@ -61,11 +61,11 @@ def section(title, pairs, notes=""):
     return "\n".join(md), f"% {title}\n{tex}\n"
 
 
-def analysis_pairs(a, solve_for=None):
+def analysis_pairs(a, parameter=None):
     pairs = [(rf"H_{{({', '.join(b.labels)})}}", "= " + expr_latex(b.matrix)) for b in a.latent_blocks]
     pairs.append((r"\text{collapse stable}", r"\iff " + expr_latex(a.criterion)))
     try:
-        name = solve_for or a._default_target()
+        name = parameter or a.default_parameter()
         pairs.append((H.spec(name).latex + "_{c}", "= " + expr_latex(a.critical_expression(name))))
     except statvae.AnalysisError:
         pass
@@ -127,7 +127,7 @@ def main():
 
         cov = covariance_from_samples(digits())
         ev = np.linalg.eigvalsh(cov)[::-1]
-        crit = statvae.LinearVAE(64, 8).collapse().critical("sigma2", covariance=cov)
+        crit = statvae.LinearVAE(64, 8).collapse().critical("sigma2", covariance=cov).value
         md += ["## 6. Real data: handwritten digits", "",
                f"Top eigenvalues of the digits covariance (pixels / 16): {', '.join(f'{x:.4f}' for x in ev[:5])}.",
                f"Critical decoder variance of a linear VAE with 8 latents: sigma'^2_c = {crit:.10g} "

@@ -5,7 +5,7 @@ stability of the collapsed point, compute critical hyper-parameters for
 real data, and export every formula as LaTeX.
 
 >>> import statvae
->>> statvae.LinearVAE(3, 2).collapse().critical("sigma2", spectrum=[3.0, 1.7, 0.9])
+>>> statvae.LinearVAE(3, 2).collapse().critical("sigma2", spectrum=[3.0, 1.7, 0.9]).value
 3.0
 """
 

@@ -32,7 +32,7 @@ class VAEModel(Model):
     (1, sigma2)
     >>> m.free_hyper()
     ['sigma2']
-    >>> m.collapse().critical("sigma2", spectrum=[3.0, 2.0, 1.0])
+    >>> m.collapse().critical("sigma2", spectrum=[3.0, 2.0, 1.0]).value
     3.0
     """
 

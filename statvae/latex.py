@@ -91,7 +91,7 @@ def _analysis(a, align: bool) -> str:
         pairs.append((rf"H_{{({', '.join(b.labels)})}}", expr_latex(b.matrix)))
     pairs.append((r"\text{stable} \iff", expr_latex(a.criterion)))
     try:
-        t = a._default_target()
+        t = a.default_parameter()
         from .model import hyper as H
 
         pairs.append((H.spec(t).latex + r"_{c}", expr_latex(a.critical_expression(t))))

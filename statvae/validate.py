@@ -46,7 +46,7 @@ from .errors import AnalysisError, DataError, ModelError, StatvaeError
 
 __all__ = ["TRACK_PARAMETER_LIMIT", "EXPLICIT_HESSIAN_LIMIT", "MEMORY_FRACTION", "PHASE_STEPS_LIMIT",
            "show", "check_model", "check_name", "check_integer", "check_real", "check_flag", "check_seed",
-           "real_array", "check_values", "check_data", "check_solve_for", "check_analysis_data",
+           "real_array", "check_values", "check_data", "check_solve_for", "check_parameter", "check_analysis_data",
            "check_track_call", "check_phase_call", "check_track_options", "nonnegative", "TRACK_OPTION_RULES",
            "check_range", "parameter_count",
            "check_track_size", "check_explicit_size", "available_memory", "check_memory", "check_output_path",
@@ -759,14 +759,14 @@ def check_data(model: Any, data: Any = None, spectrum: Any = None, covariance: A
 
 
 # -- entry points ---------------------------------------------------------------------------------------------
-def check_solve_for(model: Any, solve_for: Any) -> None:
-    """Check ``solve_for`` of an analysis: None (the default parameter) or the name of a hyper-parameter.
+def check_parameter(model: Any, parameter: Any) -> None:
+    """Check the ``parameter`` of an analysis: None (the default parameter) or the name of a hyper-parameter.
 
     Parameters
     ----------
     model : Model
         A statvae model.
-    solve_for : object
+    parameter : object
         The value to check.
 
     Raises
@@ -774,13 +774,17 @@ def check_solve_for(model: Any, solve_for: Any) -> None:
     ModelError
         If it names no hyper-parameter of ``model``.
     """
-    if solve_for is None:
+    if parameter is None:
         return
-    check_hyper_name(model, solve_for, "solve_for", "solve for")
+    check_hyper_name(model, parameter, "parameter", "solve for")
+
+
+#: The old name of :func:`check_parameter`.
+check_solve_for = check_parameter
 
 
 def check_analysis_data(model: Any, spectrum: Any = None, covariance: Any = None, samples: Any = None,
-                        values: Any = None) -> None:
+                        values: Any = None, *, data: Any = None, ddof: Any = None) -> None:
     """Check the data and hyper-parameter values given to ``collapse().critical/stable/crossings/...``.
 
     Parameters
@@ -788,9 +792,13 @@ def check_analysis_data(model: Any, spectrum: Any = None, covariance: Any = None
     model : Model
         A statvae model.
     spectrum, covariance, samples : array_like or None, optional
-        The data, exactly one of them given.
+        The data, exactly one of them (or ``data``) given.
     values : Mapping or None, optional
         Hyper-parameter values by name (None entries allowed).
+    data : array_like or None, optional
+        Any of the three, recognised by shape.
+    ddof : int or None, optional
+        Degrees of freedom removed from the sample count.
 
     Raises
     ------
@@ -799,7 +807,7 @@ def check_analysis_data(model: Any, spectrum: Any = None, covariance: Any = None
     ModelError
         If a value is not a number.
     """
-    check_data(model, None, spectrum, covariance, samples, None)
+    check_data(model, data, spectrum, covariance, samples, ddof)
     for k, v in (values or {}).items():
         if v is not None and isinstance(v, (str, bytes, list, tuple, dict, set, complex, np.ndarray)):
             raise ModelError(f"{k} must be a number, got {show(v)}")

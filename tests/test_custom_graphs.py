@@ -76,7 +76,7 @@ def test_two_correlated_views(scale):
     L = lambda s: np.diag(1 / np.sqrt([s] * 3 + [sy] * 2))
     top = lambda s: np.linalg.eigvalsh(L(s) @ C @ L(s)).max() - 1.0
     a = two_views().collapse()
-    crit = a.critical("sigma2_x", covariance=C, sigma2_y=sy)
+    crit = a.critical("sigma2_x", covariance=C, sigma2_y=sy).value
     expected = brentq(top, 1e-9 * scale, 1e9 * scale, xtol=1e-300, rtol=1e-15)
     assert crit == pytest.approx(expected, rel=1e-10)
     # the per-view eigenvalue the old reduction returned is not the threshold, and stable() knows it
@@ -104,7 +104,7 @@ def test_two_views_track_and_crossings_agree():
                       depth=0)
     pts = [s.parameter for s in d.special_points("branch point", branch=0)]
     assert len(pts) == len(cr)
-    assert np.allclose(sorted(pts), [v for v, _ in cr], rtol=1e-9)
+    assert np.allclose(sorted(pts), [c.value for c in cr], rtol=1e-9)
     assert "confirmed" in d.meta["self_check"]
     assert "latent flips only" in d.meta["basis"]
 
@@ -140,13 +140,13 @@ def test_decoder_bias_with_encoder_blind_to_the_constant(encoder, scale):
     beta = 1.3
     expected = linalg.eigvalsh(cov @ cov, S[1:, 1:]).max() / beta
     a = bias_model(encoder).collapse()
-    crit = a.critical("s", covariance=S, beta=beta)
+    crit = a.critical("s", covariance=S, beta=beta).value
     assert crit == pytest.approx(expected, rel=1e-10)
     assert crit != pytest.approx(np.linalg.eigvalsh(cov).max() / beta, rel=1e-3)  # the old, wrong answer
     # when the encoder also reads the constant it can absorb the mean: the centred spectrum decides
     b = bias_model(encoder, reads_constant=True).collapse()
     assert b.data_form(covariance=S).valid
-    assert b.critical("s", covariance=S, beta=beta) == pytest.approx(np.linalg.eigvalsh(cov).max() / beta, rel=1e-10)
+    assert b.critical("s", covariance=S, beta=beta).value == pytest.approx(np.linalg.eigvalsh(cov).max() / beta, rel=1e-10)
 
 
 def test_conditional_vae_whose_encoder_ignores_x():
@@ -163,7 +163,7 @@ def test_conditional_vae_whose_encoder_ignores_x():
     resid = syy - sxy.T @ np.linalg.solve(sxx, sxy)
     expected = linalg.eigvalsh(resid @ resid, syy).max()
     a = model.collapse()
-    assert a.critical("sigma2", covariance=S) == pytest.approx(expected, rel=1e-10)
+    assert a.critical("sigma2", covariance=S).value == pytest.approx(expected, rel=1e-10)
     spec = {"hyper": {"s": 1.0},
             "variables": [{"name": "x", "dim": 2, "observed": True, "variance": None},
                           {"name": "y", "dim": 3, "observed": True, "variance": "s"},
@@ -177,7 +177,7 @@ def test_conditional_vae_whose_encoder_ignores_x():
     assert not ref_unstable(spec, S)
     # the preset, whose encoder reads x too, is exact with the residual spectrum
     cond = statvae.ConditionalVAE(2, 3, 1)
-    assert cond.collapse().critical("sigma2", covariance=S) == pytest.approx(np.linalg.eigvalsh(resid).max(),
+    assert cond.collapse().critical("sigma2", covariance=S).value == pytest.approx(np.linalg.eigvalsh(resid).max(),
                                                                                rel=1e-10)
 
 
@@ -233,7 +233,7 @@ def test_self_check_catches_a_wrong_block():
     blocks[k] = dataclasses.replace(blocks[k], matrix=wrong)
     bad = CollapseAnalysis(model, dataclasses.replace(st, blocks=blocks))
     spec = [3.0, 2.0, 1.0]
-    assert good.critical("sigma2", spectrum=spec) == 3.0
+    assert good.critical("sigma2", spectrum=spec).value == 3.0
     with pytest.raises(statvae.AnalysisError, match=r"self-check failed.*3\.63.*compiled Hessian"):
         bad.critical("sigma2", spectrum=spec)
     with pytest.raises(statvae.AnalysisError, match="self-check failed"):

@@ -117,7 +117,7 @@ def test_random_graphs_track_locates_the_same_points(desc):
     d = statvae.track(model, covariance=S, parameter=name, start=hi, stop=lo, values=others, depth=0,
                       switching=False)
     located = sorted(s.parameter for s in d.special_points("branch point", branch=0))
-    expected = [c for c, _ in a.crossings(name, covariance=S, **others) if lo * 1.001 < c < hi * 0.999]
+    expected = [c.value for c in a.crossings(name, covariance=S, **others) if lo * 1.001 < c.value < hi * 0.999]
     assert len(located) >= len(expected)
     for c in expected:
         assert min(abs(p - c) for p in located) <= 1e-8 * c, (c, located)

@@ -10,6 +10,7 @@ closed forms give against the compiled Hessian (:mod:`statvae.analysis.selfcheck
 from .collapse import CollapseAnalysis, CriticalPoint, HessianBlock, analyse_collapse
 from .compiled import BlockKey, CompiledCollapse
 from .crossings import Crossing, find_crossings
+from .results import CriticalResult, CrossingResult, ResultStatus
 
 __all__ = ["CollapseAnalysis", "CriticalPoint", "HessianBlock", "analyse_collapse", "BlockKey", "CompiledCollapse",
-           "Crossing", "find_crossings"]
+           "Crossing", "find_crossings", "CriticalResult", "CrossingResult", "ResultStatus"]

@@ -54,17 +54,25 @@ def _fail(what: str, detail: str) -> AnalysisError:
     return AnalysisError(f"self-check failed: {what}, but {detail}; this is a bug in statvae, please report it")
 
 
-def confirm_boundaries(cc: CompiledCollapse, name: str, points: list, nonnegative: bool = False) -> None:
+def confirm_boundaries(cc: CompiledCollapse, name: str, points: list,
+                       nonnegative: bool = False) -> list[tuple[float, float]]:
     """Each ``(value, stable_side)`` must have 0 ascent directions on its stable side and some on the other.
 
     Checked at the smallest offset of :data:`OFFSETS` that resolves the crossing.
+
+    Returns
+    -------
+    list of (float, float)
+        The bracket ``(lo, hi)`` of each value on which the change was seen.
     """
     values = [v for v, _ in points]
+    brackets = []
     for v, side in points:
         first = None
         for lo, hi in _offsets(values, v, nonnegative):
             n_lo, n_hi = cc.index(lo), cc.index(hi)
             if ((n_lo == 0), (n_hi == 0)) == ((side == "below"), (side == "above")):
+                brackets.append((lo, hi))
                 break
             first = first or (lo, hi, n_lo, n_hi)
         else:
@@ -72,21 +80,30 @@ def confirm_boundaries(cc: CompiledCollapse, name: str, points: list, nonnegativ
             raise _fail(f"the analysis puts a critical {name} at {v:.12g} with collapse stable {side} it",
                         f"the compiled Hessian at the collapsed point has {n_lo} ascent direction(s) at "
                         f"{name} = {lo:.12g} and {n_hi} at {hi:.12g}")
+    return brackets
 
 
-def confirm_crossings(cc: CompiledCollapse, name: str, crossings: list, nonnegative: bool = False) -> None:
+def confirm_crossings(cc: CompiledCollapse, name: str, crossings: list,
+                      nonnegative: bool = False) -> list[tuple[float, float]]:
     """At each ``(value, kernel_dim)`` exactly ``kernel_dim`` eigenvalues of the compiled blocks must cross zero.
 
     Checked at the smallest offset of :data:`OFFSETS` that resolves the crossing.
+
+    Returns
+    -------
+    list of (float, float)
+        The bracket ``(lo, hi)`` of each crossing on which the change was seen.
     """
     values = [v for v, _ in crossings]
     copies = cc.copies_vector()
+    brackets = []
     for v, k in crossings:
         first = None
         for lo, hi in _offsets(values, v, nonnegative):
             c_lo, c_hi = cc.count_vector(lo), cc.count_vector(hi)
             moved = int((copies * np.abs(c_hi - c_lo)).sum())  # blocks may cross both ways at once
             if moved == k:
+                brackets.append((lo, hi))
                 break
             first = first or (lo, hi, c_lo, c_hi, moved)
         else:
@@ -95,6 +112,7 @@ def confirm_crossings(cc: CompiledCollapse, name: str, crossings: list, nonnegat
             raise _fail(f"the analysis has {k} Hessian eigenvalue(s) crossing zero at {name} = {v:.12g}",
                         f"the compiled Hessian at the collapsed point has {moved} crossing there ({n_lo} ascent "
                         f"direction(s) at {lo:.12g}, {n_hi} at {hi:.12g})")
+    return brackets
 
 
 def confirm_index(cc: CompiledCollapse, p: float, claimed: int, what: str) -> None:

@@ -28,7 +28,7 @@ def derivation(model, solve_for: str | None = None, explicit: bool = False) -> d
         "critical_parameter": None,
     }
     try:
-        name = solve_for or analysis._default_target()
+        name = solve_for or analysis.default_parameter()
         out["critical_parameter"] = name
         out["critical"] = analysis.critical_expression(name)
     except StatvaeError as exc:

@@ -197,14 +197,13 @@ def _threshold(args) -> int:
     model = build_model(args, dim)
     check_solve_for(model, args.solve_for)
     analysis = model.collapse()
-    name = args.solve_for or analysis._default_target()
-    analysis._target_symbol(name)
+    name = args.solve_for or analysis.default_parameter()
     point = analysis.critical_points(name, **data)
     if len(point) > 1:
         desc_pts = ", ".join(f"{c.value:.10g} (stable {c.stable_side})" for c in point)
         raise StatvaeError(f"collapse changes stability at several values of {name}: {desc_pts}")
     cp = point[0]
-    form = analysis.data_form(**data, solve_for=name) if "covariance" in data else None
+    form = analysis.data_form(**data, parameter=name) if "covariance" in data else None
     canonical = form is None or form.valid
     spectra = form.spectra if form is not None else analysis.spectra(**data)
     # the condition solved for the parameter asked for, every other hyper-parameter at its value
@@ -224,6 +223,9 @@ def _threshold(args) -> int:
             "block": cp.block,
             "mode": cp.mode,
             "method": cp.method,
+            "bracket": list(cp.bracket),
+            "assumptions": list(cp.assumptions),
+            "status": cp.status.value,
             "model": model.kind,
             "data": desc,
             "notes": notes,

@@ -65,13 +65,13 @@ def test_crossings_far_below_the_fit_scale_are_refitted_not_lost():
     cov = _collinear()
     model = statvae.ConditionalVAE(2, 2, 1, weight_decay_enc=0.1)
     analysis = model.collapse()
-    got = analysis.crossings("weight_decay_enc", covariance=cov, sigma2=1e-9)
+    got = [(c.value, c.kernel_dim) for c in analysis.crossings("weight_decay_enc", covariance=cov, sigma2=1e-9)]
     brute = _brute_force_crossings(model, "weight_decay_enc", {"beta": 1.0, "prior_variance": 1.0, "sigma2": 1e-9,
                                                                "weight_decay_dec": 0.0}, cov, 1e-8, 1e-7, n=21)
     assert len(got) == len(brute) == 2
     for (v, k), (a, b, change) in zip(got, brute):
         assert a <= v <= b and k == abs(change)
-    crit = analysis.critical("weight_decay_enc", covariance=cov, sigma2=1e-9)
+    crit = analysis.critical("weight_decay_enc", covariance=cov, sigma2=1e-9).value
     assert crit == got[-1][0]
 
 
@@ -79,6 +79,6 @@ def test_a_cluster_of_equal_eigenvalues_is_one_threshold_its_largest():
     lam = 2.0
     spec = [lam * (1 + 4e-16), lam, lam * (1 - 2e-16), 0.5]
     a = statvae.LinearVAE(4, 2).collapse()
-    assert a.critical(spectrum=spec) == max(spec)
+    assert a.critical(spectrum=spec).value == max(spec)
     cross = a.crossings(spectrum=spec)
-    assert cross[-1] == (max(spec), 6)  # three modes x two latent copies cross together
+    assert (cross[-1].value, cross[-1].kernel_dim) == (max(spec), 6)  # three modes x two latent copies cross together

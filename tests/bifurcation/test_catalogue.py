@@ -67,7 +67,7 @@ def test_linear_vae_branch_points_match_symbolic(encoder):
     spectrum = [3.0, 2.0, 2.0, 0.7]
     d = statvae.track(model, spectrum=spectrum, start=5.0, stop=0.3, depth=1)
     bps = d.special_points("branch point", branch=0)
-    expect = model.collapse().crossings("sigma2", spectrum=spectrum)
+    expect = [(c.value, c.kernel_dim) for c in model.collapse().crossings("sigma2", spectrum=spectrum)]
     assert [(round(s.parameter, 9), s.kernel_dim) for s in bps] == [(round(v, 9), k) for v, k in expect]
     for s, (v, k) in zip(bps, expect):
         assert abs(s.parameter - v) <= 1e-10 * v and s.status == "located"
@@ -79,12 +79,12 @@ def test_weight_decay_thresholds_come_from_the_symbolic_layer():
     spectrum = [2.5, 1.2, 0.6]
     d = statvae.track(model, spectrum=spectrum, start=4.0, stop=0.1, depth=0)
     got = [(s.parameter, s.kernel_dim) for s in d.special_points("branch point", branch=0)]
-    expect = model.collapse().crossings("sigma2", spectrum=spectrum)
+    expect = [(c.value, c.kernel_dim) for c in model.collapse().crossings("sigma2", spectrum=spectrum)]
     assert len(got) == len(expect)
     for (g, kg), (e, ke) in zip(got, expect):
         assert abs(g - e) <= 1e-10 * e and kg == ke
     # the symbolic critical value is where the tracker's collapsed branch loses stability
-    crit = model.collapse().critical("sigma2", spectrum=spectrum)
+    crit = model.collapse().critical("sigma2", spectrum=spectrum).value
     assert [s for s in d.special_points("branch point", branch=0) if s.info["stability_change"]][0].parameter \
         == pytest.approx(crit, rel=1e-10)
 
@@ -92,8 +92,8 @@ def test_weight_decay_thresholds_come_from_the_symbolic_layer():
 def test_hierarchical_and_beta_continuation():
     model = statvae.HierarchicalVAE(3, (2, 1), betas=(None, 2.0), sigma2=1.0)
     d = statvae.track(model, spectrum=[2.0, 1.5, 0.5], parameter="beta1", start=0.2, stop=1.9, depth=0)
-    expect = [c for c in model.collapse().crossings("beta1", spectrum=[2.0, 1.5, 0.5], sigma2=1.0)
-              if 0.2 < c[0] < 1.9]
+    expect = [(c.value, c.kernel_dim) for c in model.collapse().crossings("beta1", spectrum=[2.0, 1.5, 0.5], sigma2=1.0)
+              if 0.2 < c.value < 1.9]
     got = [(s.parameter, s.kernel_dim) for s in d.special_points("branch point", branch=0)]
     assert [k for _, k in got] == [k for _, k in expect]
     for (g, _), (e, _) in zip(got, expect):
@@ -107,6 +107,6 @@ def test_conditional_without_canonical_basis_tracks_in_the_raw_basis():
     model = statvae.ConditionalVAE(2, 2, 1, weight_decay_enc=0.3)
     d = statvae.track(model, covariance=cov, start=2.0, stop=0.01)
     got = [(s.parameter, s.kernel_dim) for s in d.special_points("branch point", branch=0)]
-    expect = model.collapse().crossings("sigma2", covariance=cov)
+    expect = [(c.value, c.kernel_dim) for c in model.collapse().crossings("sigma2", covariance=cov)]
     assert [k for _, k in got] == [k for _, k in expect]
     np.testing.assert_allclose([g for g, _ in got], [e for e, _ in expect], rtol=1e-10)

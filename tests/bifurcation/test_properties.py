@@ -38,7 +38,7 @@ def test_located_points_are_stationary_singular_and_index_jumps_by_kernel(spec, 
                                                                           s.parameter)).max())
         if s.branch == 0:
             assert abs(s.index_change) == s.kernel_dim
-    crossings = model.collapse().crossings("sigma2", spectrum=spec)
+    crossings = [(c.value, c.kernel_dim) for c in model.collapse().crossings("sigma2", spectrum=spec)]
     got = d.special_points("branch point", branch=0)
     assert [k for _, k in crossings] == [s.kernel_dim for s in got]
     np.testing.assert_allclose([s.parameter for s in got], [v for v, _ in crossings], rtol=1e-10)

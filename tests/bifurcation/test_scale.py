@@ -18,7 +18,7 @@ def test_digits_every_branch_point_located_against_symbolic():
     d = statvae.track(model, covariance=cov, start=1.0, stop=0.05)
     elapsed = time.perf_counter() - t
     got = d.special_points("branch point", branch=0)
-    expect = [c for c in model.collapse().crossings("sigma2", covariance=cov) if 0.05 < c[0] < 1.0]
+    expect = [(c.value, c.kernel_dim) for c in model.collapse().crossings("sigma2", covariance=cov) if 0.05 < c.value < 1.0]
     assert len(got) == len(expect) == 18
     for s, (v, k) in zip(got, expect):
         assert abs(s.parameter - v) <= 1e-10 * v
@@ -38,7 +38,7 @@ def test_synthetic_784_with_16_latents():
     t = time.perf_counter()
     d = statvae.track(model, covariance=cov, start=6.0, stop=0.5)
     elapsed = time.perf_counter() - t
-    expect = [c for c in model.collapse().crossings("sigma2", covariance=cov) if 0.5 < c[0] < 6.0]
+    expect = [(c.value, c.kernel_dim) for c in model.collapse().crossings("sigma2", covariance=cov) if 0.5 < c.value < 6.0]
     got = d.special_points("branch point", branch=0)
     assert [s.kernel_dim for s in got] == [k for _, k in expect]
     np.testing.assert_allclose([s.parameter for s in got], [v for v, _ in expect], rtol=1e-10)

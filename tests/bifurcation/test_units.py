@@ -115,10 +115,10 @@ def test_critical_and_crossings_are_the_same_in_any_units(name, k):
         values = {n: v * c ** (-e) for n, (v, e) in vals.items()}
         a = make().collapse()
         try:
-            crit = a.critical(par, covariance=C0 * c, **values) * c ** e_p
+            crit = a.critical(par, covariance=C0 * c, **values).value * c ** e_p
         except AnalysisError as exc:
             crit = str(exc)
-        cross = [(v * c ** e_p, n) for v, n in a.crossings(par, covariance=C0 * c, **values)]
+        cross = [(r.value * c ** e_p, r.kernel_dim) for r in a.crossings(par, covariance=C0 * c, **values)]
         out.append((crit, cross))
     (c0, x0), (c1, x1) = out
     if isinstance(c0, str):

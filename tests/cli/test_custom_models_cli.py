@@ -79,7 +79,7 @@ def test_derive_and_track_read_a_model_file(tmp_path, capsys):
     assert code == 0, err
     pts = [p["parameter"] for p in json.loads(out)["special_points"] if p["branch"] == 0]
     cr = load_model(TWOVIEW).collapse().crossings("sigma2_x", covariance=np.load(path))
-    assert np.allclose(sorted(pts), [v for v, _ in cr if 0.05 < v < 20], rtol=1e-9)
+    assert np.allclose(sorted(pts), [c.value for c in cr if 0.05 < c.value < 20], rtol=1e-9)
 
 
 @pytest.mark.parametrize("args,needle", [
@@ -146,7 +146,7 @@ def test_track_explains_latents_beyond_the_data(capsys):
     assert len(d["notes"]) == 1 and "1 stay collapsed" in d["notes"][0]
     # the collapsed branch has one branch point per eigenvalue, each with a kernel of one data mode
     # times the 3 latent coordinates it may pair with (the count the analysis gives independently)
-    want = statvae.LinearVAE(2, 3).collapse().crossings(spectrum=[3, 2])
+    want = [(c.value, c.kernel_dim) for c in statvae.LinearVAE(2, 3).collapse().crossings(spectrum=[3, 2])]
     got = sorted((s["parameter"], s["kernel_dim"]) for s in d["special_points"]
                  if s["kind"] == "branch point" and s["branch"] == 0)
     assert [k for _, k in got] == [k for _, k in want]

@@ -35,7 +35,7 @@ def test_unset_values_are_symbols_and_numbers_are_exact():
 
 def test_latent_dim_larger_than_data_dim_is_legal():
     a = statvae.LinearVAE(2, 5).collapse()
-    assert a.critical("sigma2", spectrum=[2.0, 1.0]) == 2.0
+    assert a.critical("sigma2", spectrum=[2.0, 1.0]).value == 2.0
 
 
 @pytest.mark.parametrize("call,needle", [
@@ -85,7 +85,7 @@ def test_custom_graph_is_analysed():
     g = _custom_graph([Map("W2", "z1", "z2", "inference"), Map("U2", "z2", "z1", "generative")])
     m = VAEModel(g, {"beta1": 1, "beta2": 2, "prior_variance": 1})
     a = m.collapse()
-    assert a.critical("sigma2", spectrum=[3, 2, 1]) == 3.0
+    assert a.critical("sigma2", spectrum=[3, 2, 1]).value == 3.0
 
 
 @pytest.mark.parametrize("maps,needle", [

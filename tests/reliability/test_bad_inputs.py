@@ -485,7 +485,7 @@ def _loci(**kw):
 
 
 def _crit(**kw):
-    return _m().collapse().critical(**kw)
+    return _m().collapse().critical(**kw).value
 
 
 SPEC3 = [3.0, 2.0, 1.0]
@@ -537,11 +537,11 @@ API_CASES = [
     ("critical spectrum negative", lambda: _crit(spectrum=[3, -2, 1])),
     ("critical spectrum empty", lambda: _crit(spectrum=[])),
     ("critical spectrum too long", lambda: _crit(spectrum=[4, 3, 2, 1])),
-    ("critical dict missing variable", lambda: _c().collapse().critical(spectrum={"x": [1.0]})),
-    ("critical dict int key", lambda: _c().collapse().critical(spectrum={1: [1.0], "x": [1], "y": [1, 2]})),
-    ("critical dict extra key", lambda: _c().collapse().critical(spectrum={"x": [1], "y": [2, 1], "q": [1]})),
-    ("critical dict str value", lambda: _c().collapse().critical(spectrum={"x": "a", "y": [1, 2]})),
-    ("critical dict complex value", lambda: _c().collapse().critical(spectrum={"x": [1j], "y": [1, 2]})),
+    ("critical dict missing variable", lambda: _c().collapse().critical(spectrum={"x": [1.0]}).value),
+    ("critical dict int key", lambda: _c().collapse().critical(spectrum={1: [1.0], "x": [1], "y": [1, 2]}).value),
+    ("critical dict extra key", lambda: _c().collapse().critical(spectrum={"x": [1], "y": [2, 1], "q": [1]}).value),
+    ("critical dict str value", lambda: _c().collapse().critical(spectrum={"x": "a", "y": [1, 2]}).value),
+    ("critical dict complex value", lambda: _c().collapse().critical(spectrum={"x": [1j], "y": [1, 2]}).value),
     ("critical covariance 3-D", lambda: _crit(covariance=np.ones((3, 3, 3)))),
     ("critical covariance complex", lambda: _crit(covariance=np.eye(3) * (1 + 1j))),
     ("critical covariance str", lambda: _crit(covariance="eye")),
@@ -557,15 +557,18 @@ API_CASES = [
     ("critical two data", lambda: _crit(spectrum=SPEC3, covariance=np.eye(3))),
     ("critical no data", lambda: _crit()),
     # analyses: parameters
-    ("critical solve_for int", lambda: _crit(solve_for=5, spectrum=SPEC3)),
-    ("critical solve_for list", lambda: _crit(solve_for=["sigma2"], spectrum=SPEC3)),
-    ("critical solve_for empty", lambda: _crit(solve_for="", spectrum=SPEC3)),
-    ("critical solve_for unknown", lambda: _crit(solve_for="gamma", spectrum=SPEC3)),
-    ("critical value str", lambda: _crit(solve_for="beta", spectrum=SPEC3, sigma2="x")),
-    ("critical value list", lambda: _crit(solve_for="beta", spectrum=SPEC3, sigma2=[1])),
-    ("critical value None", lambda: _crit(solve_for="beta", spectrum=SPEC3, sigma2=None)),
-    ("critical value negative", lambda: _crit(solve_for="beta", spectrum=SPEC3, sigma2=-1)),
-    ("critical value unknown", lambda: _crit(solve_for="beta", spectrum=SPEC3, sigma2=1, gamma=2)),
+    ("critical parameter int", lambda: _crit(parameter=5, spectrum=SPEC3)),
+    ("critical parameter list", lambda: _crit(parameter=["sigma2"], spectrum=SPEC3)),
+    ("critical parameter empty", lambda: _crit(parameter="", spectrum=SPEC3)),
+    ("critical parameter unknown", lambda: _crit(parameter="gamma", spectrum=SPEC3)),
+    ("critical value str", lambda: _crit(parameter="beta", spectrum=SPEC3, sigma2="x")),
+    ("critical value list", lambda: _crit(parameter="beta", spectrum=SPEC3, sigma2=[1])),
+    ("critical value None", lambda: _crit(parameter="beta", spectrum=SPEC3, sigma2=None)),
+    ("critical value negative", lambda: _crit(parameter="beta", spectrum=SPEC3, sigma2=-1)),
+    ("critical value unknown", lambda: _crit(parameter="beta", spectrum=SPEC3, sigma2=1, gamma=2)),
+    ("critical values not a dict", lambda: _crit(parameter="beta", spectrum=SPEC3, values=[("sigma2", 1)])),
+    ("critical value given twice", lambda: _crit(parameter="beta", spectrum=SPEC3, values={"sigma2": 1}, sigma2=1)),
+    ("critical unknown in values", lambda: _crit(parameter="beta", spectrum=SPEC3, values={"sigma2": 1, "gamma": 2})),
     ("critical_expression empty", lambda: _m().collapse().critical_expression("")),
     ("critical_expression list", lambda: _m().collapse().critical_expression(["beta"])),
     pytest.param("critical huge spectrum", lambda: _crit(spectrum=[1e308, 1e308, 1]), id="critical huge spectrum",
@@ -575,7 +578,7 @@ API_CASES = [
     ("stable sigma2 complex", lambda: _m().collapse().stable(spectrum=SPEC3, sigma2=2j)),
     ("stable spectrum complex", lambda: _m().collapse().stable(spectrum=[3j, 2, 1], sigma2=2)),
     ("crossings column spectrum", lambda: _m().collapse().crossings(spectrum=[[3], [2], [1]])),
-    ("crossings solve_for dict", lambda: _m().collapse().crossings({"a": 1}, spectrum=SPEC3)),
+    ("crossings parameter dict", lambda: _m().collapse().crossings({"a": 1}, spectrum=SPEC3)),
     # track
     ("track model None", lambda: statvae.track(None, spectrum=SPEC3, start=4, stop=0.5)),
     ("track model str", lambda: _track(model="linear")),

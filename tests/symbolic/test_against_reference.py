@@ -142,7 +142,7 @@ def test_critical_value_matches_reference_bisection(cfg, data):
     analysis = statvae_model(cfg, free=name).collapse()
     others = {k: v for k, v in cfg["hyper"].items() if k != name}
     try:
-        crit = analysis.critical(name, covariance=cov, **others)
+        crit = analysis.critical(name, covariance=cov, **others).value
     except statvae.AnalysisError as exc:
         # statvae says stability does not change: the reference must agree on a wide range
         assume("several" not in str(exc))
@@ -168,9 +168,9 @@ def test_conditional_with_encoder_weight_decay_and_correlated_data():
                    hyper={"sigma2": 1.0, "beta": 0.8, "prior_variance": 1.0, "weight_decay_enc": 0.25 * (trial + 1),
                           "weight_decay_dec": 0.1})
         analysis = statvae_model(cfg, free="sigma2").collapse()
-        assert not analysis.data_form(covariance=cov, solve_for="sigma2").valid
+        assert not analysis.data_form(covariance=cov, parameter="sigma2").valid
         others = {k: v for k, v in cfg["hyper"].items() if k != "sigma2"}
-        crit = analysis.critical("sigma2", covariance=cov, **others)
+        crit = analysis.critical("sigma2", covariance=cov, **others).value
         expected = ref.critical_by_bisection(lambda v: reference_problem(cfg, cov, sigma2=v), crit / 3, crit * 3)
         assert crit == pytest.approx(expected, rel=1e-8)
 
@@ -183,4 +183,4 @@ def test_plain_model_critical_sigma2_is_xi_max_over_beta(N, n, beta, values):
     spectrum = (values * N)[:N]
     assume(max(spectrum) > 0)
     a = statvae.LinearVAE(N, n, beta=beta).collapse()
-    assert a.critical("sigma2", spectrum=spectrum) == pytest.approx(max(spectrum) / beta, rel=1e-14)
+    assert a.critical("sigma2", spectrum=spectrum).value == pytest.approx(max(spectrum) / beta, rel=1e-14)

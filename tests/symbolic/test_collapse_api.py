@@ -84,4 +84,4 @@ def test_hierarchical_equal_betas_flat_block_is_degenerate_not_unstable():
     a = statvae.HierarchicalVAE(3, (2, 1)).collapse()
     assert [b.labels for b in a.degenerate_blocks] == [["U^{(2)}_{jk}", "W^{(2)}_{kj}"]]
     assert a.stable(spectrum=[1, 0.5, 0.2], sigma2=2)
-    assert a.critical("sigma2", spectrum=[1, 0.5, 0.2]) == 1.0
+    assert a.critical("sigma2", spectrum=[1, 0.5, 0.2]).value == 1.0
