@@ -24,8 +24,24 @@ def explicit_source(model: Model, backend: str = "auto", hessian: bool = True) -
     The generated functions take ``(theta, S, *hyper)``: the flat parameter
     vector, the joint covariance of the observed variables, and the
     hyper-parameters in ``meta["hyper"]`` order.
+
+    Parameters
+    ----------
+    model : Model
+        The model, at its dimensions.
+    backend : {"auto", "sympy", "symengine"}, optional
+        Who differentiates (see :func:`statvae.symbolic.derivatives.resolve_backend`).
+    hessian : bool, optional
+        Whether to generate ``hessian`` (the costliest part).
+
+    Returns
+    -------
+    tuple
+        ``(source, meta)``: the Python source, and ``meta`` with ``args``,
+        ``hyper`` and ``parameters`` (names in argument order).
     """
     obj = build_objective(model, "explicit", substitute=False)
+    assert obj.parameters is not None, "the explicit form has explicit parameters"
     params = obj.parameters.symbols
     hyper = [H.symbol(n) for n in model.values]
     grad = list(sym_gradient(obj.total, params, backend=backend))
@@ -34,14 +50,14 @@ def explicit_source(model: Model, backend: str = "auto", hessian: bool = True) -
     printer = ScalarPrinter({"order": "none"})
     header_args = ["theta", "S"] + [h.name for h in hyper]
 
-    def unpack_lines():
+    def unpack_lines() -> list[str]:
         lines = [f"{', '.join(s.name for s in params)}, = theta"]
         for a in range(k):
             for b in range(a, k):
                 lines.append(f"{cov_syms[a][b].name} = S[{a}][{b}]")
         return lines
 
-    def emit(name, exprs, shape):
+    def emit(name: str, exprs: list[sp.Expr], shape: str) -> str:
         clines, outs = scalar_code(exprs, prefix="k", printer=printer)
         body = unpack_lines() + clines
         if shape == "scalar":

@@ -9,6 +9,8 @@ products (O(N^2 n) for the plain model), not like the number of entries.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sympy as sp
 
 from ..model import hyper as H
@@ -18,7 +20,7 @@ from ..symbolic.objective import build_objective
 from ..symbolic.parameters import learned_variance_symbol, scale_symbol
 from .codegen import ChainProgram, ScalarPrinter
 from ..model.layout import Layout
-from .tracepoly import Contribution, expand_objective
+from .tracepoly import Contribution, TracePolynomial, expand_objective
 
 __all__ = ["matrix_source", "trace_polynomial"]
 
@@ -27,12 +29,26 @@ def _data_name(a: str, b: str) -> str:
     return f"S__{a}__{b}"  # variable names never contain "__" (see check_identifier)
 
 
-def trace_polynomial(model: Model):
-    """The model's objective as a :class:`~statvae.numeric.tracepoly.TracePolynomial`."""
+def trace_polynomial(model: Model) -> tuple[TracePolynomial, dict[str, sp.Symbol]]:
+    """The model's objective as a :class:`~statvae.numeric.tracepoly.TracePolynomial`.
+
+    Parameters
+    ----------
+    model : Model
+        The model (dimensions stay symbolic).
+
+    Returns
+    -------
+    tuple
+        The trace polynomial, and the dimension symbol of each variable by name.
+    """
     g = model.graph
     obj = build_objective(model, "matrix", substitute=False)
     obs = g.observed()
-    names, symmetric, shapes, matrices = {}, set(), {}, {}
+    names: dict[str, str] = {}
+    symmetric: set[str] = set()
+    shapes: dict[str, tuple[Any, Any]] = {}
+    matrices: dict[str, tuple[Any, Any]] = {}
     dims = {v.name: dim_symbol(v) for v in g.variables()}
     for a in obs:
         for b in obs:
@@ -47,6 +63,7 @@ def trace_polynomial(model: Model):
         shapes[m.name] = matrices[m.name] = (dims[m.target], dims[m.source])
     scalars = []
     for z in g.latents():
+        assert z.covariance_name is not None, "validation fills in covariance_name"
         if z.encoder in ("diagonal", "full"):
             names[block_latex(z.covariance_name)] = z.covariance_name
             shapes[z.covariance_name] = matrices[z.covariance_name] = (dims[z.name], dims[z.name])
@@ -63,9 +80,17 @@ def trace_polynomial(model: Model):
 def matrix_source(model: Model) -> tuple[str, dict]:
     """Generate the matrix-path source for ``model`` at its dimensions.
 
-    Returns ``(source, meta)``; ``meta["args"]`` documents the argument order
-    of the generated functions ``value``, ``gradient``, ``hvp`` and
-    ``dgrad_<hyper>``.
+    Parameters
+    ----------
+    model : Model
+        The model, at its dimensions.
+
+    Returns
+    -------
+    tuple
+        ``(source, meta)``; ``meta["args"]`` documents the argument order
+        of the generated functions ``value``, ``gradient``, ``hvp`` and
+        ``dgrad_<hyper>``.
     """
     tp, dims = trace_polynomial(model)
     g = model.graph
@@ -84,7 +109,7 @@ def matrix_source(model: Model) -> tuple[str, dict]:
     printer = ScalarPrinter({"order": "none"})
     blocks_out = [b for b in layout.blocks]
 
-    def merged(items):
+    def merged(items: Any) -> list[tuple[Any, Any]]:
         """Sum coefficients of identical chains: [(coef, chain, sign)] -> [(coef, chain)]."""
         acc: dict = {}
         for coef, chain, sign in items:
@@ -106,7 +131,7 @@ def matrix_source(model: Model) -> tuple[str, dict]:
             return f"logdet({term.matrix})"
         return "1"
 
-    def emit(fname, fargs, build):
+    def emit(fname: str, fargs: list[str], build: Any) -> str:
         prog = ChainProgram(shapes, tp.symmetric)
         coefs: list = []
 

@@ -75,7 +75,7 @@ class Objective:
     terms: dict
     parameters: ParameterSet | None
     data_symbols: list
-    covariance: object
+    covariance: Any
     kl: dict = field(default_factory=dict)
 
     @property
