@@ -27,6 +27,7 @@ explicit-entry path on a small model before trusting it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import sympy as sp
 
@@ -46,14 +47,45 @@ class Factor:
     name: str
     t: bool = False
 
-    def transpose(self, symmetric: frozenset) -> Factor:
+    def transpose(self, symmetric: frozenset[str]) -> Factor:
+        """The transposed factor (itself for a symmetric matrix).
+
+        Parameters
+        ----------
+        symmetric : frozenset of str
+            Names of symmetric matrices.
+
+        Returns
+        -------
+        Factor
+            The transpose.
+        """
         return self if self.name in symmetric else Factor(self.name, not self.t)
 
     def __repr__(self) -> str:
         return self.name + ("'" if self.t else "")
 
 
-def transpose_chain(chain: tuple, symmetric: frozenset) -> tuple:
+def transpose_chain(chain: tuple[Factor, ...], symmetric: frozenset[str]) -> tuple[Factor, ...]:
+    """The chain of the transposed product: factors reversed and transposed.
+
+    Parameters
+    ----------
+    chain : tuple of Factor
+        The factors, left to right.
+    symmetric : frozenset of str
+        Names of symmetric matrices.
+
+    Returns
+    -------
+    tuple of Factor
+        The chain of ``product(chain)^T``.
+
+    Examples
+    --------
+    >>> transpose_chain((Factor("W"), Factor("S__x__x")), frozenset({"S__x__x"}))
+    (S__x__x, W')
+    """
     return tuple(f.transpose(symmetric) for f in reversed(chain))
 
 
@@ -89,6 +121,7 @@ class TracePolynomial:
     Attributes
     ----------
     terms : list of Term
+        The terms of the objective.
     matrices : dict
         Matrix parameter name -> shape (rows, cols), sympy dimension symbols allowed.
     scalars : list of sympy.Symbol
@@ -106,8 +139,19 @@ class TracePolynomial:
     shapes: dict = field(default_factory=dict)
 
     # -- first derivatives --------------------------------------------------
-    def matrix_gradient(self, name: str) -> list:
-        """Contributions whose sum is ``dL/dX`` for the matrix parameter ``X`` (as a full matrix)."""
+    def matrix_gradient(self, name: str) -> list[Contribution]:
+        """Contributions whose sum is ``dL/dX`` for the matrix parameter ``X`` (as a full matrix).
+
+        Parameters
+        ----------
+        name : str
+            A matrix parameter.
+
+        Returns
+        -------
+        list of Contribution
+            The contributions of every term that contains ``X``.
+        """
         out = []
         for term in self.terms:
             if term.kind == "trace":
@@ -124,8 +168,19 @@ class TracePolynomial:
                 out.append(Contribution(term.coef, (Factor("inv_" + name),), eye=None))
         return out
 
-    def scalar_gradient(self, symbol: sp.Symbol) -> list:
-        """``(d coef/d s, term)`` pairs whose sum of ``coef' * value(term)`` is ``dL/ds``."""
+    def scalar_gradient(self, symbol: sp.Symbol) -> list[tuple[sp.Expr, Term]]:
+        """``(d coef/d s, term)`` pairs whose sum of ``coef' * value(term)`` is ``dL/ds``.
+
+        Parameters
+        ----------
+        symbol : sympy.Symbol
+            A scalar parameter or hyper-parameter ``s``.
+
+        Returns
+        -------
+        list of tuple
+            One pair per term whose coefficient depends on ``s``.
+        """
         out = []
         for term in self.terms:
             d = sp.diff(term.coef, symbol)
@@ -134,9 +189,21 @@ class TracePolynomial:
         return out
 
     # -- second derivatives along a direction -----------------------------------
-    def chain_directional(self, chain: tuple) -> list:
-        """``d/dt product(chain)(theta + t v)`` as signed chains (directions are ``d<name>``)."""
-        out = []
+    def chain_directional(self, chain: tuple[Factor, ...]) -> list[tuple[int, tuple[Factor, ...]]]:
+        """``d/dt product(chain)(theta + t v)`` as signed chains (directions are ``d<name>``).
+
+        Parameters
+        ----------
+        chain : tuple of Factor
+            The factors, left to right.
+
+        Returns
+        -------
+        list of tuple
+            ``(sign, chain)`` pairs: one per parameter factor (replaced by its
+            direction), and ``-inv_X dX inv_X`` per inverse.
+        """
+        out: list[tuple[int, tuple[Factor, ...]]] = []
         for q, f in enumerate(chain):
             if f.name in self.matrices:
                 out.append((1, chain[:q] + (Factor("d" + f.name, f.t),) + chain[q + 1:]))
@@ -145,12 +212,25 @@ class TracePolynomial:
                 out.append((-1, chain[:q] + (Factor(f.name), Factor("d" + m), Factor(f.name)) + chain[q + 1:]))
         return out
 
-    def coef_directional(self, coef: sp.Expr, directions: dict) -> sp.Expr:
-        """``sum_s d coef/d s * ds`` for scalar parameters ``s`` (``directions``: s -> symbol ds)."""
+    def coef_directional(self, coef: sp.Expr, directions: dict[sp.Symbol, sp.Symbol]) -> sp.Expr:
+        """``sum_s d coef/d s * ds`` for scalar parameters ``s``.
+
+        Parameters
+        ----------
+        coef : sympy.Expr
+            A coefficient.
+        directions : dict
+            Scalar parameter ``s`` -> the symbol ``ds`` of its direction.
+
+        Returns
+        -------
+        sympy.Expr
+            The directional derivative of ``coef``.
+        """
         return sp.Add(*[sp.diff(coef, s) * ds for s, ds in directions.items()])
 
 
-def _expand(expr, symmetric: frozenset, names: dict):
+def _expand(expr: Any, symmetric: frozenset[str], names: dict[str, str]) -> list[tuple[Any, tuple[Factor, ...], Any]]:
     """Expand a matrix expression into ``[(coef, chain, eye_size)]``."""
     if isinstance(expr, sp.MatrixSymbol):
         return [(sp.Integer(1), (Factor(names[expr.name]),), None)]
@@ -161,13 +241,13 @@ def _expand(expr, symmetric: frozenset, names: dict):
     if isinstance(expr, sp.Transpose):
         return [(c, transpose_chain(ch, symmetric), e) for c, ch, e in _expand(expr.arg, symmetric, names)]
     if isinstance(expr, sp.MatAdd):
-        out = []
+        out: list[tuple[Any, tuple[Factor, ...], Any]] = []
         for a in expr.args:
             out += _expand(a, symmetric, names)
         return out
     if isinstance(expr, sp.MatMul):
         coef = sp.Integer(1)
-        items = [(sp.Integer(1), (), None)]
+        items: list[tuple[Any, tuple[Factor, ...], Any]] = [(sp.Integer(1), (), None)]
         for a in expr.args:
             if not getattr(a, "is_Matrix", False):
                 coef = coef * a
@@ -182,8 +262,8 @@ def _expand(expr, symmetric: frozenset, names: dict):
     raise StatvaeError(f"cannot expand matrix expression of type {type(expr).__name__}: {expr}")
 
 
-def expand_objective(total: sp.Expr, names: dict, symmetric: frozenset, shapes: dict, matrices: dict,
-                     scalars: list) -> TracePolynomial:
+def expand_objective(total: sp.Expr, names: dict[str, str], symmetric: frozenset[str], shapes: dict[str, Any],
+                     matrices: dict[str, Any], scalars: list[sp.Symbol]) -> TracePolynomial:
     """Turn a matrix-form objective into a :class:`TracePolynomial`.
 
     Parameters
@@ -196,6 +276,17 @@ def expand_objective(total: sp.Expr, names: dict, symmetric: frozenset, shapes: 
         Internal names of symmetric matrices.
     shapes, matrices, scalars
         See :class:`TracePolynomial`.
+
+    Returns
+    -------
+    TracePolynomial
+        The terms and the rules to differentiate them.
+
+    Raises
+    ------
+    StatvaeError
+        If a term is not linear in traces and log-determinants, or has a
+        matrix expression that cannot be expanded.
     """
     terms = []
     for t in sp.Add.make_args(sp.expand(total)):
