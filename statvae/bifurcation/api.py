@@ -12,7 +12,8 @@ on other branches index changes are recorded with their bracketing step.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -96,6 +97,51 @@ class TrackRun:
     options: ContinuationOptions
 
 
+@dataclass
+class BranchJob:
+    """A branch waiting to be followed: where it starts, in which fixed-point subspace, and whence.
+
+    Attributes
+    ----------
+    theta : numpy.ndarray
+        Its first stationary point.
+    p : float
+        The parameter there.
+    span : Span
+        The symmetry-breaking characters of the branch (its fixed-point subspace).
+    direction : float
+        +1 or -1: the way the parameter moves first.
+    parent : int or None
+        The branch it emanates from.
+    origin : int or None
+        The special point it emanates from.
+    depth : int
+        Generations of branch switching.
+    label : str
+    prefix : PointRecord or None
+        The branch point itself, prepended to the branch's points.
+    """
+
+    theta: np.ndarray
+    p: float
+    span: Any
+    direction: float
+    parent: int | None = None
+    origin: int | None = None
+    depth: int = 0
+    label: str = "start"
+    prefix: Any = None
+
+
+@dataclass
+class _PointScratch:
+    """What the driver keeps for a branch point between switching and the derivatives (never saved)."""
+
+    parent_subspace: Any = None
+    parent_rows: list = field(default_factory=list)
+    sampled: bool = False
+
+
 def run_tracker(problem, theta0, start: float, stop: float, opts: ContinuationOptions, progress=None,
                 meta: dict | None = None, label: str = "start") -> BifurcationDiagram:
     """The generic driver: any problem with the tracker interface, from a stationary point ``theta0``.
@@ -113,24 +159,24 @@ def run_tracker(problem, theta0, start: float, stop: float, opts: ContinuationOp
                                                   "options": {k: v for k, v in opts.__dict__.items()}})
     direction = 1.0 if stop > start else -1.0
     span0 = problem.characters.span_of(theta0)
-    queue = [dict(theta=theta0, p=start, span=span0, direction=direction, parent=None, origin=None, depth=0,
-                  label=label, prefix=None)]
+    queue = [BranchJob(theta0, start, span0, direction, label=label)]
+    scratch: dict[int, _PointScratch] = {}
     while queue and len(diagram.branches) < opts.max_branches:
         job = queue.pop(0)
         bid = len(diagram.branches)
-        say(f"branch {bid} ({job['label']}) from {parameter} = {job['p']:.6g}")
-        run = continue_branch(problem, job["theta"], job["p"], job["span"], job["direction"], opts,
+        say(f"branch {bid} ({job.label}) from {parameter} = {job.p:.6g}")
+        run = continue_branch(problem, job.theta, job.p, job.span, job.direction, opts,
                               progress=lambda p, b=bid: say(f"branch {b}: {parameter} = {p:.6g}"))
         if not run.points:
             continue
-        if job["prefix"] is not None:  # the branch starts at its branch point
-            run.points.insert(0, job["prefix"])
+        if job.prefix is not None:  # the branch starts at its branch point
+            run.points.insert(0, job.prefix)
             run.events = [(kind, k + 1) for kind, k in run.events]
         branch = _branch_table(problem, bid, job, run, opts)
         stable_somewhere = bool((branch.index == 0).any())
-        precise = job["depth"] == 0 or stable_somewhere
-        if job["origin"] is not None and _duplicate(diagram, branch, job["origin"]):
-            pt = diagram.points[job["origin"]]
+        precise = job.depth == 0 or stable_somewhere
+        if job.origin is not None and _duplicate(diagram, branch, job.origin):
+            pt = diagram.points[job.origin]
             pt.info["symmetric_copies"] = pt.info.get("symmetric_copies", 0) + 1
             continue
         diagram.branches[bid] = branch
@@ -139,15 +185,15 @@ def run_tracker(problem, theta0, start: float, stop: float, opts: ContinuationOp
             if kind == "branch point" and k in folds:
                 continue  # the index change of a fold itself (the branch turns back), not a branch point
             if kind == "fold":
-                sp = locate_fold(problem, run, k, job["span"], opts, len(diagram.points))
+                sp = locate_fold(problem, run, k, job.span, opts, len(diagram.points))
                 if sp is not None:
                     sp.branch = bid
                     diagram.points[sp.id] = sp
                 continue
-            if job["prefix"] is not None and k == 1 and run.points[0].index == run.points[1].index:
+            if job.prefix is not None and k == 1 and run.points[0].index == run.points[1].index:
                 continue
             if precise:
-                found = locate_branch_points(problem, run, k, job["span"], opts, len(diagram.points))
+                found = locate_branch_points(problem, run, k, job.span, opts, len(diagram.points))
             else:
                 found = [_detected(problem, run, k, len(diagram.points))]
             before, after = run.points[k - 1].index, run.points[k].index
@@ -158,16 +204,16 @@ def run_tracker(problem, theta0, start: float, stop: float, opts: ContinuationOp
                 diagram.points[sp.id] = sp
                 # follow: every generation up to `depth`; beyond it, the stable path only
                 # (children of a point where a stable branch loses stability)
-                follow = opts.switching and (job["depth"] < opts.depth or loses)
+                follow = opts.switching and (job.depth < opts.depth or loses)
                 if sp.status != "detected" and follow:
-                    queue += _switch(problem, diagram, sp, job, run, opts, say)
+                    queue += _switch(problem, sp, job, run, opts, scratch.setdefault(sp.id, _PointScratch()))
     diagram.meta["seconds"] = time.perf_counter() - t0
     diagram.meta["evaluations"] = getattr(problem, "evaluations", None)
     if getattr(problem, "units", None) is not None:
         from .rescale import diagram_to_user
 
-        diagram_to_user(diagram, problem)
-    _derivatives_and_exponents(getattr(problem, "observables_user", problem.observables), diagram)
+        diagram_to_user(diagram, problem, scratch)
+    _derivatives_and_exponents(getattr(problem, "observables_user", problem.observables), diagram, scratch)
     return diagram
 
 
@@ -189,8 +235,7 @@ def _branch_table(problem, bid, job, run, opts) -> Branch:
         data[key] = np.array([o[key] for o in obs], dtype=float)
     data["newton_iterations"] = np.array([pt.newton for pt in run.points], dtype=float)
     theta = np.array([pt.theta for pt in run.points]) if opts.store_parameters else None
-    label = job["label"]
-    return Branch(bid, job["parent"], job["origin"], label, job["span"].generators(), ps, index, data, theta,
+    return Branch(bid, job.parent, job.origin, job.label, job.span.generators(), ps, index, data, theta,
                   run.stop_reason)
 
 
@@ -213,11 +258,11 @@ def _duplicate(diagram, branch, origin) -> bool:
     return False
 
 
-def _switch(problem, diagram, sp, job, run, opts, say) -> list:
+def _switch(problem, sp, job: BranchJob, run, opts, scratch: _PointScratch) -> list[BranchJob]:
     """Jobs for the branches emanating from ``sp`` (one per symmetry class)."""
     from .continuation import PointRecord
 
-    span = job["span"]
+    span = job.span
     S = span.fixed_subspace()
 
     def parent_at(p):
@@ -226,7 +271,7 @@ def _switch(problem, diagram, sp, job, run, opts, say) -> list:
         return th
 
     jobs = []
-    sp.info["parent_subspace"] = S
+    scratch.parent_subspace = S
     cands = candidates(span, sp)
     sp.info["candidates"] = len(cands)
     sp.info["branches"] = []
@@ -258,15 +303,14 @@ def _switch(problem, diagram, sp, job, run, opts, say) -> list:
 
         ine = inertia(problem, sp.theta, sp.parameter, new_span)
         inert_prefix.index, inert_prefix.counts = ine.index, ine.counts()
-        _near_threshold(problem, sp, t, coeffs, new_span, kind, opts, info)
-        jobs.append(dict(theta=th0, p=p0, span=new_span, direction=direction, parent=sp.branch,
-                         origin=sp.id, depth=job["depth"] + 1,
-                         label=(job["label"] + " + " if job["label"] != "collapsed" else "")
-                         + problem.characters.describe(key), prefix=inert_prefix))
+        _near_threshold(problem, sp, t, coeffs, new_span, kind, opts, info, scratch)
+        jobs.append(BranchJob(th0, p0, new_span, direction, parent=sp.branch, origin=sp.id, depth=job.depth + 1,
+                              label=(job.label + " + " if job.label != "collapsed" else "")
+                              + problem.characters.describe(key), prefix=inert_prefix))
     return jobs
 
 
-def _near_threshold(problem, sp, t, coeffs, new_span, kind, opts, info):
+def _near_threshold(problem, sp, t, coeffs, new_span, kind, opts, info, scratch: _PointScratch) -> None:
     """Sample the new branch at |p - p*| = p* 10^-4 ... 10^-1 for exponents and one-sided derivatives."""
     S = new_span.fixed_subspace()
     sign = -np.sign(coeffs["c_ap"] * coeffs["c3"]) if kind == "pitchfork" else 1.0
@@ -298,7 +342,7 @@ def _near_threshold(problem, sp, t, coeffs, new_span, kind, opts, info):
         rows.append({"p": p, "order_parameter": float(abs((th - sp.theta) @ t)),
                      "kl_total": o["kl_total"], "elbo": o["elbo"]})
     info["near_threshold"] = rows
-    if "parent_near_threshold" not in sp.info:
+    if not scratch.sampled:
         # the parent branch on both sides of the point, for its one-sided derivatives
         prow = []
         for side in (-1.0, 1.0):
@@ -306,12 +350,12 @@ def _near_threshold(problem, sp, t, coeffs, new_span, kind, opts, info):
                 p = sp.parameter + side * rel * scale
                 if not opts.p_min <= p <= opts.p_max:
                     continue
-                th, _, ok = correct_at(problem, sp.theta, p, sp.info["parent_subspace"], opts.newton_tol,
+                th, _, ok = correct_at(problem, sp.theta, p, scratch.parent_subspace, opts.newton_tol,
                                        opts.max_newton)
                 if ok:
                     o = problem.observables(th, p)
                     prow.append({"p": p, "kl_total": o["kl_total"], "elbo": o["elbo"]})
-        sp.info["parent_near_threshold"] = prow
+        scratch.parent_rows, scratch.sampled = prow, True
 
 
 def _fit_slope(x, y):
@@ -322,7 +366,7 @@ def _fit_slope(x, y):
     return float(np.polyfit(np.log(x[ok]), np.log(y[ok]), 1)[0])
 
 
-def _derivatives_and_exponents(observables, diagram):
+def _derivatives_and_exponents(observables, diagram, scratch: dict | None = None) -> None:
     """One-sided derivatives of KL and ELBO, their jumps, and critical exponents at located branch points.
 
     ``observables(theta, p)`` in the diagram's (user) units.
@@ -336,8 +380,7 @@ def _derivatives_and_exponents(observables, diagram):
         p0 = sp.parameter
         base = observables(sp.theta, p0)
         res = {}
-        prow = sp.info.pop("parent_near_threshold", [])
-        sp.info.pop("parent_subspace", None)
+        prow = (scratch or {}).get(sp.id, _PointScratch()).parent_rows
         for q in ("kl_total", "elbo"):
             res[q] = {}
             for side, name in ((-1, "parent_below"), (1, "parent_above")):

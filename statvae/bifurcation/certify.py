@@ -11,20 +11,87 @@ The certified value agrees with the float one to the float precision.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
-from ..errors import AnalysisError
+from ..errors import AnalysisError, DataError
 from ..numeric.bundle import EXPLICIT_MAX_PARAMETERS
 
-__all__ = ["certify_point"]
+__all__ = ["Certificate", "certify_point"]
 
 
-def certify_point(model, diagram, point_id: int, dps: int = 30) -> dict:
-    """Re-locate special point ``point_id`` of ``diagram`` with ``dps`` digits.
+@dataclass(frozen=True)
+class Certificate:
+    """A branch point re-located in high-precision arithmetic.
 
-    Returns ``{"value": str, "digits": dps, "difference": float}`` and marks the
-    point ``certified``.  Only for branch points with a kernel block and for
-    models small enough for the explicit-entry path.
+    Attributes
+    ----------
+    value : str
+        The parameter value to ``digits`` significant digits (a decimal string:
+        no float rounding).
+    digits : int
+    difference : float
+        ``|certified - located|``: how far the float location was off.
+
+    Examples
+    --------
+    >>> c = Certificate("1.00000000000000000000000000000", 30, 2e-16)
+    >>> Certificate.from_dict(c.to_dict()) == c
+    True
+    """
+
+    value: str
+    digits: int
+    difference: float
+
+    def to_dict(self) -> dict:
+        """The saved form (``info["certified"]`` of the point)."""
+        return {"value": self.value, "digits": self.digits, "difference": self.difference}
+
+    @classmethod
+    def from_dict(cls, d: Any) -> Certificate:
+        """Inverse of :meth:`to_dict`; a malformed entry raises :class:`~statvae.errors.DataError`."""
+        try:
+            return cls(str(d["value"]), int(d["digits"]), float(d["difference"]))
+        except (KeyError, TypeError, ValueError):
+            raise DataError(f"a certificate needs value, digits and difference, got {d!r}") from None
+
+    def mpf(self) -> Any:
+        """The value as an mpmath number at ``digits`` digits."""
+        import mpmath
+
+        with mpmath.workdps(self.digits + 5):
+            return mpmath.mpf(self.value)
+
+
+def certify_point(model: Any, diagram: Any, point_id: int, dps: int = 30) -> Certificate:
+    """Re-locate special point ``point_id`` of ``diagram`` with ``dps`` digits and mark it ``certified``.
+
+    Only for branch points with a kernel block and for models small enough for
+    the explicit-entry path.
+
+    Parameters
+    ----------
+    model : Model
+        The model the diagram was computed for.
+    diagram : BifurcationDiagram
+    point_id : int
+        A located branch point of ``diagram``.
+    dps : int
+        Decimal digits.
+
+    Returns
+    -------
+    Certificate
+        Also stored in the point's ``info["certified"]`` (and saved with it).
+
+    Raises
+    ------
+    AnalysisError
+        If the point is not a located branch point, the model is too large,
+        the data have no canonical form, or the crossing does not change sign.
     """
 
     sp_ = diagram.points[point_id]
@@ -60,17 +127,17 @@ def certify_point(model, diagram, point_id: int, dps: int = 30) -> dict:
 
     theta0 = [mp.mpf(float(x)) for x in sp_.theta]
 
+    bound = f.bind(covariance=cov, **vals, **{diagram.parameter: 1.0})
+
     def stationary(p):
-        b = f.bind(covariance=cov, **vals, **{diagram.parameter: 1.0})
-        b._hyper_args = [mp.mpf(p) if n == diagram.parameter else mp.mpf(float(vals[n]))
-                         for n in model.values]
+        b = bound.with_hyper(**{diagram.parameter: mp.mpf(p)})  # every digit of p kept
         th = np.array(theta0, dtype=object)
         for _ in range(60):
-            g = b._call("gradient", th)
+            g = b.gradient(th)
             gs = [g[i] for i in S]
             if max(abs(x) for x in gs) < mp.mpf(10) ** (-(dps + 5)):
                 break
-            h = b._call("hessian", th)
+            h = b.hessian(th)
             hs = mp.matrix([[h[i][j] for j in S] for i in S])
             step = mp.lu_solve(hs, mp.matrix([-x for x in gs]))
             for k, i in enumerate(S):
@@ -79,7 +146,7 @@ def certify_point(model, diagram, point_id: int, dps: int = 30) -> dict:
 
     def crossing(p):
         b, th = stationary(p)
-        h = b._call("hessian", th)
+        h = b.hessian(th)
         hb = mp.matrix([[h[i][j] for j in block] for i in block])
         return min(mp.eigsy(hb, eigvals_only=True), key=lambda e: abs(e))  # the crossing one, signed
 
@@ -101,6 +168,7 @@ def certify_point(model, diagram, point_id: int, dps: int = 30) -> dict:
             break
     value = (a + c) / 2
     text = mp.nstr(value, dps)
+    cert = Certificate(text, dps, float(abs(value - sp_.parameter)))
     sp_.status = "certified"
-    sp_.info["certified"] = {"value": text, "digits": dps, "difference": float(abs(value - sp_.parameter))}
-    return sp_.info["certified"]
+    sp_.info["certified"] = cert.to_dict()
+    return cert

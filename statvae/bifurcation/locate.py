@@ -17,6 +17,8 @@ p-component of the tangent as a function of arclength.
 
 from __future__ import annotations
 
+from typing import Any
+
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -113,10 +115,24 @@ class SpecialPoint:
             raise DataError(f"a special point is a {' or a '.join(k.value for k in PointKind)} with status "
                             f"{', '.join(s.value for s in PointStatus)}; got {self.kind!r} / {self.status!r}") from None
 
-    def __setattr__(self, name, value) -> None:
+    def __setattr__(self, name: str, value: Any) -> None:
         if name == "status" and not isinstance(value, PointStatus):
             value = PointStatus(value)
         super().__setattr__(name, value)
+
+    @property
+    def certificate(self) -> Any:
+        """The :class:`~statvae.bifurcation.certify.Certificate` of a certified point, else None."""
+        from .certify import Certificate
+
+        d = self.info.get("certified")
+        return None if d is None else Certificate.from_dict(d)
+
+    @property
+    def stability_change(self) -> bool | None:
+        """Whether a stable branch gains or loses stability here (None where not recorded)."""
+        v = self.info.get("stability_change")
+        return None if v is None else bool(v)
 
 
 def _sparse(v, tol=1e-12):

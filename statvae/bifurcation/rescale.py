@@ -13,6 +13,8 @@ normalised coordinates of the run, which ``meta["units"]`` records.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .locate import _sparse
@@ -20,8 +22,17 @@ from .locate import _sparse
 __all__ = ["diagram_to_user"]
 
 
-def diagram_to_user(diagram, problem) -> None:
-    """Rewrite ``diagram`` (in place) from ``problem``'s internal units to the user's."""
+def diagram_to_user(diagram: Any, problem: Any, scratch: dict | None = None) -> None:
+    """Rewrite ``diagram`` (in place) from ``problem``'s internal units to the user's.
+
+    Parameters
+    ----------
+    diagram : BifurcationDiagram
+    problem : ContinuationProblem
+        Carries the :class:`~statvae.data.units.Units` of the run.
+    scratch : dict, optional
+        The driver's per-point samples (point id -> record with ``parent_rows``), rescaled too.
+    """
     units = problem.units
     diagram.meta["units"] = units.to_dict()
     if units.identity:
@@ -57,8 +68,8 @@ def diagram_to_user(diagram, problem) -> None:
                 out.append(w / np.linalg.norm(w))
             sp.info["kernel_vectors"] = out
             sp.kernel = [_sparse(w) for w in out]
-        for rows_key in ("parent_near_threshold",):
-            for r in sp.info.get(rows_key, []):
+        if scratch and sp.id in scratch:  # the driver's samples of the parent branch near the point
+            for r in scratch[sp.id].parent_rows:
                 r["p"] = p_out(r["p"])
         for br in sp.info.get("branches", []):
             for r in br.get("near_threshold", []):

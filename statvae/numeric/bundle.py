@@ -574,7 +574,8 @@ class BoundObjective:
         Parameters
         ----------
         **hyper
-            New values by hyper-parameter name.
+            New values by hyper-parameter name (on the mpmath backend an mpmath number keeps all
+            its digits).
 
         Returns
         -------
@@ -590,6 +591,8 @@ class BoundObjective:
 
         new = copy.copy(self)
         new.hyper = dict(self.hyper)
+        exact = dict(getattr(self, "_exact", {}))
+        mp = self.owner.mp
         for n, v in hyper.items():
             if n not in new.hyper:
                 raise ModelError(f"{n} is not a hyper-parameter of this model")
@@ -597,17 +600,21 @@ class BoundObjective:
             if not (a >= 0 if H.spec(n).nonnegative else a > 0) or not np.isfinite(a):
                 raise ModelError(f"{n} must be {'>= 0' if H.spec(n).nonnegative else '> 0'}, got {v!r}")
             new.hyper[n] = a
-        mp = self.owner.mp
+            if mp is not None:  # an mpmath number keeps every digit on the mpmath backend
+                exact[n] = v if isinstance(v, mp.mpf) else mp.mpf(a)
+            else:
+                exact.pop(n, None)
+        new._exact = exact
         conv = (lambda x: _to_mp(mp, x)) if mp is not None else (lambda x: x)
-        new._hyper_args = [conv(new.hyper[n]) for n in self.owner.hyper_order]
+        new._hyper_args = [exact[n] if n in exact else conv(new.hyper[n]) for n in self.owner.hyper_order]
         return new
 
     # -- helpers ----------------------------------------------------------------
     def _theta(self, theta):
         """Validated theta (converted for mpmath) and its blocks."""
         t, blocks = self.owner.layout.check_unpack(theta)
-        if self.owner.mp is not None:
-            t = _to_mp(self.owner.mp, t)
+        if self.owner.mp is not None:  # validated in floats; evaluated from the given numbers (mpf kept exact)
+            t = _to_mp(self.owner.mp, theta)
             blocks = self.owner.layout.unpack(t)
         return t, blocks
 

@@ -31,3 +31,15 @@ def test_unknown_kind_or_status_is_refused():
     with pytest.raises(ValueError):
         s.status = "guessed"
     assert np.isfinite(s.parameter)
+
+
+def test_points_keep_no_driver_scratch_and_expose_typed_views():
+    """The driver's working state (parent subspace, parent samples) stays out of the saved info."""
+    d = statvae.track(statvae.LinearVAE(3, 2), spectrum=[3.0, 2.0, 1.0], start=4.0, stop=0.5, depth=1)
+    pts = d.special_points("branch point")
+    assert pts
+    for s in pts:
+        assert not {"parent_subspace", "parent_near_threshold"} & set(s.info)
+        assert s.certificate is None
+        assert s.stability_change in (True, False)
+    assert [s.stability_change for s in d.special_points("branch point", branch=0)] == [False, False, True]

@@ -122,3 +122,6 @@ def test_certification_to_30_digits():
     for s, exact in zip(d.special_points("branch point", branch=0), ["0.8", "1.6", "2.4"]):
         assert s.status == "certified"
         assert abs(mpmath.mpf(s.info["certified"]["value"]) - mpmath.mpf(exact)) < mpmath.mpf(10) ** -29
+        cert = s.certificate  # the typed view of the saved entry
+        assert cert.digits == 30 and abs(cert.mpf() - mpmath.mpf(exact)) < mpmath.mpf(10) ** -29
+        assert cert.difference < 1e-12 * float(exact)
