@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ..model.vae import Model
     from .units import Units
 
-__all__ = ["TrackData", "ResolvedData", "resolve_data", "resolve_spectra", "spectrum_dict", "known_values"]
+__all__ = ["TrackData", "ResolvedData", "data_kind", "resolve_data", "resolve_spectra", "spectrum_dict", "known_values"]
 
 
 @dataclass
@@ -148,6 +148,32 @@ def spectrum_dict(model: Model, spectrum: Any) -> dict[str, np.ndarray]:
     return out
 
 
+def data_kind(data: Any) -> str:
+    """What ``data=`` is taken for, by shape: 1-D a spectrum, square symmetric a covariance, else samples.
+
+    Parameters
+    ----------
+    data : array_like
+        The numbers (validated later, as the kind they are taken for).
+
+    Returns
+    -------
+    str
+        ``"spectrum"``, ``"covariance"`` or ``"samples"``.
+
+    Examples
+    --------
+    >>> data_kind([3.0, 1.0]), data_kind([[2.0, 1.0], [1.0, 2.0]]), data_kind([[1.0, 2.0], [3.0, 4.0]])
+    ('spectrum', 'covariance', 'samples')
+    """
+    a = np.asarray(data, dtype=float)
+    if a.ndim == 1:
+        return "spectrum"
+    if a.ndim == 2 and a.shape[0] == a.shape[1] and np.allclose(a, a.T):
+        return "covariance"
+    return "samples"
+
+
 def resolve_data(model: Model, data: Any = None, spectrum: Any = None, covariance: Any = None,
                  samples: Any = None, ddof: int = 1, parameter: str | None = None,
                  values: dict[str, Any] | None = None) -> TrackData:
@@ -188,12 +214,8 @@ def resolve_data(model: Model, data: Any = None, spectrum: Any = None, covarianc
         raise DataError("give the data once: a spectrum, a covariance or samples")
     if data is not None:
         a = np.asarray(data, dtype=float)
-        if a.ndim == 1:
-            spectrum = a
-        elif a.ndim == 2 and a.shape[0] == a.shape[1] and np.allclose(a, a.T):
-            covariance = a
-        else:
-            samples = a
+        kind = data_kind(a)
+        spectrum, covariance, samples = (a if kind == k else None for k in ("spectrum", "covariance", "samples"))
     if samples is not None:
         covariance = covariance_from_samples(samples, ddof)
     if covariance is not None:
