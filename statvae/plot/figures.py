@@ -6,11 +6,18 @@ Every function takes a result object (or a saved file loaded with its
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import StatvaeError
+
+if TYPE_CHECKING:
+    from ..bifurcation.diagram import BifurcationDiagram
+    from ..bifurcation.phase import PhaseDiagram
 
 __all__ = ["plot_diagram", "plot_observables", "plot_phase_diagram", "save_figure", "stable_path"]
 
@@ -57,11 +64,35 @@ def _segments(x, y, stable):
     return out
 
 
-def plot_diagram(diagram, observable: str = "kl_total", ax=None, max_branches: int = 40, legend: bool = True):
+def plot_diagram(diagram: BifurcationDiagram, observable: str = "kl_total", ax: Any = None,
+                 max_branches: int = 40, legend: bool = True) -> Any:
     """Bifurcation diagram: ``observable`` against the parameter on every branch.
 
     Stable parts (Morse index 0) solid, unstable dashed; branch points as
     circles, folds as squares.
+
+    Parameters
+    ----------
+    diagram : BifurcationDiagram
+        A tracked (or loaded) diagram.
+    observable : str, optional
+        A recorded observable, or ``"order_parameter"`` (the largest decoder column norm).
+    ax : matplotlib.axes.Axes, optional
+        Where to draw (default: a new figure).
+    max_branches : int, optional
+        Draw at most this many branches.
+    legend : bool, optional
+        Add a legend (only for 12 branches or fewer).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+
+    Raises
+    ------
+    StatvaeError
+        If matplotlib is not installed or the observable was not recorded.
     """
     plt = _plt()
     if ax is None:
@@ -98,8 +129,26 @@ def plot_diagram(diagram, observable: str = "kl_total", ax=None, max_branches: i
     return ax
 
 
-def stable_path(diagram, observable: str):
-    """The observable of the stable state (Morse index 0) as a function of the parameter."""
+def stable_path(diagram: BifurcationDiagram, observable: str) -> tuple[np.ndarray, np.ndarray]:
+    """The observable of the stable state (Morse index 0) as a function of the parameter.
+
+    Parameters
+    ----------
+    diagram : BifurcationDiagram
+        A tracked (or loaded) diagram.
+    observable : str
+        A recorded observable, or ``"order_parameter"``.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The parameter values (ascending) and the observable, over the stable points of every branch.
+
+    Raises
+    ------
+    StatvaeError
+        If the observable was not recorded.
+    """
     xs, ys = [], []
     for b in diagram.branches.values():
         y = _series(b, observable)
@@ -113,8 +162,29 @@ def stable_path(diagram, observable: str):
     return x[order], y[order]
 
 
-def plot_observables(diagram, observables=("elbo", "kl_total", "order_parameter"), axes=None):
-    """Observables of the stable state against the parameter, located branch points marked (the kinks)."""
+def plot_observables(diagram: BifurcationDiagram,
+                     observables: Sequence[str] = ("elbo", "kl_total", "order_parameter"), axes: Any = None) -> Any:
+    """Observables of the stable state against the parameter, located branch points marked (the kinks).
+
+    Parameters
+    ----------
+    diagram : BifurcationDiagram
+        A tracked (or loaded) diagram.
+    observables : sequence of str, optional
+        One panel per observable (see :func:`stable_path`).
+    axes : array of matplotlib.axes.Axes, optional
+        One per observable (default: a new figure).
+
+    Returns
+    -------
+    numpy.ndarray
+        The axes drawn on.
+
+    Raises
+    ------
+    StatvaeError
+        If matplotlib is not installed or an observable was not recorded.
+    """
     plt = _plt()
     if axes is None:
         _, axes = plt.subplots(len(observables), 1, figsize=(7, 2.4 * len(observables)), sharex=True)
@@ -132,8 +202,26 @@ def plot_observables(diagram, observables=("elbo", "kl_total", "order_parameter"
     return axes
 
 
-def plot_phase_diagram(phase, ax=None):
-    """Loci of branch points in a two-parameter plane; collapse is stable above the first one."""
+def plot_phase_diagram(phase: PhaseDiagram, ax: Any = None) -> Any:
+    """Loci of branch points in a two-parameter plane; collapse is stable above the first one.
+
+    Parameters
+    ----------
+    phase : PhaseDiagram
+        A computed (or loaded) phase diagram.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw (default: a new figure).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+
+    Raises
+    ------
+    StatvaeError
+        If matplotlib is not installed.
+    """
     plt = _plt()
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4.5))
@@ -154,14 +242,32 @@ def plot_phase_diagram(phase, ax=None):
     return ax
 
 
-def _sorted(loc):
+def _sorted(loc: Any) -> tuple[np.ndarray, np.ndarray]:
     x, y = np.asarray(loc["along"], float), np.asarray(loc["parameter"], float)
     order = np.argsort(x)
     return x[order], y[order]
 
 
-def save_figure(ax, path) -> Path:
-    """Save the figure holding ``ax`` (or an array of axes) as PNG or PDF."""
+def save_figure(ax: Any, path: str | os.PathLike[str]) -> Path:
+    """Save the figure holding ``ax`` (or an array of axes) as PNG, PDF or SVG, and close it.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes or array of them
+        Axes of the figure.
+    path : str or os.PathLike
+        The file; its suffix (``.png``, ``.pdf`` or ``.svg``) sets the format.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    StatvaeError
+        For another suffix, or if matplotlib is not installed.
+    """
     path = Path(path)
     if path.suffix.lower() not in (".png", ".pdf", ".svg"):
         raise StatvaeError(f"figures are saved as .png, .pdf or .svg, got {path.name}")
