@@ -520,6 +520,9 @@ class BoundObjective:
         For an unknown hyper-parameter, or one without a valid value.
     """
 
+    #: mpmath numbers given to :meth:`with_hyper`, kept with all their digits (set by it; absent until then).
+    _exact: dict[str, Any]
+
     def __init__(self, owner: CompiledObjective, covariance: Any, spectrum: Any, hyper: dict[str, Any]) -> None:
         self.owner = owner
         model = owner.model
