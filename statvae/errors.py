@@ -13,7 +13,7 @@ __all__ = ["StatvaeError", "ModelError", "DataError", "AnalysisError", "CacheWar
 class StatvaeError(ValueError):
     """Base class of every error statvae raises on bad input or failed analysis."""
 
-    def __init__(self, message: str):
+    def __init__(self, message: str) -> None:
         # keep messages on one line: the CLI prints them verbatim
         super().__init__(" ".join(str(message).split()))
 

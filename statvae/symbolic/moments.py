@@ -198,7 +198,13 @@ class ExplicitAlgebra(Algebra):
 
 
 class MatrixAlgebra(Algebra):
-    """Operations on sympy matrix expressions with symbolic sizes (display only)."""
+    """Operations on sympy matrix expressions with symbolic sizes (display only).
+
+    Parameters
+    ----------
+    dims : dict
+        Variable name -> its symbolic dimension.
+    """
 
     explicit = False
     log = staticmethod(sp.log)
