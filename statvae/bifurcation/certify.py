@@ -156,17 +156,24 @@ def certify_point(model: Any, diagram: Any, point_id: int, dps: int = 30) -> Cer
     fa, fc = crossing(a), crossing(c)
     if fa * fc > 0:
         raise AnalysisError("certification failed: the crossing eigenvalue does not change sign in the bracket")
+    value = None
     for _ in range(400):  # Illinois (regula falsi) to dps digits
         m = (a * fc - c * fa) / (fc - fa)
         fm = crossing(m)
+        if fm == 0:  # an exact zero: the bracket would stop shrinking around it
+            value = m
+            break
         if fm * fc < 0:
             a, fa = c, fc
         else:
             fa = fa / 2
         c, fc = m, fm
         if abs(c - a) < mp.mpf(10) ** (-dps) * abs(m):
+            value = (a + c) / 2
             break
-    value = (a + c) / 2
+    if value is None:
+        raise AnalysisError(f"certification failed: the bracket of point {point_id} did not shrink to {dps} digits "
+                            f"in 400 steps (it is [{mp.nstr(min(a, c), dps)}, {mp.nstr(max(a, c), dps)}])")
     text = mp.nstr(value, dps)
     cert = Certificate(text, dps, float(abs(value - sp_.parameter)))
     sp_.status = "certified"
