@@ -105,26 +105,12 @@ class Characters(CharacterTable):
             return 1 << bit[(var, i)] if (var, i) in bit else 0
 
         self.latent_bits = {v.name: [bit[(v.name, i)] for i in range(v.dim)] for v in g.latents()}
-        maps = {m.name: m for m in g.maps()}
-        owner = {z.covariance_name: z.name for z in g.latents()}
         chars = []
-        for b in self.layout.blocks:
-            if b.kind == "map":
-                m = maps[b.name]
-                r, c = b.shape
-                for i in range(r):
-                    for j in range(c):
-                        chars.append(bitof(m.target, i) ^ bitof(m.source, j))
-            elif b.kind == "diagonal":
-                chars.extend([0] * b.size)
-            elif b.kind == "full":
-                z = owner[b.name]
-                n = b.shape[0]
-                for j in range(n):
-                    for k in range(j, n):
-                        chars.append(bitof(z, j) ^ bitof(z, k))
-            else:
-                chars.append(0)
+        for e in self.layout.entries():  # an entry flips with the coordinates it touches an odd number of times
+            c = 0
+            for var, i in e.coords:
+                c ^= bitof(var, i)
+            chars.append(c)
         self.chars = chars
 
 

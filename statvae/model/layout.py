@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import StatvaeError
 
-__all__ = ["ParameterError", "Block", "Layout"]
+__all__ = ["ParameterError", "Block", "Entry", "Layout", "scale_name"]
 
 
 class ParameterError(StatvaeError):
@@ -42,14 +42,74 @@ class Block:
     shape: tuple
     offset: int
     size: int
+    axes: tuple = ()
 
     @property
     def slice(self) -> slice:
+        """The block's positions in the flat vector."""
         return slice(self.offset, self.offset + self.size)
 
     @property
     def is_scalar(self) -> bool:
+        """Whether the block is one number (an isotropic scale or a learned variance)."""
         return self.kind in ("isotropic", "variance")
+
+    def entries(self) -> list[Entry]:
+        """The block's free entries in vector order (the one definition of that order).
+
+        Returns
+        -------
+        list of Entry
+        """
+        if self.kind == "map":
+            r, c = self.shape
+            pos = [(i, j) for i in range(r) for j in range(c)]
+        elif self.kind == "diagonal":
+            pos = [(j, j) for j in range(self.shape[0])]
+        elif self.kind == "full":
+            n = self.shape[0]
+            pos = [(j, k) for j in range(n) for k in range(j, n)]
+        else:
+            return [Entry(self.name, self.offset, (), ())]
+        rows, cols = self.axes
+        return [Entry(self.name, self.offset + k, (i, j), ((rows, i), (cols, j))) for k, (i, j) in enumerate(pos)]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One entry of the flat parameter vector.
+
+    Attributes
+    ----------
+    block : str
+        The block it belongs to.
+    position : int
+        Its index in the flat vector.
+    index : tuple of int
+        ``(row, column)`` inside the block (``()`` for a scalar block).
+    coords : tuple of (str, int)
+        The coordinates (variable, 0-based index) of its row and column: the
+        decoder entry ``W[i, j]`` touches ``(x, i)`` and ``(z, j)``, the encoder
+        covariance entry ``D[j, k]`` touches ``(z, j)`` and ``(z, k)``; a
+        scalar touches nothing.  Flipping the sign of a coordinate flips the
+        entries that touch it an odd number of times.
+    """
+
+    block: str
+    position: int
+    index: tuple
+    coords: tuple
+
+
+def scale_name(covariance_name: str) -> str:
+    """The parameter name of an isotropic encoder scale (``D`` -> ``d``, ``D1`` -> ``d1``).
+
+    Examples
+    --------
+    >>> scale_name("D1")
+    'd1'
+    """
+    return "d" + covariance_name[1:]
 
 
 class Layout:
@@ -71,25 +131,25 @@ class Layout:
         g = model.graph
         blocks, off = [], 0
 
-        def add(name, kind, shape, size):
+        def add(name, kind, shape, size, axes=()):
             nonlocal off
-            blocks.append(Block(name, kind, shape, off, size))
+            blocks.append(Block(name, kind, shape, off, size, axes))
             off += size
 
         for m in g.maps():
             r, c = g.variable(m.target).dim, g.variable(m.source).dim
-            add(m.name, "map", (r, c), r * c)
+            add(m.name, "map", (r, c), r * c, (m.target, m.source))
         for z in g.latents():
             n = z.dim
             if z.encoder == "diagonal":
-                add(z.covariance_name, "diagonal", (n, n), n)
+                add(z.covariance_name, "diagonal", (n, n), n, (z.name, z.name))
             elif z.encoder == "full":
-                add(z.covariance_name, "full", (n, n), n * (n + 1) // 2)
+                add(z.covariance_name, "full", (n, n), n * (n + 1) // 2, (z.name, z.name))
             elif z.encoder == "isotropic":
-                add(_scale_name(z.covariance_name), "isotropic", (), 1)
+                add(scale_name(z.covariance_name), "isotropic", (), 1, (z.name,))
         for v in g.variables():
             if v.variance == "learned":
-                add(g.learned_variance_name(v.name), "variance", (), 1)
+                add(g.learned_variance_name(v.name), "variance", (), 1, (v.name,))
         self.blocks: list[Block] = blocks
         self.by_name = {b.name: b for b in blocks}
         self.size = off
@@ -99,18 +159,22 @@ class Layout:
 
     def labels(self) -> list[str]:
         """A name per entry of the flat vector (``W[0,1]``, ``D[1,1]``, ``sigma2``), 0-based indices."""
-        out = []
-        for b in self.blocks:
-            if b.kind == "map":
-                out += [f"{b.name}[{i},{j}]" for i in range(b.shape[0]) for j in range(b.shape[1])]
-            elif b.kind == "diagonal":
-                out += [f"{b.name}[{j},{j}]" for j in range(b.shape[0])]
-            elif b.kind == "full":
-                n = b.shape[0]
-                out += [f"{b.name}[{j},{k}]" for j in range(n) for k in range(j, n)]
-            else:
-                out.append(b.name)
-        return out
+        return [f"{e.block}[{e.index[0]},{e.index[1]}]" if e.index else e.block for e in self.entries()]
+
+    def entries(self) -> list[Entry]:
+        """Every entry of the flat vector, in order, with the coordinates it touches.
+
+        Returns
+        -------
+        list of Entry
+
+        Examples
+        --------
+        >>> import statvae
+        >>> [(e.block, e.index, e.coords) for e in Layout(statvae.LinearVAE(1, 1)).entries()]
+        [('W', (0, 0), (('x', 0), ('z', 0))), ('V', (0, 0), (('z', 0), ('x', 0))), ('D', (0, 0), (('z', 0), ('z', 0)))]
+        """
+        return [e for b in self.blocks for e in b.entries()]
 
     def describe(self) -> str:
         """One line per block: name, kind, shape and position."""
@@ -236,6 +300,3 @@ class Layout:
     def describe_short(self) -> str:
         return ", ".join(f"{b.name}: {b.size}" for b in self.blocks)
 
-
-def _scale_name(cov: str) -> str:
-    return "d" + cov[1:]

@@ -21,6 +21,7 @@ import sympy as sp
 from ..model import hyper as H
 from .names import register_latex
 from ..model.graph import Variable
+from ..model.layout import Layout, scale_name
 from ..model.vae import Model
 
 __all__ = ["ParamEntry", "ParamBlock", "ParameterSet", "build_parameters"]
@@ -132,7 +133,7 @@ def _split_latex_name(block: str) -> str:
 
 def scale_symbol(latent: Variable) -> sp.Symbol:
     """Symbol of an isotropic encoder scale ``d`` (``D = d I``)."""
-    name = "d" + latent.covariance_name[1:]
+    name = scale_name(latent.covariance_name)
     tex = "d" if len(name) == 1 else f"d_{{{name[1:]}}}"
     return named_symbol(name, tex, positive=True)
 
@@ -146,46 +147,64 @@ def learned_variance_symbol(graph, var: Variable) -> sp.Symbol:
 
 
 def build_parameters(model: Model) -> ParameterSet:
-    """Create the explicit-entry parameters of ``model`` (its current dimensions)."""
+    """Create the explicit-entry parameters of ``model`` (its current dimensions).
+
+    The entries, their order and the coordinates they touch come from
+    :class:`statvae.model.layout.Layout` (the one definition of the flat
+    vector); here each entry gets its sympy symbol.
+
+    Parameters
+    ----------
+    model : Model
+
+    Returns
+    -------
+    ParameterSet
+    """
     g = model.graph
+    lay = Layout(model)
     blocks: list[ParamBlock] = []
+
+    def entries_of(name: str, symbol_of) -> tuple[list[ParamEntry], sp.Matrix]:
+        b = lay.by_name[name]
+        mat = sp.zeros(*b.shape)
+        out = []
+        for e in b.entries():
+            s = symbol_of(e)
+            mat[e.index] = s
+            if e.index[0] != e.index[1] and b.kind == "full":
+                mat[e.index[1], e.index[0]] = s
+            out.append(ParamEntry(s, name, e.index, e.coords))
+        return out, mat
+
     for m in g.maps():
-        rows, cols = g.variable(m.target).dim, g.variable(m.source).dim
-        entries, mat = [], sp.zeros(rows, cols)
-        for r in range(rows):
-            for c in range(cols):
-                s = entry_symbol(m.name, r, c)
-                mat[r, c] = s
-                entries.append(ParamEntry(s, m.name, (r, c), ((m.target, r), (m.source, c))))
+        entries, mat = entries_of(m.name, lambda e, n=m.name: entry_symbol(n, *e.index))
         blocks.append(ParamBlock(m.name, "map", sp.ImmutableMatrix(mat), entries, m.target))
     for v in g.latents():
         n, name = v.dim, v.covariance_name
-        entries = []
-        if v.encoder == "diagonal":
-            mat = sp.zeros(n, n)
-            for j in range(n):
-                s = entry_symbol(name, j, j, positive=True)
-                mat[j, j] = s
-                entries.append(ParamEntry(s, name, (j, j), ((v.name, j), (v.name, j))))
-        elif v.encoder == "full":
-            mat = sp.zeros(n, n)
-            for j in range(n):
-                for k in range(j, n):
-                    s = entry_symbol(name, j, k, positive=(j == k))
-                    mat[j, k] = mat[k, j] = s
-                    entries.append(ParamEntry(s, name, (j, k), ((v.name, j), (v.name, k))))
+        if v.encoder in ("diagonal", "full"):
+            entries, mat = entries_of(name, lambda e, c=name: entry_symbol(c, *e.index,
+                                                                            positive=e.index[0] == e.index[1]))
         elif v.encoder == "isotropic":
             s = scale_symbol(v)
-            mat = s * sp.eye(n)
-            entries.append(ParamEntry(s, name, (), ()))
+            mat, entries = s * sp.eye(n), [ParamEntry(s, name, (), ())]
         else:  # fixed
-            mat = H.symbol(v.encoder_variance) * sp.eye(n)
+            mat, entries = H.symbol(v.encoder_variance) * sp.eye(n), []
         blocks.append(ParamBlock(name, "covariance", sp.ImmutableMatrix(mat), entries, v.name, v.encoder))
     for v in g.variables():
         if v.variance == "learned":
             s = learned_variance_symbol(g, v)
             blocks.append(ParamBlock(s.name, "variance", s, [ParamEntry(s, s.name, (), ())], v.name))
-    return ParameterSet(blocks)
+    params = ParameterSet(blocks)
+    assert [e.symbol.name for e in params.entries] == [_symbol_name(e) for e in lay.entries()]
+    return params
+
+
+def _symbol_name(e) -> str:
+    """The symbol name :func:`build_parameters` gives a layout entry (the consistency check)."""
+    if not e.index:
+        return e.block
+    return entry_symbol(e.block, *e.index).name
 
 
 def variance_of(model: Model, params: ParameterSet, var: Variable) -> sp.Expr:
