@@ -30,6 +30,7 @@ from ..data.canonical import CanonicalForm
 from ..data.resolve import known_values, resolve_data
 from ..errors import AnalysisError, DataError, ModelError
 from ..model import hyper as H
+from ..model.graph import Variable
 from ..model.vae import Model
 from ..validate import check_analysis_data, check_parameter
 from ..symbolic import names as NM
@@ -125,8 +126,8 @@ class Assumption:
         regression shift then makes the cross-moment zero).
     """
 
-    a: object
-    b: object
+    a: Variable
+    b: Variable
     unless: tuple = ()
 
     @property
@@ -166,7 +167,7 @@ class CollapseAnalysis:
     def __init__(self, model: Model, structure: ModeStructure | None = None):
         self.model = model
         self._structure = structure
-        self._blocks = None
+        self._blocks: list[HessianBlock] | None = None
         self._sub = model.substitutions()
 
     @property
@@ -461,6 +462,7 @@ class CollapseAnalysis:
             )
         obj = build_objective(self.model, form=form, covariance=covariance)
         params = obj.parameters
+        assert params is not None  # the eigen and explicit forms have explicit parameters
         latents = {v.name for v in self.model.graph.latents()}
         zero = {e.symbol: 0 for e in params.latent_odd(latents)}
         rest = [s for s in params.symbols if s not in zero]

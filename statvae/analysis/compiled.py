@@ -130,7 +130,7 @@ class CompiledCollapse:
         self.span = chars.span_of(np.zeros(self.problem.layout.size))
         self.keys = self._representatives()
         self._points: dict = {}
-        self._affine = None
+        self._affine: tuple[str, dict] | None = None
         self._window = (0.0, 0.0)
         self._stack_cache = None
         self._count_memo: dict = {}
@@ -242,6 +242,7 @@ class CompiledCollapse:
         """``{BlockKey: Hessian block}`` at the collapsed point for ``p`` (all representatives by default)."""
         keys = self.keys if keys is None else list(keys)
         if self.in_window(p):
+            assert self._affine is not None  # in_window holds only after a successful fit
             kind, forms = self._affine
             t = p if kind == "linear" else 1.0 / p
             return {k: forms[k][0] + t * forms[k][1] for k in keys}
@@ -296,6 +297,7 @@ class CompiledCollapse:
             c = self.counts(p)
             out = np.array([c[k] for k in self.keys], dtype=int)
         else:
+            assert self._affine is not None  # in_window holds only after a successful fit
             kind, _ = self._affine
             t = p if kind == "linear" else 1.0 / p
             out = np.zeros(len(self.keys), dtype=int)

@@ -137,7 +137,7 @@ def _semidefinite_roots(a: np.ndarray, b: np.ndarray) -> list | None:
 
 
 def _cluster(values: list, rtol: float = 1e-9) -> list:
-    out = []
+    out: list = []
     for v in sorted(values):
         if out and abs(v - out[-1]) <= rtol * max(abs(v), 1e-300):
             continue
@@ -174,7 +174,8 @@ def _affine_roots(kind: str, a: np.ndarray, b: np.ndarray, center: float) -> lis
 
 def _centers(values: list) -> list:
     """Geometric centres of groups of positive values, each group spanning less than WINDOW / 10."""
-    out, group = [], []
+    out: list = []
+    group: list = []
     for v in sorted(values):
         if group and v > group[0] * WINDOW / 10:
             out.append(float(np.sqrt(group[0] * group[-1])))
@@ -277,7 +278,8 @@ def find_crossings(cc: CompiledCollapse, scale: float, nonnegative: bool = False
         forms = cc.affine[1]
         roots = {}
         for k in keys:
-            ps = _affine_roots(kind, *forms[k], scale)
+            a, b = forms[k]
+            ps = _affine_roots(kind, a, b, scale)
             far = [p for p in ps if not cc.in_window(p)]
             if far:  # far from the fit, A + t B cancels: refit around each group of far roots
                 ps = [p for p in ps if cc.in_window(p)]
@@ -286,7 +288,8 @@ def find_crossings(cc: CompiledCollapse, scale: float, nonnegative: bool = False
                     if local is None:
                         ps += [p for p in far if center / WINDOW <= p <= center * WINDOW]
                         continue
-                    ps += [p for p in _affine_roots(kind, *local[1][k], center)
+                    la, lb = local[1][k]
+                    ps += [p for p in _affine_roots(kind, la, lb, center)
                            if center / WINDOW <= p <= center * WINDOW]
             roots[k] = _cluster([p for p in ps if np.isfinite(p) and p > 0])
         return _verify_gaps(cc, keys, roots)

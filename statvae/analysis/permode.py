@@ -81,12 +81,12 @@ class Candidate(NamedTuple):
     block: ModeBlock
     mode: dict
     method: str
-    index: int
+    mode_index: int
 
 
 #: Closed-form roots of block determinants: ``id(block) -> (block, {key: result})``; the block is kept
 #: with its entry so that its id cannot be reused while the entry lives.  Bounded (least recently used out).
-_ROOTS: OrderedDict = OrderedDict()
+_ROOTS: OrderedDict[int, tuple[ModeBlock, dict]] = OrderedDict()
 _ROOTS_LIMIT = 256
 
 
@@ -213,14 +213,14 @@ class PerModeBlocks:
         at_of = {id(b): at for b, at, _, _ in self.evals}
         roots: dict = {}
         for c in cands:
-            roots.setdefault((id(c.block), c.index), []).append(c.value)
+            roots.setdefault((id(c.block), c.mode_index), []).append(c.value)
         out = []
         for c in cands:
             if c.value <= 0:
                 out.append((c, 0))
                 continue
-            lo, hi = sides(roots[(id(c.block), c.index)], c.value, nonnegative)
-            at, k = at_of[id(c.block)], c.index
+            lo, hi = sides(roots[(id(c.block), c.mode_index)], c.value, nonnegative)
+            at, k = at_of[id(c.block)], c.mode_index
             n_lo = int(positive_counts(at(lo)[k:k + 1])[0])
             n_hi = int(positive_counts(at(hi)[k:k + 1])[0])
             out.append((c, abs(n_hi - n_lo)))
@@ -248,7 +248,7 @@ class PerModeBlocks:
         except (NotImplementedError, sp.PolynomialError):
             res = (None, "bracketed root")
         if entry is None or entry[0] is not b:
-            entry = (b, {})
+            entry = (b, dict[tuple, tuple]())
         entry[1][key] = res
         _ROOTS[id(b)] = entry
         _ROOTS.move_to_end(id(b))

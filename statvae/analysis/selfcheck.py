@@ -76,6 +76,7 @@ def confirm_boundaries(cc: CompiledCollapse, name: str, points: list,
                 break
             first = first or (lo, hi, n_lo, n_hi)
         else:
+            assert first is not None  # OFFSETS is not empty
             lo, hi, n_lo, n_hi = first
             raise _fail(f"the analysis puts a critical {name} at {v:.12g} with collapse stable {side} it",
                         f"the compiled Hessian at the collapsed point has {n_lo} ascent direction(s) at "
@@ -107,6 +108,7 @@ def confirm_crossings(cc: CompiledCollapse, name: str, crossings: list,
                 break
             first = first or (lo, hi, c_lo, c_hi, moved)
         else:
+            assert first is not None  # OFFSETS is not empty
             lo, hi, c_lo, c_hi, moved = first
             n_lo, n_hi = int((copies * c_lo).sum()), int((copies * c_hi).sum())
             raise _fail(f"the analysis has {k} Hessian eigenvalue(s) crossing zero at {name} = {v:.12g}",

@@ -14,6 +14,7 @@ is returned as a typed result (:mod:`statvae.analysis.results`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -176,7 +177,7 @@ def critical_points(q: Question) -> list[CriticalResult]:
             raise q.no_value(pm.stable_at(1.0))
         found = [(c.value, ", ".join(c.block.labels), {n: list(ix) for n, ix in c.mode.items()}, c.method)
                  for c in cands]
-        stable_at = pm.stable_at
+        stable_at: Callable[[float], bool] = pm.stable_at
     else:
         crossed = [g[-1] for g in _cluster(find_crossings(q.compiled, q.scale, q.nonnegative), lambda c: c.value)]
         if not crossed:

@@ -75,7 +75,7 @@ def follow(model, data=None, *, spectrum=None, covariance=None, samples=None, pa
                              f"this one has {problem.layout.size}): it re-locates points in 30-digit arithmetic "
                              f"on the explicit-entry Hessian")
     meta = {"model": repr(model), "kind": model.kind, "dims": model.dims,
-            "values": {k: float(v) for k, v in problem.user_values.items()},
+            "values": {k: float(v) for k, v in problem.user_values.items() if v is not None},
             "spectra": {k: v.tolist() for k, v in spectra.items()}}
     if resolved.covariance is not None:
         meta["covariance"] = resolved.covariance.tolist()
@@ -379,7 +379,7 @@ def _derivatives_and_exponents(observables, diagram, scratch: dict | None = None
             continue
         p0 = sp.parameter
         base = observables(sp.theta, p0)
-        res = {}
+        res: dict[str, dict] = {}
         prow = (scratch or {}).get(sp.id, _PointScratch()).parent_rows
         for q in ("kl_total", "elbo"):
             res[q] = {}
@@ -405,9 +405,9 @@ def _derivatives_and_exponents(observables, diagram, scratch: dict | None = None
                     res[q]["child"] = float(coef[1])
                     res[q]["child_second"] = float(2 * coef[0])
                     res[q]["jump"] = float(coef[1] - res[q]["parent"]) if res[q]["parent"] is not None else None
-                    side = "parent_below" if dp[0] < 0 else "parent_above"
-                    if side + "_second" in res[q]:
-                        res[q]["second_jump"] = float(2 * coef[0] - res[q][side + "_second"])
+                    half = "parent_below" if dp[0] < 0 else "parent_above"
+                    if half + "_second" in res[q]:
+                        res[q]["second_jump"] = float(2 * coef[0] - res[q][half + "_second"])
                 order = _fit_slope(np.abs(dp), [r["order_parameter"] for r in rows])
                 klexp = _fit_slope(np.abs(dp), [r["kl_total"] - base["kl_total"] for r in rows])
                 b["exponents"] = {"order_parameter": order, "kl": klexp}

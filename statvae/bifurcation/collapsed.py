@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..errors import AnalysisError
@@ -25,7 +27,7 @@ def collapsed_start(problem, p: float, newton_tol: float = 1e-11, theta0=None) -
             return th
     lay = problem.layout
     g = problem.model.graph
-    blocks = {}
+    blocks: dict[str, Any] = {}
     off, start_var = 0, {}
     for v in g.observed():  # a learned variance starts at the mean variance of its own variable
         if v.variance == "learned":

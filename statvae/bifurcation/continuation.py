@@ -81,12 +81,29 @@ class ContinuationOptions:
     certify: bool = False
 
     def resolved(self) -> ContinuationOptions:
+        """A copy with the step lengths left at None set from the width of the range.
+
+        Returns
+        -------
+        ContinuationOptions
+        """
         width = abs(self.p_max - self.p_min)
         o = ContinuationOptions(**self.__dict__)
         o.ds = self.ds if self.ds is not None else 0.01 * width
         o.ds_min = self.ds_min if self.ds_min is not None else 1e-9 * width
         o.ds_max = self.ds_max if self.ds_max is not None else 0.05 * width
         return o
+
+    def steps(self) -> tuple[float, float, float]:
+        """``(ds, ds_min, ds_max)`` as numbers (the defaults of :meth:`resolved` where None).
+
+        Returns
+        -------
+        tuple of float
+        """
+        o = self.resolved()
+        assert o.ds is not None and o.ds_min is not None and o.ds_max is not None
+        return o.ds, o.ds_min, o.ds_max
 
 
 @dataclass
@@ -194,6 +211,7 @@ def continue_branch(problem, theta0, p0, span, direction: float, options: Contin
                     progress=None) -> BranchRun:
     """Follow the branch through ``(theta0, p0)`` in the direction of increasing (``+1``) or decreasing p."""
     o = options.resolved()
+    ds, ds_min, ds_max = o.steps()
     S = span.fixed_subspace()
     run = BranchRun()
     theta, it, ok = correct_at(problem, theta0, p0, S, o.newton_tol, o.max_newton)
@@ -204,7 +222,6 @@ def continue_branch(problem, theta0, p0, span, direction: float, options: Contin
     tau = _tangent(h, gp, direction=direction)
     inert = inertia(problem, theta, p0, span)
     run.points.append(PointRecord(p0, theta.copy(), tau, inert.index, inert.counts(), it))
-    ds = o.ds
     p = p0
     lo, hi = min(o.p_min, o.p_max), max(o.p_min, o.p_max)
     for step in range(o.max_steps):
@@ -213,7 +230,7 @@ def continue_branch(problem, theta0, p0, span, direction: float, options: Contin
         y = np.concatenate([theta[S], [p]])
         accepted = False
         while not accepted:
-            if ds < o.ds_min:
+            if ds < ds_min:
                 run.stop_reason = "step size fell below ds_min"
                 return run
             # land exactly on the end of the range
@@ -222,7 +239,7 @@ def continue_branch(problem, theta0, p0, span, direction: float, options: Contin
             if (p_pred > hi or p_pred < lo) and abs(tau[-1]) > 1e-12:
                 edge = hi if p_pred > hi else lo
                 ds_edge = (edge - p) / tau[-1]
-                if ds_edge <= o.ds_min:
+                if ds_edge <= ds_min:
                     run.stop_reason = "reached the end of the parameter range"
                     return run
                 ds, last = ds_edge, True
@@ -236,7 +253,7 @@ def continue_branch(problem, theta0, p0, span, direction: float, options: Contin
             _, h, gp = problem.reduced(th_new, p_new, S)
             tau_new = _tangent(h, gp, prev=tau)
             angle = np.arccos(np.clip(tau_new @ tau, -1, 1))
-            if angle > o.angle_max and ds > o.ds_min * 4:
+            if angle > o.angle_max and ds > ds_min * 4:
                 ds *= 0.5
                 continue
             accepted = True
@@ -253,9 +270,9 @@ def continue_branch(problem, theta0, p0, span, direction: float, options: Contin
             run.stop_reason = "reached the end of the parameter range"
             return run
         if its <= 2:
-            ds = min(ds * 1.6, o.ds_max)
+            ds = min(ds * 1.6, ds_max)
         elif its >= 6:
-            ds = max(ds * 0.5, o.ds_min)
+            ds = max(ds * 0.5, ds_min)
     run.stop_reason = "reached max_steps"
     return run
 

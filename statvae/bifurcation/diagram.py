@@ -722,7 +722,7 @@ def _point_from(s, i: int) -> SpecialPoint:
     if keys is not None:
         keys = [check_value(k, "int", f"{where}: coset key")
                 for k in check_value(keys, "list", f"{where}: 'coset_keys'")]
-    if (vecs is None) != (keys is None) or (vecs is not None and len(vecs) != len(keys)):
+    if (vecs is None) != (keys is None) or (vecs is not None and keys is not None and len(vecs) != len(keys)):
         raise _Invalid(f"{where}: {0 if vecs is None else len(vecs)} kernel vector(s) but "
                        f"{0 if keys is None else len(keys)} coset key(s)")
     info = dict(info)

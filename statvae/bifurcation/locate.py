@@ -195,7 +195,7 @@ def locate_branch_points(problem, run, k, span, options, next_id) -> list:
             found.append((root, lo, hi, key, rank, cb - ca))
     # merge crossings at the same parameter
     found.sort()
-    points = []
+    points: list[dict] = []
     for root, lo, hi, key, rank, delta in found:
         if points and abs(root - points[-1]["p"]) <= 1e-9 * max(abs(root), 1e-300):
             g = points[-1]
@@ -204,7 +204,7 @@ def locate_branch_points(problem, run, k, span, options, next_id) -> list:
             g["delta"] += 1 if delta > 0 else -1
             continue
         points.append({"p": root, "lo": lo, "hi": hi, "keys": [(key, rank)], "delta": 1 if delta > 0 else -1})
-    out = []
+    out: list = []
     for g in points:
         p = g["p"]
         th = _point_at(problem, run.points, k, p, S, options)

@@ -9,11 +9,14 @@ of basis.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..errors import AnalysisError, DataError, ModelError
 from ..numeric.bundle import compile_model
 from ..model import hyper as H
+from ..model.layout import scale_name
 from ..symbolic.moments import NumpyAlgebra, objective_terms
 from .symmetry import Characters, rotation_generators
 
@@ -53,12 +56,14 @@ class ContinuationProblem:
             self.spectra = None
             self.covariance = validate_covariance(covariance)
         else:
+            if spectra is None:
+                raise ModelError("a continuation problem needs spectra or a covariance")
             self.spectra = {k: np.asarray(v, dtype=float) for k, v in spectra.items()}
             diag = np.concatenate([self.spectra[v.name] for v in g.observed()])
             if diag.size != sum(v.dim for v in g.observed()):
                 raise DataError("the spectra do not match the model's dimensions")
             self.covariance = np.diag(diag)
-        vals = {}
+        vals: dict[str, float | None] = {}
         for n, v in model.values.items():
             if n == parameter:
                 continue
@@ -169,7 +174,7 @@ class ContinuationProblem:
         """
         g = self.model.graph
         blocks = self.layout.unpack(np.asarray(theta, dtype=float))
-        hyper = dict(self.user_values)
+        hyper: dict[str, Any] = dict(self.user_values)
         hyper[self.parameter] = p
         values = {}
         for m in g.maps():
@@ -178,7 +183,7 @@ class ContinuationProblem:
             if z.encoder in ("diagonal", "full"):
                 values[z.covariance_name] = blocks[z.covariance_name]
             elif z.encoder == "isotropic":
-                values[z.covariance_name] = float(blocks["d" + z.covariance_name[1:]]) * np.eye(z.dim)
+                values[z.covariance_name] = float(blocks[scale_name(z.covariance_name)]) * np.eye(z.dim)
             else:
                 values[z.covariance_name] = hyper[z.encoder_variance] * np.eye(z.dim)
         variances = {}
@@ -194,7 +199,7 @@ class ContinuationProblem:
             off += v.dim
         cov = {(a.name, b.name): self.user_covariance[sl[a.name], sl[b.name]] for a in obs for b in obs}
         t = objective_terms(self.model, values, cov, variances, NumpyAlgebra, hyper=hyper)
-        out = {}
+        out: dict[str, Any] = {}
         recon = sum(t.log_p[v.name] for v in obs if v.name in t.log_p)
         kls = {z.name: -(t.log_p[z.name] + t.entropy[z.name]) for z in g.latents()}
         out["reconstruction"] = float(recon)
@@ -213,7 +218,7 @@ class ContinuationProblem:
             dec = [m for m in g.maps("generative") if m.source == z.name]
             norms = np.sqrt(sum(np.sum(blocks[m.name] ** 2, axis=0) for m in dec)) if dec else np.zeros(z.dim)
             out[f"w_norm_{z.name}"] = norms.tolist()
-        scale = max([1.0] + [max(out[f"w_norm_{z.name}"]) for z in g.latents()])
+        scale = max([1.0] + [float(max(out[f"w_norm_{z.name}"])) for z in g.latents()])
         out["active_latents"] = int(sum((np.array(out[f"w_norm_{z.name}"]) > 1e-6 * scale).sum()
                                         for z in g.latents()))
         return out

@@ -101,7 +101,7 @@ def inertia(problem, theta, p, span, rtol: float = ZERO_RTOL) -> Inertia:
         nz = np.nonzero(np.abs(gens).max(axis=0) > 0)[0]
         touched = {span.coset_of(int(i)) for i in nz}
     index = zero = nsym = 0
-    positive = {}
+    positive: dict = {}
     for size, (keys, idx) in groups.items():
         mats = cols[np.arange(size)[None, None, :], idx[:, :, None]]  # [k, i, j] = H[b_i, b_j]
         mats = (mats + np.swapaxes(mats, 1, 2)) / 2

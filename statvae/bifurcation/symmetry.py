@@ -118,7 +118,7 @@ class Characters(CharacterTable):
 class Span:
     """A subspace of characters over GF(2), kept in echelon form."""
 
-    chars: Characters
+    chars: CharacterTable
 
     def __post_init__(self):
         self.basis: dict = {}

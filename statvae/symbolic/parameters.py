@@ -133,6 +133,7 @@ def _split_latex_name(block: str) -> str:
 
 def scale_symbol(latent: Variable) -> sp.Symbol:
     """Symbol of an isotropic encoder scale ``d`` (``D = d I``)."""
+    assert latent.covariance_name is not None  # a validated graph names every covariance
     name = scale_name(latent.covariance_name)
     tex = "d" if len(name) == 1 else f"d_{{{name[1:]}}}"
     return named_symbol(name, tex, positive=True)
@@ -178,17 +179,19 @@ def build_parameters(model: Model) -> ParameterSet:
         return out, mat
 
     for m in g.maps():
-        entries, mat = entries_of(m.name, lambda e, n=m.name: entry_symbol(n, *e.index))
+        entries, mat = entries_of(m.name, lambda e, n=m.name: entry_symbol(n, e.index[0], e.index[1]))
         blocks.append(ParamBlock(m.name, "map", sp.ImmutableMatrix(mat), entries, m.target))
     for v in g.latents():
         n, name = v.dim, v.covariance_name
+        assert name is not None  # a validated graph names every covariance
         if v.encoder in ("diagonal", "full"):
-            entries, mat = entries_of(name, lambda e, c=name: entry_symbol(c, *e.index,
+            entries, mat = entries_of(name, lambda e, c=name: entry_symbol(c, e.index[0], e.index[1],
                                                                             positive=e.index[0] == e.index[1]))
         elif v.encoder == "isotropic":
             s = scale_symbol(v)
             mat, entries = s * sp.eye(n), [ParamEntry(s, name, (), ())]
         else:  # fixed
+            assert v.encoder_variance is not None  # a fixed encoder names its variance
             mat, entries = H.symbol(v.encoder_variance) * sp.eye(n), []
         blocks.append(ParamBlock(name, "covariance", sp.ImmutableMatrix(mat), entries, v.name, v.encoder))
     for v in g.variables():
@@ -204,11 +207,12 @@ def _symbol_name(e) -> str:
     """The symbol name :func:`build_parameters` gives a layout entry (the consistency check)."""
     if not e.index:
         return e.block
-    return entry_symbol(e.block, *e.index).name
+    return entry_symbol(e.block, e.index[0], e.index[1]).name
 
 
 def variance_of(model: Model, params: ParameterSet, var: Variable) -> sp.Expr:
     """Noise variance of the generative factor of ``var`` (hyper symbol or learned parameter)."""
     if var.variance == "learned":
         return learned_variance_symbol(model.graph, var)
+    assert var.variance is not None  # only variables with a generative factor are asked
     return H.symbol(var.variance)
