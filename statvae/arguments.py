@@ -51,7 +51,7 @@ def parameter_alias(parameter: str | None, solve_for: str | None, stacklevel: in
     return solve_for
 
 
-def merged_values(values: dict | None, keywords: dict[str, Any]) -> dict:
+def merged_values(values: dict[str, Any] | None, keywords: dict[str, Any]) -> dict[str, Any]:
     """Hyper-parameter values from a ``values`` dict and keyword arguments, one dict.
 
     Parameters

@@ -58,7 +58,7 @@ __all__ = ["CollapseAnalysis", "HessianBlock", "CriticalPoint", "CriticalResult"
 EXPLICIT_LIMIT = 24
 
 
-def _tidy_identity(v):
+def _tidy_identity(v: Any) -> Any:
     if isinstance(v, sp.MatMul) and len(v.args) == 2 and v.args[0] == 1:
         return v.args[1]
     return v
@@ -88,8 +88,8 @@ class HessianBlock:
     condition : BlockCondition
     """
 
-    pattern: tuple
-    labels: list
+    pattern: tuple[tuple[str, int], ...]
+    labels: list[str]
     matrix: sp.Matrix
     multiplicity: sp.Expr
     touches_latent: bool
@@ -101,7 +101,7 @@ class HessianBlock:
         return sp.factor(sp.simplify(self.matrix.det()))
 
     @property
-    def eigenvalues(self) -> dict:
+    def eigenvalues(self) -> dict[Any, Any]:
         """``{eigenvalue: multiplicity}`` (sympy closed forms)."""
         return {sp.simplify(k): v for k, v in self.matrix.eigenvals().items()}
 
@@ -128,7 +128,7 @@ class Assumption:
 
     a: Variable
     b: Variable
-    unless: tuple = ()
+    unless: tuple[str, ...] = ()
 
     @property
     def equation(self) -> sp.Eq:
@@ -191,7 +191,7 @@ class CollapseAnalysis:
         return self._blocks
 
     @property
-    def collapsed_point(self) -> dict:
+    def collapsed_point(self) -> dict[str, Any]:
         """Block name -> value at the collapsed point (generic sizes)."""
         return {k: _tidy_identity(v.xreplace(self._sub)) for k, v in self.structure.collapsed.items()}
 
@@ -251,7 +251,7 @@ class CollapseAnalysis:
                     out.append(Assumption(a, b, tuple(unless)))
         return out
 
-    def _given(self, cond):
+    def _given(self, cond: Any) -> Any:
         """``cond``, stating the assumptions it relies on (see :attr:`assumptions`)."""
         eqs = [a.equation for a in self.assumptions]
         if not eqs or cond in (sp.true, sp.false):
@@ -307,7 +307,7 @@ class CollapseAnalysis:
                 out.append(r)
         return self._given(sp.And(*out) if out else sp.true)
 
-    def _quantified(self, rel, block: HessianBlock, first: str | None = None):
+    def _quantified(self, rel: Any, block: HessianBlock, first: str | None = None) -> Any:
         if rel in (sp.true, sp.false):
             return rel
         spectral = [s for s in rel.free_symbols if "_eig_" in s.name]
@@ -414,7 +414,7 @@ class CollapseAnalysis:
         t = preferred_target({H.symbol(n) for n in self.model.values}, self.model)
         if t is None:
             raise AnalysisError("the model has no hyper-parameter to solve for")
-        return t.name
+        return str(t.name)
 
     def _target_symbol(self, name: str) -> sp.Symbol:
         if name not in self.model.values:
@@ -425,7 +425,7 @@ class CollapseAnalysis:
         return H.symbol(name)
 
     # -- explicit sizes -------------------------------------------------------
-    def hessian(self, spectra: dict | None = None) -> sp.Matrix:
+    def hessian(self, spectra: dict[str, Any] | None = None) -> sp.Matrix:
         """The full Hessian at the collapsed point for the model's dimensions.
 
         Assembled from the blocks, rows in the parameter order of
@@ -435,7 +435,8 @@ class CollapseAnalysis:
         """
         return assemble_hessian(self.structure, self.model, spectra)
 
-    def explicit_hessian(self, form: str = "eigen", covariance=None, force: bool = False, backend: str = "auto"):
+    def explicit_hessian(self, form: str = "eigen", covariance: Any = None, force: bool = False,
+                         backend: str = "auto") -> tuple[dict[Any, Any], sp.Matrix, Any]:
         """Derive the collapsed point and Hessian entry by entry (small models).
 
         Independent of the per-mode derivation: the objective of the model
@@ -475,7 +476,7 @@ class CollapseAnalysis:
 
     # -- numeric data ---------------------------------------------------------
     def _question(self, parameter: str | None, data: Any, spectrum: Any, covariance: Any, samples: Any, ddof: int,
-                  values: dict) -> Question:
+                  values: dict[str, Any]) -> Question:
         """Check the arguments of a numeric question, resolve the data and compile (:func:`thresholds.ask`)."""
         check_parameter(self.model, parameter)
         name = parameter or self.default_parameter()
@@ -484,7 +485,7 @@ class CollapseAnalysis:
         return ask(self, name, data, spectrum, covariance, samples, ddof, values)
 
     def data_form(self, covariance: Any = None, samples: Any = None, parameter: str | None = None, *,
-                  ddof: int = 1, values: dict | None = None, solve_for: str | None = None,
+                  ddof: int = 1, values: dict[str, Any] | None = None, solve_for: str | None = None,
                   **kw: Any) -> CanonicalForm:
         """The canonical form of these data for this model, and why it has none if so.
 
@@ -529,7 +530,7 @@ class CollapseAnalysis:
         return canonical_form(self.model.graph, covariance, known_values(self.model, parameter, values))
 
     def spectra(self, spectrum: Any = None, covariance: Any = None, samples: Any = None, *, data: Any = None,
-                ddof: int = 1, values: dict | None = None, **kw: Any) -> dict:
+                ddof: int = 1, values: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
         """Eigenvalues per observed variable in the canonical gauge, validated.
 
         For a covariance the valid regression shifts are applied first (see
@@ -554,7 +555,7 @@ class CollapseAnalysis:
         return resolve_data(self.model, data, spectrum, covariance, samples, ddof, None, values).spectra
 
     def ascent_directions(self, spectrum: Any = None, covariance: Any = None, samples: Any = None, *,
-                          data: Any = None, ddof: int = 1, values: dict | None = None, **kw: Any) -> int:
+                          data: Any = None, ddof: int = 1, values: dict[str, Any] | None = None, **kw: Any) -> int:
         """Number of positive Hessian eigenvalues at collapse (the Morse index of the ELBO).
 
         From the per-mode blocks when the data have a canonical form (and
@@ -577,7 +578,7 @@ class CollapseAnalysis:
         return T.ascent_directions(self, data, spectrum, covariance, samples, ddof, values)
 
     def stable(self, spectrum: Any = None, covariance: Any = None, samples: Any = None, *, data: Any = None,
-               ddof: int = 1, values: dict | None = None, **kw: Any) -> bool:
+               ddof: int = 1, values: dict[str, Any] | None = None, **kw: Any) -> bool:
         """Whether collapse has no ascent direction for numeric data and values (self-checked).
 
         Parameters
@@ -593,7 +594,7 @@ class CollapseAnalysis:
                                       **kw) == 0
 
     def critical_points(self, parameter: str | None = None, spectrum: Any = None, covariance: Any = None,
-                        samples: Any = None, *, data: Any = None, ddof: int = 1, values: dict | None = None,
+                        samples: Any = None, *, data: Any = None, ddof: int = 1, values: dict[str, Any] | None = None,
                         solve_for: str | None = None, **kw: Any) -> list[CriticalResult]:
         """Every value of ``parameter`` at which collapse gains or loses stability.
 
@@ -617,7 +618,7 @@ class CollapseAnalysis:
         return T.critical_points(q)
 
     def crossings(self, parameter: str | None = None, spectrum: Any = None, covariance: Any = None,
-                  samples: Any = None, *, data: Any = None, ddof: int = 1, values: dict | None = None,
+                  samples: Any = None, *, data: Any = None, ddof: int = 1, values: dict[str, Any] | None = None,
                   solve_for: str | None = None, **kw: Any) -> list[CrossingResult]:
         """Every value of ``parameter`` where a Hessian eigenvalue at collapse crosses zero.
 
@@ -641,7 +642,7 @@ class CollapseAnalysis:
         return T.crossings(q)
 
     def critical(self, parameter: str | None = None, spectrum: Any = None, covariance: Any = None,
-                 samples: Any = None, *, data: Any = None, ddof: int = 1, values: dict | None = None,
+                 samples: Any = None, *, data: Any = None, ddof: int = 1, values: dict[str, Any] | None = None,
                  solve_for: str | None = None, **kw: Any) -> CriticalResult:
         """Critical value of one hyper-parameter where collapse loses stability.
 

@@ -90,9 +90,9 @@ class CriticalResult:
     stable_side: str
     block: str
     method: str
-    mode: dict = field(default_factory=dict)
-    assumptions: tuple = ()
-    bracket: tuple = ()
+    mode: dict[str, list[int]] = field(default_factory=dict)
+    assumptions: tuple[str, ...] = ()
+    bracket: tuple[float, ...] = ()
     status: ResultStatus = ResultStatus.UNCHECKED
 
     def __post_init__(self) -> None:
@@ -104,7 +104,7 @@ class CriticalResult:
             raise DataError(f"stable_side must be 'above' or 'below', got {self.stable_side!r}")
 
     def __float__(self) -> float:
-        return self.value
+        return float(self.value)
 
     def __str__(self) -> str:
         return (f"{self.parameter} = {self.value:.12g} (collapse stable {self.stable_side}; {self.method}; "
@@ -117,7 +117,7 @@ class CriticalResult:
             return math.nan
         return abs(self.bracket[1] - self.bracket[0]) / abs(self.value)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready fields (``status`` as its word)."""
         d = asdict(self)
         d["status"] = self.status.value
@@ -127,7 +127,7 @@ class CriticalResult:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> CriticalResult:
+    def from_dict(cls, d: dict[str, Any]) -> CriticalResult:
         """Inverse of :meth:`to_dict`."""
         return cls(**{**d, "mode": {k: list(v) for k, v in d.get("mode", {}).items()}})
 
@@ -163,7 +163,7 @@ class CrossingResult:
     kernel_dim: int
     block: str = ""
     method: str = ""
-    bracket: tuple = ()
+    bracket: tuple[float, ...] = ()
     status: ResultStatus = ResultStatus.UNCHECKED
 
     def __post_init__(self) -> None:
@@ -173,12 +173,12 @@ class CrossingResult:
         object.__setattr__(self, "bracket", tuple(float(b) for b in self.bracket))
 
     def __float__(self) -> float:
-        return self.value
+        return float(self.value)
 
     def __str__(self) -> str:
         return f"{self.parameter} = {self.value:.12g} ({self.kernel_dim} eigenvalue(s) cross; {self.status})"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready fields (``status`` as its word)."""
         d = asdict(self)
         d["status"] = self.status.value
@@ -186,6 +186,6 @@ class CrossingResult:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> CrossingResult:
+    def from_dict(cls, d: dict[str, Any]) -> CrossingResult:
         """Inverse of :meth:`to_dict`."""
         return cls(**d)

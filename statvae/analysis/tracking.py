@@ -10,23 +10,28 @@ and, with ``certify=True``, re-located in 30-digit arithmetic.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..bifurcation.api import follow
 from ..bifurcation.certify import certify_point
 from ..bifurcation.diagram import BifurcationDiagram
 from ..data.units import Units
 from ..model import hyper as H
+from ..model.vae import Model
 from .compiled import CompiledCollapse
 from .selfcheck import confirm_crossings
 
 __all__ = ["track"]
 
 
-def track(model, data=None, *, spectrum=None, covariance=None, samples=None, parameter: str = "sigma2",
-          start: float, stop: float, values: dict | None = None, ddof: int = 1, progress=None,
-          **options) -> BifurcationDiagram:
+def track(model: Model, data: ArrayLike | None = None, *, spectrum: Any = None, covariance: ArrayLike | None = None,
+          samples: ArrayLike | None = None, parameter: str = "sigma2", start: float, stop: float,
+          values: dict[str, Any] | None = None, ddof: int = 1, progress: Callable[[str], object] | None = None,
+          **options: Any) -> BifurcationDiagram:
     """Bifurcation diagram of the stationary points of ``model`` as ``parameter`` goes from ``start`` to ``stop``.
 
     Parameters
@@ -76,7 +81,8 @@ def track(model, data=None, *, spectrum=None, covariance=None, samples=None, par
     return diagram
 
 
-def _confirm_collapsed_branch(model, diagram, resolved, parameter, values, start, stop, units=None) -> None:
+def _confirm_collapsed_branch(model: Model, diagram: BifurcationDiagram, resolved: Any, parameter: str,
+                              values: dict[str, Any], start: float, stop: float, units: Units | None = None) -> None:
     """Self-check: the branch points located on the collapsed branch against the compiled Hessian's blocks.
 
     An independent evaluation (:class:`statvae.analysis.CompiledCollapse`:
