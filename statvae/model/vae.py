@@ -10,7 +10,7 @@ imports one above it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import sympy as sp
 
@@ -193,7 +193,7 @@ class Model:
         Model
             ``self`` if it is exactly of class ``cls``, else a new ``cls`` with the same graph, values and kind.
         """
-        return cast(_M, self) if type(self) is cls else cls(self.graph, self.given_values(), self.kind)
+        return self if type(self) is cls else cls(self.graph, self.given_values(), self.kind)
 
     def structure_key(self) -> tuple[Any, ...]:
         """Hashable key of the structure (kind and graph; not dimensions nor values)."""
