@@ -2,20 +2,53 @@
 
 from __future__ import annotations
 
+import argparse
 import json
-
+from typing import TYPE_CHECKING, Any
 
 from ..errors import StatvaeError
 from ..latex import block_latex, expr_latex, latex
 from ..model import hyper as H
-from .options import build_model, check_solve_for
+from .options import build_model, check_parameter
 from .render import text, text_name
+
+if TYPE_CHECKING:
+    from ..api import VAEModel
 
 __all__ = ["run_derive", "derivation"]
 
 
-def derivation(model, solve_for: str | None = None, explicit: bool = False) -> dict:
-    """All symbolic results of ``model`` as sympy objects (shared by every output format)."""
+def derivation(model: VAEModel, parameter: str | None = None, explicit: bool = False, *,
+               solve_for: str | None = None) -> dict[str, Any]:
+    """All symbolic results of ``model`` as sympy objects (shared by every output format).
+
+    Parameters
+    ----------
+    model : VAEModel
+        The model.
+    parameter : str, optional
+        The hyper-parameter of the critical expression (default: the
+        model's default parameter; if it has none the critical expression
+        is left out and ``critical_error`` says why).
+    explicit : bool, optional
+        Also the explicit-entry objective (eigenbasis) for the model's sizes.
+    solve_for : str, optional
+        The old name of ``parameter``.
+
+    Returns
+    -------
+    dict
+        ``model``, ``objective``, ``analysis``, ``collapsed_point``,
+        ``blocks``, ``condition``, ``critical``, ``critical_parameter`` and,
+        as they apply, ``critical_error`` and ``explicit_objective``.
+
+    Raises
+    ------
+    StatvaeError
+        If the critical expression for an explicitly named ``parameter``
+        cannot be derived.
+    """
+    parameter = parameter if parameter is not None else solve_for
     analysis = model.collapse()
     out = {
         "model": model,
@@ -28,11 +61,13 @@ def derivation(model, solve_for: str | None = None, explicit: bool = False) -> d
         "critical_parameter": None,
     }
     try:
-        name = solve_for or analysis.default_parameter()
+        name = parameter or analysis.default_parameter()
         out["critical_parameter"] = name
-        out["critical"] = analysis.critical_expression(name)
+        # solved for the parameter asked for, every other hyper-parameter at its value (as `critical`)
+        free = model.with_values(**{name: None}) if model.values[name].is_number else model
+        out["critical"] = (free.collapse() if free is not model else analysis).critical_expression(name)
     except StatvaeError as exc:
-        if solve_for:
+        if parameter:
             raise
         out["critical_error"] = str(exc)
     if explicit:
@@ -40,14 +75,32 @@ def derivation(model, solve_for: str | None = None, explicit: bool = False) -> d
     return out
 
 
-def run_derive(args) -> int:
+def run_derive(args: argparse.Namespace) -> int:
+    """``statvae derive``: print the symbolic results of the model the options describe.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed options (model options, ``--parameter``, ``--format``, ``--explicit``).
+
+    Returns
+    -------
+    int
+        The exit status, 0.
+
+    Raises
+    ------
+    StatvaeError
+        For a bad option, a model too large for ``--explicit``, or a
+        critical expression that cannot be derived.
+    """
     from ..validate import check_explicit_size
 
     model = build_model(args, None)
-    check_solve_for(model, args.solve_for)
+    check_parameter(model, args.parameter, args.parameter_flag)
     if args.explicit:
         check_explicit_size(model)
-    d = derivation(model, args.solve_for, args.explicit)
+    d = derivation(model, args.parameter, args.explicit)
     if args.format == "latex":
         print(_as_latex(d))
     elif args.format == "json":
@@ -57,11 +110,11 @@ def run_derive(args) -> int:
     return 0
 
 
-def _pname(name):
+def _pname(name: str) -> str:
     return H.spec(name).latex
 
 
-def _as_latex(d) -> str:
+def _as_latex(d: dict[str, Any]) -> str:
     lines = [r"% statvae derive: " + repr(d["model"]), latex(d["objective"], align=True)]
     body = [f"{block_latex(k)} &= {expr_latex(v)}" for k, v in d["collapsed_point"].items()]
     for b in d["blocks"]:
@@ -76,7 +129,7 @@ def _as_latex(d) -> str:
     return "\n".join(lines)
 
 
-def _as_text(d) -> str:
+def _as_text(d: dict[str, Any]) -> str:
     m = d["model"]
     out = [f"model: {m.kind} VAE; hyper-parameters: " + ", ".join(f"{k}={text(v)}" for k, v in m.values.items()),
            "", "objective (symbolic sizes):", "  L = " + text(d["objective"].total), "", "collapsed point:"]
@@ -96,9 +149,9 @@ def _as_text(d) -> str:
     return "\n".join(out)
 
 
-def _as_json(d) -> dict:
+def _as_json(d: dict[str, Any]) -> dict[str, Any]:
     m = d["model"]
-    res = {
+    res: dict[str, Any] = {
         "model": {"kind": m.kind, "dims": m.dims, "hyper": {k: str(v) for k, v in m.values.items()}},
         "objective": {"latex": expr_latex(d["objective"].total), "text": text(d["objective"].total),
                       "terms": {k: expr_latex(v) for k, v in d["objective"].terms.items()}},

@@ -5,9 +5,9 @@ Sub-commands:
 ``statvae derive``
     objective, collapsed point, Hessian blocks, stability condition and
     critical expression of a model (text, LaTeX or JSON);
-``statvae threshold``
-    the critical value of a hyper-parameter for a spectrum, covariance,
-    samples or a built-in dataset;
+``statvae critical`` (alias ``statvae threshold``)
+    the critical value of a hyper-parameter (``--parameter``) for a
+    spectrum, covariance, samples or a built-in dataset;
 ``statvae track``
     the bifurcation diagram in one parameter (continuation, branch points,
     branch switching), saved, plotted or printed;
@@ -22,6 +22,11 @@ Exit status: 0 on success; 2 for bad input or an analysis that cannot be
 done (one line on stderr: ``statvae: error: ...``); 3 for an internal
 error (a bug: one line ``statvae: internal error: ...``; ``--debug`` shows
 the traceback); 130 when interrupted (Ctrl-C).
+
+The names are those of the Python API (``parameter``, ``start``/``stop``,
+``data``/``spectrum``/``covariance``/``samples``); the old spellings
+``threshold``, ``--solve-for``, ``--range`` and ``--along-range`` stay as
+aliases.
 """
 
 from __future__ import annotations
@@ -32,23 +37,117 @@ import os
 import sys
 import traceback
 import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..errors import StatvaeError
-from .options import add_data_options, add_model_options, build_model, check_solve_for, latent_excess_notes, load_data
+from .options import (add_data_options, add_model_options, add_parameter_option, build_model, check_parameter,
+                      data_dim, latent_excess_notes, load_data)
 from .render import text, text_name
 
-__all__ = ["main", "build_parser"]
+if TYPE_CHECKING:
+    from ..api import VAEModel
+    from ..data.canonical import CanonicalForm
+
+__all__ = ["main", "build_parser", "join_number_values"]
+
+#: Options whose value may start with "-" (a negative number or range): ``--start -1`` is read as a value.
+NUMBER_OPTIONS = ("--start", "--stop", "--along-start", "--along-stop", "--range", "--along-range")
+
+
+def _is_number_value(token: str) -> bool:
+    """Whether ``token`` is a number or ``A:B`` range of numbers (``-1e-3``, ``-inf``, ``-1:2``)."""
+    try:
+        for part in token.split(":"):
+            float(part)
+    except ValueError:
+        return False
+    return True
+
+
+def join_number_values(argv: Sequence[str]) -> list[str]:
+    """Join ``--start -1e-3`` into ``--start=-1e-3`` so argparse reads a negative value as a value.
+
+    argparse reads ``-1`` and ``-0.5`` after an option as values but not
+    ``-1e-3``, ``-inf`` or ``-1:2``; for the options in
+    :data:`NUMBER_OPTIONS` a following token that reads as numbers is
+    joined to its option.  Values outside a parameter's domain are refused
+    later, with the usual one-line error.
+
+    Parameters
+    ----------
+    argv : sequence of str
+        The command-line arguments.
+
+    Returns
+    -------
+    list of str
+        The arguments, with such pairs joined.
+
+    Examples
+    --------
+    >>> join_number_values(["track", "--start", "-1e-3", "--stop", "2", "--range", "-1:2"])
+    ['track', '--start=-1e-3', '--stop', '2', '--range=-1:2']
+    """
+    out: list[str] = []
+    args = list(argv)
+    k = 0
+    while k < len(args):
+        tok = args[k]
+        if tok == "--":
+            return out + args[k:]
+        nxt = args[k + 1] if k + 1 < len(args) else None
+        if tok in NUMBER_OPTIONS and nxt is not None and nxt.startswith("-") and _is_number_value(nxt):
+            out.append(f"{tok}={nxt}")
+            k += 2
+            continue
+        out.append(tok)
+        k += 1
+    return out
 
 
 class _Parser(argparse.ArgumentParser):
     """ArgumentParser whose errors are one line (no usage block) and exit 2."""
 
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
+        """Print ``PROG: error: MESSAGE`` on one line and exit with status 2.
+
+        Parameters
+        ----------
+        message : str
+            What is wrong.
+        """
         sys.stderr.write(f"{self.prog}: error: {' '.join(message.split())}\n")
         sys.exit(2)
 
+    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                         namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
+        """Parse as argparse does, negative values of :data:`NUMBER_OPTIONS` included.
+
+        Parameters
+        ----------
+        args : sequence of str, optional
+            The arguments (default ``sys.argv[1:]``).
+        namespace : argparse.Namespace, optional
+            Where to store them.
+
+        Returns
+        -------
+        tuple
+            The namespace and the arguments not recognised.
+        """
+        argv = join_number_values(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(argv, namespace)
+
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of the ``statvae`` command and its sub-commands.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        Errors are one line and exit with status 2.
+    """
     p = _Parser(prog="statvae", description="Posterior collapse in linear VAEs as a phase transition: exact "
                 "ELBOs, stability of the collapsed point, critical hyper-parameters, LaTeX.",
                 epilog="Run 'statvae COMMAND --help' for the options of a command.")
@@ -66,22 +165,23 @@ def build_parser() -> argparse.ArgumentParser:
                        "value of the leading hyper-parameter.")
     add_model_options(d)
     d.add_argument("--format", choices=["text", "latex", "json"], default="text", help="output format (default text)")
-    d.add_argument("--solve-for", metavar="PARAM", default=None,
-                   help="hyper-parameter of the critical expression (default: sigma2, else beta)")
+    add_parameter_option(d, "hyper-parameter of the critical expression (default: sigma2, else beta)")
     d.add_argument("--explicit", action="store_true",
                    help="also print the explicit-entry objective for the given --data-dim and --latent-dim")
     d.set_defaults(func=_derive)
 
-    t = sub.add_parser("threshold", help="critical value of a hyper-parameter for given data",
-                       description="Critical value of a hyper-parameter where the collapsed point loses "
-                       "stability, for the given data.")
+    t = sub.add_parser("critical", aliases=["threshold"],
+                       help="critical value of a hyper-parameter for given data",
+                       description="Critical value of a hyper-parameter (--parameter) where the collapsed point "
+                       "loses stability, for the given data: the API's model.collapse().critical().  "
+                       "'statvae threshold' is the old name of this command.")
     add_model_options(t)
     add_data_options(t)
-    t.add_argument("--solve-for", metavar="PARAM", default=None,
-                   help="hyper-parameter to solve for: sigma2, beta, weight_decay_enc, weight_decay_dec, "
-                   "prior_variance, tau2, beta1, beta2, encoder_variance (default: sigma2, else beta)")
+    add_parameter_option(t, "hyper-parameter to solve for: sigma2, beta, weight_decay_enc, weight_decay_dec, "
+                         "prior_variance, tau2, beta1, beta2, encoder_variance, or any name of a --model-file "
+                         "(default: sigma2, else beta)")
     t.add_argument("--json", action="store_true", help="print one JSON object")
-    t.set_defaults(func=_threshold)
+    t.set_defaults(func=_critical)
     from .tracking import add_phase_parser, add_plot_parser, add_track_parser
 
     add_track_parser(sub, add_model_options, add_data_options)
@@ -92,13 +192,13 @@ def build_parser() -> argparse.ArgumentParser:
                        "and how many entries it holds; --clear deletes them.")
     c.add_argument("--clear", action="store_true", help="delete every cached entry")
     c.set_defaults(func=_cache)
-    for cmd in sub.choices.values():  # --debug is accepted after the command too
+    for cmd in {id(c): c for c in sub.choices.values()}.values():  # --debug after the command too (aliases once)
         cmd.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                          help="show the full traceback of an error (for bug reports)")
     return p
 
 
-def _cache(args) -> int:
+def _cache(args: argparse.Namespace) -> int:
     from ..numeric.cache import cache_dir, clear_cache, count_entries
 
     d = cache_dir()
@@ -113,14 +213,14 @@ def _cache(args) -> int:
 EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 2, 3, 130, 141
 
 
-def _one_line(text: str, limit: int = 300) -> str:
+def _one_line(text: object, limit: int = 300) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-def _print_warnings(caught) -> None:
+def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
     """Each distinct warning once, on one line ``statvae: warning: ...``."""
-    seen = set()
+    seen: set[str] = set()
     for w in caught:
         text = _one_line(w.message)
         if text in seen:
@@ -138,14 +238,25 @@ def _quiet_stdout() -> None:
         pass
 
 
-def main(argv=None) -> int:
-    """Entry point of the ``statvae`` command; returns the exit status.
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``statvae`` command.
 
-    0: success.  2: bad input or an analysis that cannot be done (one line
-    ``statvae: error: ...`` on stderr).  3: an internal error, i.e. a bug (one
-    line ``statvae: internal error: ...``; with ``--debug`` the traceback is
-    printed first).  130: interrupted.  141: stdout closed early (a broken pipe).  ``--help``/``--version`` and option
-    syntax errors exit through ``SystemExit`` (0 and 2).
+    ``--help``/``--version`` and option syntax errors exit through
+    ``SystemExit`` (0 and 2).
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status. 0: success.  2: bad input or an analysis that
+        cannot be done (one line ``statvae: error: ...`` on stderr).  3: an
+        internal error, i.e. a bug (one line ``statvae: internal error:
+        ...``; with ``--debug`` the traceback is printed first).  130:
+        interrupted.  141: stdout closed early (a broken pipe).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv  # known even if parsing fails
@@ -182,22 +293,22 @@ def main(argv=None) -> int:
         return EXIT_INTERNAL
 
 
-def _derive(args) -> int:
+def _derive(args: argparse.Namespace) -> int:
     from .derive import run_derive
 
     return run_derive(args)
 
 
-def _threshold(args) -> int:
+def _critical(args: argparse.Namespace) -> int:
+    """``statvae critical`` (alias ``threshold``): the critical value of ``--parameter`` for the data given."""
     from ..latex import latex
     from ..model import hyper as H
 
     data, desc = load_data(args)
-    dim = len(data["spectrum"]) if "spectrum" in data else data["covariance"].shape[0]
-    model = build_model(args, dim)
-    check_solve_for(model, args.solve_for)
+    model = build_model(args, data_dim(data))
+    check_parameter(model, args.parameter, args.parameter_flag)
     analysis = model.collapse()
-    name = args.solve_for or analysis.default_parameter()
+    name = args.parameter or analysis.default_parameter()
     point = analysis.critical_points(name, **data)
     if len(point) > 1:
         desc_pts = ", ".join(f"{c.value:.10g} (stable {c.stable_side})" for c in point)
@@ -209,10 +320,10 @@ def _threshold(args) -> int:
     # the condition solved for the parameter asked for, every other hyper-parameter at its value
     condition = model.with_values(**{name: None}).collapse().criterion_for(name)
     governing = [v.name for v in model.graph.observed() if v.variance is not None]
-    notes = _threshold_notes(model, spectra, canonical, form)
+    notes = _critical_notes(model, form)
     source = f" from {args.model_file}" if getattr(args, "model_file", None) else ""
     if args.json:
-        out = {
+        out: dict[str, Any] = {
             "parameter": name,
             "critical": cp.value,
             "condition_latex": latex(condition),
@@ -232,7 +343,7 @@ def _threshold(args) -> int:
         }
         if len(spectra) > 1:
             out["spectra"] = {k: [float(x) for x in v] for k, v in spectra.items()}
-        if not canonical:
+        if form is not None and not form.valid:
             out["reason"] = form.describe()
         print(json.dumps(out))
         return 0
@@ -252,12 +363,11 @@ def _threshold(args) -> int:
     return 0
 
 
-def _threshold_notes(model, spectra, canonical, form) -> list:
+def _critical_notes(model: VAEModel, form: CanonicalForm | None) -> list[str]:
     """What the printed numbers rest on, when it is not the plain per-mode reading."""
     notes = []
-    if not canonical:
+    if form is not None and not form.valid:
         notes.append(f"these data have no canonical form for this model ({form.describe()}); the condition "
                      f"above holds only for uncorrelated observed variables, so the critical value comes from "
                      f"the compiled Hessian's latent blocks, not from it")
     return notes + latent_excess_notes(model)
-

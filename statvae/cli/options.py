@@ -1,32 +1,89 @@
-"""Command-line options shared by sub-commands: model description and data source."""
+"""Command-line options shared by sub-commands: model description, data source, the parameter.
+
+The names are those of the Python API: ``--parameter`` (``parameter=``),
+``--spectrum``/``--covariance``/``--samples``/``--data`` (``spectrum=``,
+``covariance=``, ``samples=``, ``data=``) and ``--ddof``.  Old spellings stay
+as aliases: ``--solve-for`` for ``--parameter``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 
 from ..errors import DataError, ModelError
 from ..api import ConditionalVAE, HierarchicalVAE, LinearVAE, VAEModel
 
-__all__ = ["add_model_options", "add_data_options", "build_model", "load_data", "check_count", "check_solve_for",
-           "write_output", "value_hint"]
+__all__ = ["add_model_options", "add_data_options", "add_parameter_option", "build_model", "load_data", "data_dim",
+           "check_count", "check_parameter", "check_solve_for", "samples_file", "write_output", "value_hint",
+           "latent_excess_notes"]
+
+_T = TypeVar("_T")
 
 
 def check_count(value: int, flag: str, minimum: int, maximum: int | None = None) -> int:
-    """An integer option (already parsed by argparse) within ``[minimum, maximum]``."""
+    """Check an integer option (already parsed by argparse) against ``[minimum, maximum]``.
+
+    Parameters
+    ----------
+    value : int
+        The parsed value.
+    flag : str
+        The option, for the message (``"--depth"``).
+    minimum : int
+        Smallest value allowed.
+    maximum : int, optional
+        Largest value allowed (no bound if None).
+
+    Returns
+    -------
+    int
+        ``value``.
+
+    Raises
+    ------
+    ModelError
+        If ``value`` is out of bounds.
+    """
     if value < minimum or (maximum is not None and value > maximum):
         bound = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum:,}"
         raise ModelError(f"{flag} must be an integer {bound}, got {value}")
     return value
 
 
-def check_solve_for(model, name: str | None) -> str | None:
-    """``--solve-for``: absent, or a non-empty name of a hyper-parameter of ``model`` (checked before any work)."""
+def check_parameter(model: VAEModel, name: str | None, flag: str = "--parameter") -> str | None:
+    """Check ``--parameter`` (``--solve-for``): absent, or the name of a hyper-parameter of ``model``.
+
+    Checked before any work.
+
+    Parameters
+    ----------
+    model : VAEModel
+        The model the options describe.
+    name : str or None
+        The value given (None: the default parameter).
+    flag : str, optional
+        The spelling used on the command line, for the message.
+
+    Returns
+    -------
+    str or None
+        ``name``.
+
+    Raises
+    ------
+    ModelError
+        If ``name`` is empty or names no hyper-parameter of ``model``.
+    """
     if name is None:
         return None
     if not name.strip():
-        raise ModelError(f"--solve-for needs a hyper-parameter name (one of: {', '.join(model.values)}), got an "
+        raise ModelError(f"{flag} needs a hyper-parameter name (one of: {', '.join(model.values)}), got an "
                          f"empty string")
     if name not in model.values:
         raise ModelError(f"cannot solve for {name!r}: not a hyper-parameter of this model (its hyper-parameters "
@@ -34,19 +91,77 @@ def check_solve_for(model, name: str | None) -> str | None:
     return name
 
 
+#: The old name of :func:`check_parameter`.
+check_solve_for = check_parameter
+
+
+class _Spelled(argparse.Action):
+    """Store the value, and in ``<dest>_flag`` the spelling of the option used (``--parameter``/``--solve-for``)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: str | Sequence[Any] | None, option_string: str | None = None) -> None:
+        setattr(namespace, self.dest, values)
+        setattr(namespace, f"{self.dest}_flag", option_string)
+
+
+def add_parameter_option(p: argparse.ArgumentParser, help: str) -> None:
+    """Add ``--parameter PARAM`` with its old spelling ``--solve-for`` (same option, ``args.parameter``).
+
+    ``args.parameter_flag`` records the spelling used (for messages).
+
+    Parameters
+    ----------
+    p : argparse.ArgumentParser
+        The sub-command's parser.
+    help : str
+        Its help text (the old spelling is mentioned after it).
+    """
+    p.add_argument("--parameter", "--solve-for", dest="parameter", metavar="PARAM", default=None, action=_Spelled,
+                   help=f"{help}; --solve-for is the old spelling")
+    p.set_defaults(parameter_flag="--parameter")
+
+
 def value_hint(name: str) -> str:
-    """The option that gives hyper-parameter ``name`` a value."""
+    """The option that gives hyper-parameter ``name`` a value.
+
+    Parameters
+    ----------
+    name : str
+        A hyper-parameter name.
+
+    Returns
+    -------
+    str
+        Its own option (``--sigma2``), else ``--set NAME=VALUE``.
+    """
     flag = _HYPER_FLAGS.get(name)
     return flag if flag else f"--set {name}=VALUE"
 
 
-def write_output(path, flag: str, write):
+def write_output(path: str | os.PathLike[str], flag: str, write: Callable[[], _T]) -> _T:
     """Run ``write()`` (which writes ``path``); an ``OSError`` (full disk, permissions...) becomes one line.
 
     A file that did not exist before and is left half-written is removed.
-    """
-    import os
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file ``write`` writes.
+    flag : str
+        The option that named it (``"--out"``), for the message.
+    write : callable
+        Writes the file.
+
+    Returns
+    -------
+    object
+        What ``write()`` returns.
+
+    Raises
+    ------
+    DataError
+        If writing fails with an ``OSError``.
+    """
     existed = os.path.lexists(path)
     try:
         return write()
@@ -89,6 +204,13 @@ def _one_int(text: str, what: str) -> int:
 
 
 def add_model_options(p: argparse.ArgumentParser) -> None:
+    """Add the options that describe the model (a preset and its hyper-parameters, or ``--model-file``).
+
+    Parameters
+    ----------
+    p : argparse.ArgumentParser
+        The sub-command's parser.
+    """
     g = p.add_argument_group("model options")
     g.add_argument("--model", choices=["linear", "conditional", "hierarchical"], default=None,
                    help="model family (default: linear)")
@@ -113,24 +235,68 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tau2", metavar="T", default=None, help="hierarchical: variance of p(z1|z2) (default 1)")
 
 
+def samples_file(text: str) -> str:
+    """The argparse type of ``--samples FILE``: a file name, with a hint for the old ``--samples COUNT``.
+
+    ``--samples`` was the count of synthetic samples; it is now a file of
+    samples (as the API's ``samples=``) and the count is
+    ``--synthetic-samples``.  An integer that names no file gets that hint.
+
+    Parameters
+    ----------
+    text : str
+        The value given.
+
+    Returns
+    -------
+    str
+        ``text`` (the file is read later).
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        If ``text`` is an integer and no such file exists.
+    """
+    if re.fullmatch(r"\s*[-+]?\d+\s*", text) and not os.path.exists(text):
+        raise argparse.ArgumentTypeError(f"no file {text!r}: --samples now takes a file of samples (rows); the "
+                                         f"number of synthetic samples is --synthetic-samples {text.strip()}")
+    return text
+
+
 def add_data_options(p: argparse.ArgumentParser, required: bool = True) -> None:
+    """Add the data source (one of ``--spectrum``, ``--covariance``, ``--samples``, ``--data``, ``--dataset``).
+
+    Also ``--ddof`` and the options of ``--dataset synthetic``
+    (``--synthetic-spectrum``, ``--synthetic-samples``, ``--seed``).
+
+    Parameters
+    ----------
+    p : argparse.ArgumentParser
+        The sub-command's parser.
+    required : bool, optional
+        Whether a data source must be given.
+    """
     g = p.add_argument_group("data (choose one)")
     src = g.add_mutually_exclusive_group(required=required)
     src.add_argument("--spectrum", metavar="L1,L2,...", help="eigenvalues of the data covariance")
     src.add_argument("--covariance", metavar="FILE", help="covariance matrix (.npy or .csv)")
-    src.add_argument("--data", metavar="FILE", help="samples, one per row (.npy or .csv)")
+    src.add_argument("--samples", metavar="FILE", type=samples_file,
+                     help="samples, one per row (.npy or .csv); their covariance is used (see --ddof)")
+    src.add_argument("--data", metavar="FILE",
+                     help="any of the three, recognised by shape as the API's data=: 1-D (a .csv of one line) a "
+                     "spectrum, square symmetric a covariance, else samples (rows)")
     src.add_argument("--dataset", choices=["synthetic", "digits"],
                      help="built-in data: synthetic Gaussian samples, or scikit-learn's digits (pixels / 16)")
     g.add_argument("--ddof", type=int, choices=[0, 1], default=1,
                    help="covariance of samples: 1 = unbiased (numpy.cov, default), 0 = maximum likelihood")
     g.add_argument("--synthetic-spectrum", metavar="L1,L2,...", default="4,2,1,0.5",
                    help="population eigenvalues of --dataset synthetic (default 4,2,1,0.5)")
-    g.add_argument("--samples", type=int, default=2000, metavar="M",
-                   help="number of synthetic samples (default 2000)")
+    g.add_argument("--synthetic-samples", type=int, default=2000, metavar="M",
+                   help="number of samples of --dataset synthetic, >= 2 (default 2000)")
     g.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the synthetic samples, >= 0 (default 0)")
 
 
-def _number(text, what):
+def _number(text: str | None, what: str) -> float | None:
     if text is None:
         return None
     vals = _floats(text, what)
@@ -147,7 +313,7 @@ _STRUCTURE_FLAGS = {"model": "--model", "data_dim": "--data-dim", "latent_dim": 
                     "encoder": "--encoder", "decoder_variance": "--decoder-variance"}
 
 
-def _settings(args) -> dict:
+def _settings(args: argparse.Namespace) -> dict[str, float | None]:
     """``--set NAME=VALUE`` pairs as a dict of numbers."""
     out = {}
     for item in getattr(args, "set", None) or []:
@@ -159,8 +325,27 @@ def _settings(args) -> dict:
     return out
 
 
-def build_model(args, data_dim: int | None) -> VAEModel:
-    """The model the options describe; ``data_dim`` is the dimension of the data, if known."""
+def build_model(args: argparse.Namespace, data_dim: int | None) -> VAEModel:
+    """The model the options describe.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed options (see :func:`add_model_options`).
+    data_dim : int or None
+        The dimension of the data, if known (checked against ``--data-dim``
+        or the model file; the default data dimension otherwise).
+
+    Returns
+    -------
+    VAEModel
+        The preset, or the model of ``--model-file``, with the values given.
+
+    Raises
+    ------
+    ModelError, DataError
+        For an invalid option or a dimension that does not match the data.
+    """
     settings = _settings(args)
     if getattr(args, "model_file", None):
         return _model_from_file(args, data_dim, settings)
@@ -168,7 +353,7 @@ def build_model(args, data_dim: int | None) -> VAEModel:
     return model.with_values(**settings) if settings else model
 
 
-def _model_from_file(args, data_dim, settings) -> VAEModel:
+def _model_from_file(args: argparse.Namespace, data_dim: int | None, settings: dict[str, float | None]) -> VAEModel:
     from ..api import load_model
 
     for attr, flag in _STRUCTURE_FLAGS.items():
@@ -193,7 +378,7 @@ def _model_from_file(args, data_dim, settings) -> VAEModel:
     return model
 
 
-def _preset(args, data_dim: int | None) -> VAEModel:
+def _preset(args: argparse.Namespace, data_dim: int | None) -> VAEModel:
     """The preset model the options describe."""
     args = argparse.Namespace(**vars(args))
     for attr, default in (("model", "linear"), ("encoder", "diagonal"), ("decoder_variance", "fixed"),
@@ -247,36 +432,101 @@ def _preset(args, data_dim: int | None) -> VAEModel:
     return LinearVAE(n_data, lat[0], encoder=args.encoder, beta=beta, **common)
 
 
-def load_data(args) -> tuple[dict, str]:
-    """Read the data source; returns (``{"spectrum"|"covariance": value}``, description)."""
-    from ..data import covariance_from_samples, digits, load_covariance, load_samples, synthetic
+def data_dim(data: dict[str, Any]) -> int:
+    """The dimension of data as :func:`load_data` returns them.
+
+    Parameters
+    ----------
+    data : dict
+        ``{"spectrum": ...}`` or ``{"covariance": ...}``.
+
+    Returns
+    -------
+    int
+        The number of eigenvalues, or the size of the covariance.
+    """
+    return len(data["spectrum"]) if "spectrum" in data else int(data["covariance"].shape[0])
+
+
+def load_data(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    """Read the data source the options name.
+
+    Samples (``--samples``, ``--dataset``, or ``--data`` recognised as
+    samples) are reduced to their covariance with ``--ddof``.  ``--data``
+    is recognised by shape exactly as the API's ``data=``
+    (:func:`statvae.data.resolve.data_kind`); a text file (``.csv``...) of
+    one line is a list of numbers (a spectrum), as a 1-D ``.npy``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed options (see :func:`add_data_options`).
+
+    Returns
+    -------
+    data : dict
+        ``{"spectrum": array}`` or ``{"covariance": array}``, keyword
+        arguments for the analyses.
+    description : str
+        What the data are, for the output.
+
+    Raises
+    ------
+    DataError, ModelError
+        For a bad option, or a file that cannot be read or does not hold valid data.
+    """
+    from ..data import covariance_from_samples, digits, load_array, load_covariance, load_samples, synthetic
     from ..data.datasets import check_synthetic_size
-    from ..data.spectra import validate_spectrum
+    from ..data.resolve import data_kind
+    from ..data.spectra import validate_covariance, validate_samples, validate_spectrum
 
     # the synthetic options are checked whatever the source: a bad value is a mistake either way
-    check_count(args.samples, "--samples", 2)
+    check_count(args.synthetic_samples, "--synthetic-samples", 2)
     check_count(args.seed, "--seed", 0)
     synth = validate_spectrum(_floats(args.synthetic_spectrum, "--synthetic-spectrum"), "--synthetic-spectrum")
     if args.dataset == "synthetic":
-        check_synthetic_size(args.samples, synth.size, "--samples")
+        check_synthetic_size(args.synthetic_samples, synth.size, "--synthetic-samples")
     if args.spectrum is not None:
         return {"spectrum": np.asarray(_floats(args.spectrum, "--spectrum"))}, "spectrum"
     if args.covariance is not None:
         return {"covariance": load_covariance(args.covariance)}, f"covariance {args.covariance}"
+    if args.samples is not None:
+        x = load_samples(args.samples)
+        return {"covariance": covariance_from_samples(x, args.ddof)}, f"{x.shape[0]} samples from {args.samples}"
     if args.data is not None:
-        x = load_samples(args.data)
+        a = load_array(args.data)
+        if a.ndim == 2 and a.shape[0] == 1 and not str(args.data).lower().endswith(".npy"):
+            a = a[0]  # text is read as a table: one line of numbers is a list (a 1-D .npy read as text)
+        kind = data_kind(a)
+        if kind == "spectrum":
+            return {"spectrum": a}, f"spectrum from {args.data}"  # checked by the analysis, as --spectrum
+        if kind == "covariance":
+            return {"covariance": validate_covariance(a)}, f"covariance {args.data}"
+        x = validate_samples(a)
         return {"covariance": covariance_from_samples(x, args.ddof)}, f"{x.shape[0]} samples from {args.data}"
     if args.dataset == "digits":
         x = digits()
         return {"covariance": covariance_from_samples(x, args.ddof)}, f"digits ({x.shape[0]} samples, 64 pixels / 16)"
     spec = _floats(args.synthetic_spectrum, "--synthetic-spectrum")
-    x = synthetic(spec, samples=args.samples, seed=args.seed)
+    x = synthetic(spec, samples=args.synthetic_samples, seed=args.seed)
     return ({"covariance": covariance_from_samples(x, args.ddof)},
-            f"synthetic ({args.samples} samples, population spectrum {args.synthetic_spectrum}, seed {args.seed})")
+            f"synthetic ({args.synthetic_samples} samples, population spectrum {args.synthetic_spectrum}, "
+            f"seed {args.seed})")
 
 
-def latent_excess_notes(model) -> list:
-    """A note for each latent with more coordinates than the data it models have dimensions."""
+def latent_excess_notes(model: VAEModel) -> list[str]:
+    """A note for each latent with more coordinates than the data it models have dimensions.
+
+    Parameters
+    ----------
+    model : VAEModel
+        The model.
+
+    Returns
+    -------
+    list of str
+        One sentence per such latent (empty if none).
+    """
     notes = []
     g = model.graph
     out_dims = sum(v.dim for v in g.observed() if v.variance is not None)

@@ -1,18 +1,35 @@
-"""``statvae track``, ``statvae phase-diagram`` and ``statvae plot``."""
+"""``statvae track``, ``statvae phase-diagram`` and ``statvae plot``.
+
+Ranges are given as in the API, ``--start X --stop Y`` (``start=``,
+``stop=``) and ``--along-start A --along-stop B`` (``along_start=``,
+``along_stop=``), or as the shorthand ``--range START:STOP`` and
+``--along-range A:B``; exactly one form per range.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DataError, ModelError, StatvaeError
 from ..validate import PHASE_STEPS_LIMIT, check_output_path, check_track_size, nonnegative
-from .options import build_model, check_count, latent_excess_notes, load_data, value_hint, write_output
+from .options import build_model, check_count, data_dim, latent_excess_notes, load_data, value_hint, write_output
 
-__all__ = ["add_track_parser", "add_phase_parser", "add_plot_parser"]
+if TYPE_CHECKING:
+    from ..api import VAEModel
+    from ..bifurcation import BifurcationDiagram
+
+__all__ = ["add_track_parser", "add_phase_parser", "add_plot_parser", "add_range_options", "range_from", "run_track",
+           "run_phase", "run_plot", "diagram_json", "check_figure_path", "Progress"]
+
+#: A parser factory of the sub-commands (``sub.add_parser``), and the adders of shared options.
+OptionAdder = Callable[[argparse.ArgumentParser], None]
 
 #: What ``--out`` of each command and the figure options write.
 DIAGRAM_SUFFIXES = (".json", ".npz")
@@ -33,15 +50,106 @@ def _range(text: str, what: str) -> tuple[float, float]:
     return a, b
 
 
-def _in_domain(model, parameter: str, bounds: tuple[float, float], what: str, text: str) -> None:
+def _end(text: str, flag: str) -> float:
+    """One end of a range (``--start``...): a finite number."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise StatvaeError(f"{flag} must be a number, got {text!r}") from None
+    if not math.isfinite(v):
+        raise StatvaeError(f"{flag} must be a finite number, got {text!r}")
+    return v
+
+
+def add_range_options(p: argparse.ArgumentParser, start: str, stop: str, shorthand: str, what: str) -> None:
+    """Add a range as two options (``--start X --stop Y``) and its shorthand (``--range START:STOP``).
+
+    Parameters
+    ----------
+    p : argparse.ArgumentParser
+        The sub-command's parser.
+    start, stop, shorthand : str
+        The three options (``"--start"``, ``"--stop"``, ``"--range"``).
+    what : str
+        What the range is, for the help.
+    """
+    g = p.add_argument_group(f"{what} ({start} X {stop} Y, or {shorthand} X:Y)")
+    g.add_argument(start, metavar="X", default=None, help=f"first end (the API's {start[2:].replace('-', '_')}=)")
+    g.add_argument(stop, metavar="Y", default=None, help=f"last end (the API's {stop[2:].replace('-', '_')}=)")
+    g.add_argument(shorthand, metavar="X:Y", default=None, help=f"shorthand for {start} X {stop} Y")
+
+
+def range_from(args: argparse.Namespace, start: str, stop: str, shorthand: str) -> tuple[float, float, str]:
+    """The range given by ``START``/``STOP`` options or their shorthand; exactly one form.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed options.
+    start, stop, shorthand : str
+        The options, as passed to :func:`add_range_options`.
+
+    Returns
+    -------
+    start, stop : float
+        Two finite, different numbers (their domain is checked once the model is known).
+    given : str
+        The range as given, for messages (``"--range '4:1'"``, ``"--start 4 --stop 1"``).
+
+    Raises
+    ------
+    StatvaeError
+        If both forms, neither, or only one end is given, or the ends are
+        not two finite different numbers.
+    """
+    a_text, b_text = getattr(args, start[2:].replace("-", "_")), getattr(args, stop[2:].replace("-", "_"))
+    r_text = getattr(args, shorthand[2:].replace("-", "_"))
+    if r_text is not None:
+        if a_text is not None or b_text is not None:
+            both = start if a_text is not None else stop
+            raise StatvaeError(f"give the range once: {both} and {shorthand} were both given (use {start} X {stop} Y "
+                               f"or {shorthand} X:Y)")
+        a, b = _range(r_text, shorthand)
+        return a, b, f"{shorthand} {r_text!r}"
+    if a_text is None and b_text is None:
+        raise StatvaeError(f"a range is required: {start} X {stop} Y (or {shorthand} X:Y)")
+    if b_text is None:
+        raise StatvaeError(f"{start} needs {stop} (the range runs from {start} to {stop}; or give {shorthand} X:Y)")
+    if a_text is None:
+        raise StatvaeError(f"{stop} needs {start} (the range runs from {start} to {stop}; or give {shorthand} X:Y)")
+    a, b = _end(a_text, start), _end(b_text, stop)
+    if a == b:
+        raise StatvaeError(f"{start} and {stop} must differ (a range of non-zero width), both are {a_text}")
+    return a, b, f"{start} {a_text} {stop} {b_text}"
+
+
+def _in_domain(model: VAEModel, parameter: str, bounds: tuple[float, float], given: str) -> None:
     """Both ends of a range inside the domain of ``parameter`` (> 0, or >= 0 for weight decays)."""
     nonneg = nonnegative(model, parameter)
     if any(v < 0 or (v == 0 and not nonneg) for v in bounds):
-        raise StatvaeError(f"{what} {text!r}: {parameter} must be {'>= 0' if nonneg else '> 0'} at both ends")
+        raise StatvaeError(f"{given}: {parameter} must be {'>= 0' if nonneg else '> 0'} at both ends")
 
 
-def check_figure_path(path, what: str):
-    """A figure output: a writable .png/.pdf/.svg path, and matplotlib importable (before any work)."""
+def check_figure_path(path: str, what: str) -> Path:
+    """Check a figure output before any work: a writable .png/.pdf/.svg path, and matplotlib importable.
+
+    Parameters
+    ----------
+    path : str
+        The file to write.
+    what : str
+        The option that named it (``"--plot"``).
+
+    Returns
+    -------
+    pathlib.Path
+        The path.
+
+    Raises
+    ------
+    StatvaeError
+        If the path cannot be written, has another suffix, or matplotlib is missing.
+    """
     from ..plot.figures import _plt
 
     p = check_output_path(path, what, FIGURE_SUFFIXES, case_sensitive=False)
@@ -50,14 +158,29 @@ def check_figure_path(path, what: str):
 
 
 class Progress:
-    """A one-line progress indicator on stderr (only when stderr is a terminal, or forced)."""
+    """A one-line progress indicator on stderr (only when stderr is a terminal, or forced).
 
-    def __init__(self, enabled: bool, lo: float, hi: float):
+    Parameters
+    ----------
+    enabled : bool
+        Whether to write anything.
+    lo, hi : float
+        The range followed (either order).
+    """
+
+    def __init__(self, enabled: bool, lo: float, hi: float) -> None:
         self.enabled, self.lo, self.hi = enabled, min(lo, hi), max(lo, hi)
         self.t0 = time.perf_counter()
         self.last = 0.0
 
     def __call__(self, message: str) -> None:
+        """Show ``message`` (at most ten times a second).
+
+        Parameters
+        ----------
+        message : str
+            The state of the run.
+        """
         if not self.enabled:
             return
         now = time.perf_counter()
@@ -68,21 +191,30 @@ class Progress:
         sys.stderr.flush()
 
     def done(self) -> None:
+        """Erase the progress line."""
         if self.enabled:
             sys.stderr.write("\r" + " " * 80 + "\r")
             sys.stderr.flush()
 
 
-def add_track_parser(sub, add_model_options, add_data_options):
+def add_track_parser(sub: Any, add_model_options: OptionAdder, add_data_options: OptionAdder) -> None:
+    """Add ``statvae track``.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        The sub-commands of ``statvae``.
+    add_model_options, add_data_options : callable
+        Add the model and data options to a parser.
+    """
     t = sub.add_parser("track", help="bifurcation diagram: follow branches of stationary points in a parameter",
                        description="Follow the collapsed branch as a hyper-parameter moves, locate every branch "
                        "point (where collapse loses stability), switch onto the emanating branches (one per "
                        "symmetry class) and follow them; save, plot or print the diagram.")
     add_model_options(t)
     add_data_options(t)
-    t.add_argument("--parameter", default="sigma2", help="continuation parameter (default sigma2)")
-    t.add_argument("--range", required=True, metavar="START:STOP",
-                   help="parameter range, followed from START to STOP (e.g. 2:0.1)")
+    t.add_argument("--parameter", default="sigma2", metavar="PARAM", help="continuation parameter (default sigma2)")
+    add_range_options(t, "--start", "--stop", "--range", "range of --parameter, followed from X to Y")
     t.add_argument("--depth", type=int, default=1,
                    help="generations of branch switching to follow beyond the stable path, >= 0 (default 1)")
     t.add_argument("--max-steps", type=int, default=400, help="steps per branch, >= 1 (default 400)")
@@ -97,16 +229,26 @@ def add_track_parser(sub, add_model_options, add_data_options):
     t.set_defaults(func=run_track)
 
 
-def add_phase_parser(sub, add_model_options, add_data_options):
+def add_phase_parser(sub: Any, add_model_options: OptionAdder, add_data_options: OptionAdder) -> None:
+    """Add ``statvae phase-diagram``.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        The sub-commands of ``statvae``.
+    add_model_options, add_data_options : callable
+        Add the model and data options to a parser.
+    """
     p = sub.add_parser("phase-diagram", help="loci of branch points in a two-parameter plane",
                        description="Locate the first branch points of the collapsed branch in --parameter, then "
                        "follow them as --along moves: the boundaries of the collapsed phase.")
     add_model_options(p)
     add_data_options(p)
-    p.add_argument("--parameter", default="sigma2", help="parameter the branch points are located in")
-    p.add_argument("--range", required=True, metavar="START:STOP", help="range searched for the first points")
-    p.add_argument("--along", required=True, help="second parameter (e.g. beta, weight_decay_dec)")
-    p.add_argument("--along-range", required=True, metavar="START:STOP", help="range of the second parameter")
+    p.add_argument("--parameter", default="sigma2", metavar="PARAM",
+                   help="parameter the branch points are located in (default sigma2)")
+    add_range_options(p, "--start", "--stop", "--range", "range of --parameter searched for the first points")
+    p.add_argument("--along", required=True, metavar="PARAM", help="second parameter (e.g. beta, weight_decay_dec)")
+    add_range_options(p, "--along-start", "--along-stop", "--along-range", "range of --along")
     p.add_argument("--loci", type=int, default=1, help="number of branch points to follow, >= 1 (default 1)")
     p.add_argument("--steps", type=int, default=30,
                    help=f"points per locus, 2 to {PHASE_STEPS_LIMIT:,} (default 30)")
@@ -116,7 +258,14 @@ def add_phase_parser(sub, add_model_options, add_data_options):
     p.set_defaults(func=run_phase)
 
 
-def add_plot_parser(sub):
+def add_plot_parser(sub: Any) -> None:
+    """Add ``statvae plot``.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        The sub-commands of ``statvae``.
+    """
     p = sub.add_parser("plot", help="plot a saved diagram or phase diagram (no recomputation)",
                        description="Draw a diagram saved by 'statvae track --out' or 'statvae phase-diagram --out'.")
     p.add_argument("file", help="a saved .json or .npz result")
@@ -126,13 +275,13 @@ def add_plot_parser(sub):
     p.set_defaults(func=run_plot)
 
 
-def _hyper(model, name: str, flag: str) -> None:
+def _hyper(model: VAEModel, name: str, flag: str) -> None:
     if name not in model.values:
         raise StatvaeError(f"{flag} {name!r} is not a hyper-parameter of this model "
                            f"(its hyper-parameters are: {', '.join(model.values)})")
 
 
-def _values_for(model, args, parameter):
+def _values_for(model: VAEModel, parameter: str) -> dict[str, float]:
     vals = {n: float(v) for n, v in model.values.items() if n != parameter and v.is_number}
     missing = [n for n, v in model.values.items() if n != parameter and not v.is_number]
     if missing:
@@ -140,17 +289,33 @@ def _values_for(model, args, parameter):
     return vals
 
 
-def _model_and_data(args):
+def _model_and_data(args: argparse.Namespace) -> tuple[VAEModel, dict[str, Any], str]:
     data, desc = load_data(args)
-    dim = len(data["spectrum"]) if "spectrum" in data else data["covariance"].shape[0]
-    return build_model(args, dim), data, desc
+    return build_model(args, data_dim(data)), data, desc
 
 
-def run_track(args) -> int:
+def run_track(args: argparse.Namespace) -> int:
+    """``statvae track``: the bifurcation diagram in ``--parameter``, printed, saved or plotted.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed options.
+
+    Returns
+    -------
+    int
+        The exit status, 0.
+
+    Raises
+    ------
+    StatvaeError
+        For a bad option or data (checked before any work), or an analysis that cannot be done.
+    """
     from ..analysis.tracking import track
 
     # every option before any work: ranges, counts, output paths, then model and data
-    start, stop = _range(args.range, "--range")
+    start, stop, given = range_from(args, "--start", "--stop", "--range")
     depth = check_count(args.depth, "--depth", 0)
     max_steps = check_count(args.max_steps, "--max-steps", 1)
     if args.out is not None:
@@ -161,8 +326,8 @@ def run_track(args) -> int:
     if args.parameter not in model.values:
         raise StatvaeError(f"cannot continue in {args.parameter!r}: not a hyper-parameter of this model "
                            f"(its hyper-parameters are: {', '.join(model.values)})")
-    _in_domain(model, args.parameter, (start, stop), "--range", args.range)
-    values = _values_for(model, args, args.parameter)
+    _in_domain(model, args.parameter, (start, stop), given)
+    values = _values_for(model, args.parameter)
     check_track_size(model, "statvae track")
     if args.certify:
         _check_certify(model)
@@ -188,7 +353,19 @@ def run_track(args) -> int:
     return 0
 
 
-def diagram_json(diagram) -> dict:
+def diagram_json(diagram: BifurcationDiagram) -> dict[str, Any]:
+    """The special points and branches of a diagram, as ``track --json`` prints them.
+
+    Parameters
+    ----------
+    diagram : BifurcationDiagram
+        The diagram.
+
+    Returns
+    -------
+    dict
+        ``parameter``, ``special_points``, ``branches`` and ``seconds`` (JSON-ready).
+    """
     return {
         "parameter": diagram.parameter,
         "special_points": [
@@ -207,7 +384,7 @@ def diagram_json(diagram) -> dict:
     }
 
 
-def _plot_diagram_file(diagram, path, observable):
+def _plot_diagram_file(diagram: BifurcationDiagram, path: str, observable: str) -> None:
     from ..plot import plot_diagram, plot_observables, save_figure
     from ..plot.figures import _plt
 
@@ -221,7 +398,7 @@ def _plot_diagram_file(diagram, path, observable):
     save_figure(ax, path)
 
 
-def _check_certify(model) -> None:
+def _check_certify(model: VAEModel) -> None:
     from ..numeric.bundle import EXPLICIT_MAX_PARAMETERS
     from ..validate import parameter_count
 
@@ -231,12 +408,29 @@ def _check_certify(model) -> None:
                          f"explicit-entry arithmetic); this one has {n:,}: drop --certify")
 
 
-def run_phase(args) -> int:
+def run_phase(args: argparse.Namespace) -> int:
+    """``statvae phase-diagram``: loci of branch points in the (``--along``, ``--parameter``) plane.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed options.
+
+    Returns
+    -------
+    int
+        The exit status, 0.
+
+    Raises
+    ------
+    StatvaeError
+        For a bad option or data (checked before any work), or an analysis that cannot be done.
+    """
     from ..bifurcation import branch_point_loci
 
     # every option before any work
-    start, stop = _range(args.range, "--range")
-    a0, a1 = _range(args.along_range, "--along-range")
+    start, stop, given = range_from(args, "--start", "--stop", "--range")
+    a0, a1, along_given = range_from(args, "--along-start", "--along-stop", "--along-range")
     loci = check_count(args.loci, "--loci", 1)
     steps = check_count(args.steps, "--steps", 2, PHASE_STEPS_LIMIT)
     if args.out is not None:
@@ -248,8 +442,8 @@ def run_phase(args) -> int:
     model, data, desc = _model_and_data(args)
     _hyper(model, args.parameter, "--parameter")
     _hyper(model, args.along, "--along")
-    _in_domain(model, args.parameter, (start, stop), "--range", args.range)
-    _in_domain(model, args.along, (a0, a1), "--along-range", args.along_range)
+    _in_domain(model, args.parameter, (start, stop), given)
+    _in_domain(model, args.along, (a0, a1), along_given)
     check_track_size(model, "statvae phase-diagram")
     values = {n: float(v) for n, v in model.values.items() if n not in (args.parameter, args.along) and v.is_number}
     missing = [n for n, v in model.values.items() if n not in (args.parameter, args.along) and not v.is_number]
@@ -276,7 +470,24 @@ def run_phase(args) -> int:
     return 0
 
 
-def run_plot(args) -> int:
+def run_plot(args: argparse.Namespace) -> int:
+    """``statvae plot``: a figure of a saved diagram or phase diagram, without recomputing.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed options (``file``, ``--out``, ``--observable``).
+
+    Returns
+    -------
+    int
+        The exit status, 0.
+
+    Raises
+    ------
+    StatvaeError
+        If the file is not a readable statvae result or the figure cannot be written.
+    """
     from ..bifurcation import BifurcationDiagram, PhaseDiagram
     from ..validate import check_input_path
 
@@ -287,7 +498,7 @@ def run_plot(args) -> int:
                         f"or 'statvae phase-diagram --out'")
     if path.resolve() == Path(args.out).resolve():
         raise StatvaeError(f"--out {args.out} would overwrite the input file")
-    kind = "statvae-diagram-1"
+    kind: object = "statvae-diagram-1"
     if path.suffix == ".json":
         try:
             head = json.loads(path.read_text(encoding="utf-8"))
@@ -299,23 +510,23 @@ def run_plot(args) -> int:
             raise DataError(f"{path} is not a statvae result (a JSON {type(head).__name__}, not an object)")
         kind = head.get("format")
     try:
-        if kind == "statvae-phase-1":
-            result = PhaseDiagram.load(path)
-        else:
-            result = BifurcationDiagram.load(path)
+        result: PhaseDiagram | BifurcationDiagram = (PhaseDiagram.load(path) if kind == "statvae-phase-1"
+                                                     else BifurcationDiagram.load(path))
     except StatvaeError:
         raise
     except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
         # whatever the reader trips on in a damaged file, the file is at fault: one line naming it
         raise DataError(f"{path} is not a valid statvae result ({type(exc).__name__}: "
                         f"{' '.join(str(exc).split())[:120]})") from None
-    if kind == "statvae-phase-1":
+    if isinstance(result, PhaseDiagram):
         from ..plot import plot_phase_diagram, save_figure
 
-        write_output(args.out, "--out", lambda: save_figure(plot_phase_diagram(result), args.out))
+        phase = result
+        write_output(args.out, "--out", lambda: save_figure(plot_phase_diagram(phase), args.out))
     else:
-        if not result.branches:
+        diagram = result
+        if not diagram.branches:
             raise DataError(f"{path} holds a diagram without branches: nothing to plot")
-        write_output(args.out, "--out", lambda: _plot_diagram_file(result, args.out, args.observable))
+        write_output(args.out, "--out", lambda: _plot_diagram_file(diagram, args.out, args.observable))
     print(f"wrote {args.out}")
     return 0

@@ -16,8 +16,8 @@ def run(args, capsys):
     return code, out, err
 
 
-def test_threshold_json_plain(capsys):
-    code, out, err = run(["threshold", "--spectrum", "3,1.7,0.9", "--latent-dim", "2", "--json"], capsys)
+def test_critical_json_plain(capsys):
+    code, out, err = run(["critical", "--spectrum", "3,1.7,0.9", "--latent-dim", "2", "--json"], capsys)
     assert code == 0, err
     d = json.loads(out)
     assert d["parameter"] == "sigma2"
@@ -26,18 +26,18 @@ def test_threshold_json_plain(capsys):
     assert d["condition_latex"] == r"\sigma'^{2} > \max_{i} \xi_{i}^{2}"
 
 
-def test_threshold_beta_divides(capsys):
-    code, out, _ = run(["threshold", "--spectrum", "0.5,3,1", "--beta", "2", "--json"], capsys)
+def test_critical_beta_divides(capsys):
+    code, out, _ = run(["critical", "--spectrum", "0.5,3,1", "--beta", "2", "--json"], capsys)
     assert json.loads(out)["critical"] == 1.5
 
 
-def test_threshold_solve_for_beta(capsys):
-    code, out, err = run(["threshold", "--spectrum", "3,1", "--sigma2", "2", "--solve-for", "beta", "--json"], capsys)
+def test_critical_parameter_beta(capsys):
+    code, out, err = run(["critical", "--spectrum", "3,1", "--sigma2", "2", "--parameter", "beta", "--json"], capsys)
     assert code == 0, err
     assert json.loads(out)["critical"] == pytest.approx(1.5, rel=1e-15)
 
 
-def test_threshold_covariance_and_data_files(tmp_path, capsys):
+def test_critical_covariance_and_data_files(tmp_path, capsys):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((500, 4)) @ rng.standard_normal((4, 4))
     np.save(tmp_path / "x.npy", x)
@@ -45,47 +45,50 @@ def test_threshold_covariance_and_data_files(tmp_path, capsys):
     c1 = np.cov(x, rowvar=False)
     np.save(tmp_path / "c.npy", c1)
     expect = np.linalg.eigvalsh(c1).max()
-    for args in (["--data", str(tmp_path / "x.npy")], ["--data", str(tmp_path / "x.csv")],
-                 ["--covariance", str(tmp_path / "c.npy")]):
-        code, out, err = run(["threshold", *args, "--json"], capsys)
+    for args in (["--samples", str(tmp_path / "x.npy")], ["--samples", str(tmp_path / "x.csv")],
+                 ["--data", str(tmp_path / "x.npy")], ["--data", str(tmp_path / "x.csv")],
+                 ["--covariance", str(tmp_path / "c.npy")], ["--data", str(tmp_path / "c.npy")]):
+        code, out, err = run(["critical", *args, "--json"], capsys)
         assert code == 0, err
         assert json.loads(out)["critical"] == pytest.approx(expect, rel=1e-12)
-    code, out, _ = run(["threshold", "--data", str(tmp_path / "x.npy"), "--ddof", "0", "--json"], capsys)
-    assert json.loads(out)["critical"] == pytest.approx(np.linalg.eigvalsh(np.cov(x, rowvar=False, ddof=0)).max())
+    ml = np.linalg.eigvalsh(np.cov(x, rowvar=False, ddof=0)).max()
+    for flag in ("--samples", "--data"):
+        code, out, _ = run(["critical", flag, str(tmp_path / "x.npy"), "--ddof", "0", "--json"], capsys)
+        assert json.loads(out)["critical"] == pytest.approx(ml)
 
 
-def test_threshold_synthetic_is_seeded(capsys):
-    a = run(["threshold", "--dataset", "synthetic", "--seed", "3", "--json"], capsys)[1]
-    b = run(["threshold", "--dataset", "synthetic", "--seed", "3", "--json"], capsys)[1]
-    c = run(["threshold", "--dataset", "synthetic", "--seed", "4", "--json"], capsys)[1]
+def test_critical_synthetic_is_seeded(capsys):
+    a = run(["critical", "--dataset", "synthetic", "--seed", "3", "--json"], capsys)[1]
+    b = run(["critical", "--dataset", "synthetic", "--seed", "3", "--json"], capsys)[1]
+    c = run(["critical", "--dataset", "synthetic", "--seed", "4", "--json"], capsys)[1]
     assert json.loads(a)["critical"] == json.loads(b)["critical"] != json.loads(c)["critical"]
 
 
-def test_threshold_digits(capsys):
+def test_critical_digits(capsys):
     pytest.importorskip("sklearn")
     from sklearn.datasets import load_digits
 
-    code, out, err = run(["threshold", "--dataset", "digits", "--latent-dim", "8", "--json"], capsys)
+    code, out, err = run(["critical", "--dataset", "digits", "--latent-dim", "8", "--json"], capsys)
     assert code == 0, err
     x = load_digits().data / 16.0
     assert json.loads(out)["critical"] == pytest.approx(np.linalg.eigvalsh(np.cov(x, rowvar=False)).max(), rel=1e-12)
     assert len(json.loads(out)["spectrum"]) == 64
 
 
-def test_threshold_conditional_uses_residual_spectrum(tmp_path, capsys):
+def test_critical_conditional_uses_residual_spectrum(tmp_path, capsys):
     rng = np.random.default_rng(1)
     a = rng.standard_normal((5, 5))
     cov = a @ a.T
     np.save(tmp_path / "c.npy", cov)
-    code, out, err = run(["threshold", "--model", "conditional", "--x-dim", "2", "--covariance",
+    code, out, err = run(["critical", "--model", "conditional", "--x-dim", "2", "--covariance",
                           str(tmp_path / "c.npy"), "--json"], capsys)
     assert code == 0, err
     resid = cov[2:, 2:] - cov[2:, :2] @ np.linalg.solve(cov[:2, :2], cov[:2, 2:])
     assert json.loads(out)["critical"] == pytest.approx(np.linalg.eigvalsh(resid).max(), rel=1e-10)
 
 
-def test_threshold_hierarchical(capsys):
-    code, out, err = run(["threshold", "--model", "hierarchical", "--latent-dim", "2,1", "--beta", "2,3",
+def test_critical_hierarchical(capsys):
+    code, out, err = run(["critical", "--model", "hierarchical", "--latent-dim", "2,1", "--beta", "2,3",
                           "--spectrum", "4,1", "--json"], capsys)
     assert code == 0, err
     assert json.loads(out)["critical"] == pytest.approx(2.0)
@@ -115,26 +118,28 @@ def test_derive_large_model_is_fast():
 
 
 BAD = [
-    (["threshold", "--spectrum", "3,-1"], "negative"),
-    (["threshold", "--spectrum", "3,nan"], "NaN"),
-    (["threshold", "--spectrum", ""], "list of numbers"),
-    (["threshold", "--spectrum", "a,b"], "list of numbers"),
-    (["threshold", "--covariance", "/nonexistent/c.npy"], "not found"),
-    (["threshold", "--data", "/nonexistent/x.csv"], "not found"),
-    (["threshold", "--spectrum", "3,1", "--bogus"], "unrecognized"),
-    (["threshold"], "required"),
-    (["threshold", "--spectrum", "3,1", "--latent-dim", "0"], "positive integer"),
-    (["threshold", "--spectrum", "3,1", "--latent-dim", "-2"], "positive integer"),
-    (["threshold", "--spectrum", "3,1", "--sigma2", "-1", "--solve-for", "beta"], "sigma2 must be > 0"),
-    (["threshold", "--spectrum", "3,1", "--weight-decay-enc", "-0.1"], "weight_decay_enc must be >= 0"),
-    (["threshold", "--spectrum", "3,1", "--solve-for", "gamma"], "not a hyper-parameter"),
-    (["threshold", "--spectrum", "3,1", "--solve-for", "beta"], "sigma2 has no value"),
-    (["threshold", "--spectrum", "3,1", "--encoder", "banana"], "encoder"),
-    (["threshold", "--spectrum", "3,1", "--data-dim", "5"], "does not match"),
-    (["threshold", "--spectrum", "3,1", "--model", "conditional"], "--x-dim"),
-    (["threshold", "--spectrum", "3,1", "--prior-variance", "0"], "prior_variance must be > 0"),
+    (["critical", "--spectrum", "3,-1"], "negative"),
+    (["critical", "--spectrum", "3,nan"], "NaN"),
+    (["critical", "--spectrum", ""], "list of numbers"),
+    (["critical", "--spectrum", "a,b"], "list of numbers"),
+    (["critical", "--covariance", "/nonexistent/c.npy"], "not found"),
+    (["critical", "--data", "/nonexistent/x.csv"], "not found"),
+    (["critical", "--samples", "/nonexistent/x.csv"], "not found"),
+    (["critical", "--spectrum", "3,1", "--bogus"], "unrecognized"),
+    (["critical"], "required"),
+    (["critical", "--spectrum", "3,1", "--latent-dim", "0"], "positive integer"),
+    (["critical", "--spectrum", "3,1", "--latent-dim", "-2"], "positive integer"),
+    (["critical", "--spectrum", "3,1", "--sigma2", "-1", "--parameter", "beta"], "sigma2 must be > 0"),
+    (["critical", "--spectrum", "3,1", "--weight-decay-enc", "-0.1"], "weight_decay_enc must be >= 0"),
+    (["critical", "--spectrum", "3,1", "--solve-for", "gamma"], "not a hyper-parameter"),
+    (["critical", "--spectrum", "3,1", "--parameter", "beta"], "sigma2 has no value"),
+    (["critical", "--spectrum", "3,1", "--encoder", "banana"], "encoder"),
+    (["critical", "--spectrum", "3,1", "--data-dim", "5"], "does not match"),
+    (["critical", "--spectrum", "3,1", "--model", "conditional"], "--x-dim"),
+    (["critical", "--spectrum", "3,1", "--prior-variance", "0"], "prior_variance must be > 0"),
     (["derive", "--model", "hierarchical", "--latent-dim", "1,2,3"], "two values"),
     (["derive", "--solve-for", "tau2"], "not a hyper-parameter"),
+    (["derive", "--parameter", "tau2"], "not a hyper-parameter"),
 ]
 
 
@@ -157,17 +162,18 @@ def test_bad_covariance_files(tmp_path, capsys):
     (tmp_path / "x.bin").write_bytes(b"\x00\x01")
     for f, needle in [("ns.npy", "not symmetric"), ("ind.npy", "not positive semi-definite"),
                       ("nan.npy", "NaN"), ("empty.csv", "empty"), ("x.bin", "unsupported")]:
-        code, out, err = run(["threshold", "--covariance", str(tmp_path / f)], capsys)
+        code, out, err = run(["critical", "--covariance", str(tmp_path / f)], capsys)
         assert code == 2 and needle in err and err.count("\n") == 1, (f, err)
     x = np.ones((10, 3))
     x[4, 1] = np.nan
     np.save(tmp_path / "xnan.npy", x)
-    code, out, err = run(["threshold", "--data", str(tmp_path / "xnan.npy")], capsys)
+    code, out, err = run(["critical", "--samples", str(tmp_path / "xnan.npy")], capsys)
     assert code == 2 and "NaN" in err
 
 
 def test_help_for_every_command():
-    for args in (["--help"], ["derive", "--help"], ["threshold", "--help"]):
+    for args in (["--help"], ["derive", "--help"], ["critical", "--help"], ["threshold", "--help"],
+                 ["track", "--help"], ["phase-diagram", "--help"], ["plot", "--help"], ["cache", "--help"]):
         r = subprocess.run([sys.executable, "-m", "statvae", *args], capture_output=True, text=True)
         assert r.returncode == 0 and "usage" in r.stdout.lower()
 
@@ -183,7 +189,7 @@ def test_digits_without_scikit_learn_says_how_to_install(monkeypatch, capsys):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", fake_import)
-    code, out, err = run(["threshold", "--dataset", "digits"], capsys)
+    code, out, err = run(["critical", "--dataset", "digits"], capsys)
     assert code == 2 and "pip install 'statvae[data]'" in err and err.count("\n") == 1
 
 

@@ -30,9 +30,9 @@ def _cov(tmp_path, seed=3):
     return c, str(p)
 
 
-def test_threshold_with_a_model_file_is_the_whitened_root(tmp_path, capsys):
+def test_critical_with_a_model_file_is_the_whitened_root(tmp_path, capsys):
     c, path = _cov(tmp_path)
-    code, out, err = run(["threshold", "--model-file", TWOVIEW, "--covariance", path, "--json"], capsys)
+    code, out, err = run(["critical", "--model-file", TWOVIEW, "--covariance", path, "--json"], capsys)
     assert code == 0, err
     d = json.loads(out)
     assert d["parameter"] == "sigma2_x"
@@ -47,22 +47,22 @@ def test_threshold_with_a_model_file_is_the_whitened_root(tmp_path, capsys):
     assert "for Σ_xy = 0" in d["condition_text"]
 
 
-def test_threshold_text_explains_a_fallback(tmp_path, capsys):
+def test_critical_text_explains_a_fallback(tmp_path, capsys):
     _, path = _cov(tmp_path)
-    code, out, err = run(["threshold", "--model-file", TWOVIEW, "--covariance", path], capsys)
+    code, out, err = run(["critical", "--model-file", TWOVIEW, "--covariance", path], capsys)
     assert code == 0, err
     assert "from " + TWOVIEW in out
     assert "note:      these data have no canonical form" in out
     assert "compiled Hessian" in out
 
 
-def test_set_and_solve_for_a_custom_name(tmp_path, capsys):
+def test_set_and_parameter_a_custom_name(tmp_path, capsys):
     c = np.zeros((5, 5))
     c[:3, :3] = np.diag([3.0, 2.0, 1.0])
     c[3:, 3:] = np.diag([0.5, 0.2])
     p = tmp_path / "C.npy"
     np.save(p, c)
-    code, out, err = run(["threshold", "--model-file", TWOVIEW, "--covariance", str(p), "--solve-for", "sigma2_y",
+    code, out, err = run(["critical", "--model-file", TWOVIEW, "--covariance", str(p), "--parameter", "sigma2_y",
                           "--set", "sigma2_x=4", "--json"], capsys)
     assert code == 0, err
     d = json.loads(out)
@@ -92,7 +92,7 @@ def test_derive_and_track_read_a_model_file(tmp_path, capsys):
     (["--spectrum", "1,2,3", "--set", "sigma2=-1"], "must be > 0"),
 ])
 def test_model_file_errors_are_one_line(args, needle, capsys):
-    code, out, err = run(["threshold"] + args, capsys)
+    code, out, err = run(["critical"] + args, capsys)
     assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
 
 
@@ -124,15 +124,15 @@ def test_model_files_round_trip(tmp_path):
     assert again.graph.structure_key() == preset.graph.structure_key() and again.values == preset.values
 
 
-def test_threshold_prints_the_condition_solved_for_the_parameter_asked(capsys):
-    code, out, err = run(["threshold", "--spectrum", "3,2,1", "--solve-for", "beta", "--sigma2", "100"], capsys)
+def test_critical_prints_the_condition_solved_for_the_parameter_asked(capsys):
+    code, out, err = run(["critical", "--spectrum", "3,2,1", "--solve-for", "beta", "--sigma2", "100"], capsys)
     assert code == 0, err
     line = next(ln for ln in out.splitlines() if ln.startswith("condition:"))
     assert "β >" in line and "100" in line
 
 
 def test_latent_dim_beyond_the_data_is_explained(capsys):
-    code, out, err = run(["threshold", "--spectrum", "3,2,1", "--latent-dim", "5"], capsys)
+    code, out, err = run(["critical", "--spectrum", "3,2,1", "--latent-dim", "5"], capsys)
     assert code == 0, err
     assert "at most 3 of them can leave collapse" in out
 
@@ -169,7 +169,7 @@ def test_conditional_with_encoder_decay_condition_and_value_agree(tmp_path, caps
     c[2:, 2:] = np.diag([3.0, 2.0, 1.0])
     p = tmp_path / "C.npy"
     np.save(p, c)  # x and y uncorrelated: the per-mode condition applies and gives the printed value
-    code, out, err = run(["threshold", "--model", "conditional", "--x-dim", "2", "--covariance", str(p),
+    code, out, err = run(["critical", "--model", "conditional", "--x-dim", "2", "--covariance", str(p),
                           "--weight-decay-enc", "0.1", "--json"], capsys)
     assert code == 0, err
     d = json.loads(out)
@@ -178,7 +178,7 @@ def test_conditional_with_encoder_decay_condition_and_value_agree(tmp_path, caps
     assert d["critical"] == pytest.approx(max(xi ** 2 / (xi + 0.1)), rel=1e-12)
     c[0, 2] = c[2, 0] = 0.5  # correlated: the condition does not apply, and the output says so
     np.save(p, c)
-    code, out, err = run(["threshold", "--model", "conditional", "--x-dim", "2", "--covariance", str(p),
+    code, out, err = run(["critical", "--model", "conditional", "--x-dim", "2", "--covariance", str(p),
                           "--weight-decay-enc", "0.1"], capsys)
     assert code == 0, err
     assert "(for Σ_xy = 0)" in out and "note:      these data have no canonical form" in out

@@ -15,7 +15,8 @@ def run(args, capsys):
 
 
 def test_track_json_schema_and_values(capsys):
-    code, out, err = run(["track", "--spectrum", "3,2,1", "--latent-dim", "2", "--range", "4:0.5", "--json"], capsys)
+    code, out, err = run(["track", "--spectrum", "3,2,1", "--latent-dim", "2", "--start", "4", "--stop", "0.5", "--json"],
+                         capsys)
     assert code == 0, err
     d = json.loads(out)
     sp0 = [s for s in d["special_points"] if s["branch"] == 0]
@@ -43,8 +44,8 @@ def test_track_save_plot_and_replot(tmp_path, capsys):
 
 
 def test_phase_diagram_cli(tmp_path, capsys):
-    code, out, err = run(["phase-diagram", "--spectrum", "3,2,1", "--latent-dim", "2", "--range", "6.5:0.5",
-                          "--along", "beta", "--along-range", "0.5:2", "--steps", "6", "--json", "--out",
+    code, out, err = run(["phase-diagram", "--spectrum", "3,2,1", "--latent-dim", "2", "--start", "6.5", "--stop", "0.5",
+                          "--along", "beta", "--along-start", "0.5", "--along-stop", "2", "--steps", "6", "--json", "--out",
                           str(tmp_path / "p.json")], capsys)
     assert code == 0, err
     d = json.loads(out)
@@ -56,6 +57,9 @@ BAD = [
     (["track", "--spectrum", "3,2,1", "--range", "4"], "START:STOP"),
     (["track", "--spectrum", "3,2,1", "--range", "4:4"], "differ"),
     (["track", "--spectrum", "3,2,1", "--range", "4:-1"], "> 0"),
+    (["track", "--spectrum", "3,2,1", "--start", "4", "--stop", "-1"], "> 0"),
+    (["track", "--spectrum", "3,2,1", "--start", "4"], "--start needs --stop"),
+    (["track", "--spectrum", "3,2,1", "--start", "4", "--stop", "1", "--range", "4:1"], "give the range once"),
     (["track", "--spectrum", "3,2,1", "--range", "4:1", "--parameter", "gamma"], "not a hyper-parameter"),
     (["track", "--spectrum", "3,2,1", "--range", "4:1", "--parameter", "beta"], "sigma2 has no value"),
     (["track", "--spectrum", "3,-2,1", "--range", "4:1"], "negative"),
