@@ -20,11 +20,14 @@ import os
 import struct
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Any
 
 import networkx as nx
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..errors import DataError
 from .locate import SpecialPoint
@@ -65,23 +68,25 @@ class Branch:
     parent: int | None
     origin: int | None
     label: str
-    span: list
+    span: list[int]
     parameter: np.ndarray
     index: np.ndarray
-    data: dict
+    data: dict[str, np.ndarray]
     theta: np.ndarray | None = None
     stop_reason: str = ""
     duplicate_of: int | None = None
 
     @property
     def points(self) -> int:
+        """Number of points on the branch."""
         return len(self.parameter)
 
     @property
     def stable(self) -> np.ndarray:
-        return self.index == 0
+        """Boolean array: True where the Morse index is 0 (a local maximum of the ELBO)."""
+        return np.asarray(self.index == 0)
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if not isinstance(other, Branch):
             return NotImplemented
         same = all(getattr(self, k) == getattr(other, k) for k in
@@ -92,11 +97,11 @@ class Branch:
         return same and _arr_eq(self.theta, other.theta)
 
 
-def _arr_eq(a, b):
+def _arr_eq(a: ArrayLike | None, b: ArrayLike | None) -> bool:
     if a is None or b is None:
         return a is None and b is None
-    a, b = np.asarray(a), np.asarray(b)
-    return a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+    x, y = np.asarray(a), np.asarray(b)
+    return x.shape == y.shape and np.array_equal(x, y, equal_nan=True)
 
 
 @dataclass
@@ -116,13 +121,14 @@ class BifurcationDiagram:
     """
 
     parameter: str
-    branches: dict = field(default_factory=dict)
-    points: dict = field(default_factory=dict)
-    meta: dict = field(default_factory=dict)
+    branches: dict[int, Branch] = field(default_factory=dict)
+    points: dict[int, SpecialPoint] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
 
     # -- graph ----------------------------------------------------------------
     @property
     def graph(self) -> nx.DiGraph:
+        """The diagram as a directed graph: ``branch -> point`` (contains) and ``point -> branch`` (emanates)."""
         g = nx.DiGraph()
         for b in self.branches.values():
             g.add_node(("branch", b.id), label=b.label, points=b.points, stop_reason=b.stop_reason)
@@ -134,15 +140,45 @@ class BifurcationDiagram:
                 g.add_edge(("point", b.origin), ("branch", b.id), relation="emanates")
         return g
 
-    def special_points(self, kind: str | None = None, branch: int | None = None) -> list:
+    def special_points(self, kind: str | None = None, branch: int | None = None) -> list[SpecialPoint]:
+        """The special points of a kind and/or on a branch, sorted by branch, then parameter.
+
+        Parameters
+        ----------
+        kind : str, optional
+            ``"branch point"`` or ``"fold"``; all kinds if omitted.
+        branch : int, optional
+            Id of a branch; all branches if omitted.
+
+        Returns
+        -------
+        list of SpecialPoint
+        """
         out = [s for s in self.points.values() if (kind is None or s.kind == kind)
                and (branch is None or s.branch == branch)]
         return sorted(out, key=lambda s: (s.branch, s.parameter))
 
-    def children(self, point_id: int) -> list:
+    def children(self, point_id: int) -> list[Branch]:
+        """The branches that emanate from a special point.
+
+        Parameters
+        ----------
+        point_id : int
+            Id of the special point.
+
+        Returns
+        -------
+        list of Branch
+            Empty if no branch was switched onto from that point (or the id is unknown).
+        """
         return [b for b in self.branches.values() if b.origin == point_id]
 
     def summary(self) -> str:
+        """A text summary: one line per branch (range, stability, stop reason), one per special point.
+
+        Digits of each point's parameter follow its precision; a point only
+        detected (bracketed) is printed with its bracket.
+        """
         lines = [f"bifurcation diagram in {self.parameter}: {len(self.branches)} branches, "
                  f"{len(self.points)} special points"]
         for b in self.branches.values():
@@ -163,7 +199,7 @@ class BifurcationDiagram:
         return "\n".join(lines)
 
     # -- persistence ------------------------------------------------------------------
-    def to_dict(self, arrays: bool = False) -> dict:
+    def to_dict(self, arrays: bool = False) -> dict[str, Any]:
         """Every field as plain, strictly JSON-compatible data; :meth:`from_dict` rebuilds an equal diagram.
 
         Parameters
@@ -181,8 +217,8 @@ class BifurcationDiagram:
             coset keys of their Hessian blocks are saved, so a reloaded diagram
             can be certified.
         """
-        conv = ((lambda a: None if a is None else np.asarray(a)) if arrays else
-                (lambda a: None if a is None else encode_json(np.asarray(a))))
+        conv: Callable[[Any], Any] = ((lambda a: None if a is None else np.asarray(a)) if arrays else
+                                      (lambda a: None if a is None else encode_json(np.asarray(a))))
         branches = []
         for b in self.branches.values():
             branches.append({
@@ -207,7 +243,7 @@ class BifurcationDiagram:
         return {"format": FORMAT, "parameter": str(self.parameter), "meta": encode_json(self.meta),
                 "branches": branches, "points": points}
 
-    def save(self, path) -> Path:
+    def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the diagram as ``.json`` (strict JSON) or ``.npz`` (by suffix); :meth:`load` reads it back.
 
         Parameters
@@ -228,23 +264,33 @@ class BifurcationDiagram:
         """
         path = output_path(path, (".json", ".npz"), "diagram")
         if path.suffix == ".npz":
-            arrays: dict = {}
+            arrays: dict[str, Any] = {}  # Any: np.savez's stub types **kwds against its own keywords
             text = _dumps(_strip_arrays(self.to_dict(arrays=True), arrays), path)
             arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
 
-            def write(fh):
+            def write(fh: IO[bytes]) -> None:
                 np.savez(fh, __meta__=np.array(text), **arrays)
         else:
             data = _dumps(self.to_dict(), path).encode("utf-8")
 
-            def write(fh):
+            def write(fh: IO[bytes]) -> None:
                 fh.write(data)
         write_atomic(path, write)
         return path
 
     @classmethod
-    def load(cls, path) -> BifurcationDiagram:
+    def load(cls, path: str | os.PathLike[str]) -> BifurcationDiagram:
         """Read a diagram written by :meth:`save` (``.json`` or ``.npz``).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A ``.json`` or ``.npz`` file.
+
+        Returns
+        -------
+        BifurcationDiagram
+            Equal to the diagram that was saved.
 
         Raises
         ------
@@ -260,12 +306,13 @@ class BifurcationDiagram:
         return cls.from_dict(tree, source=str(path))
 
     @classmethod
-    def from_dict(cls, d: dict, source: str | None = None) -> BifurcationDiagram:
+    def from_dict(cls, d: dict[str, Any], source: str | None = None) -> BifurcationDiagram:
         """Rebuild a diagram from :meth:`to_dict` data, checking its structure.
 
         Parameters
         ----------
         d : dict
+            As returned by :meth:`to_dict` (or read from a saved file).
         source : str, optional
             Named in error messages (the file it was read from).
 
@@ -273,6 +320,10 @@ class BifurcationDiagram:
         ------
         DataError
             One line saying what is wrong.
+
+        Returns
+        -------
+        BifurcationDiagram
         """
         try:
             return cls._checked_from_dict(decode_json(d))
@@ -280,7 +331,7 @@ class BifurcationDiagram:
             raise DataError(f"{source or 'the data'} is not a valid statvae diagram: {exc}") from None
 
     @classmethod
-    def _checked_from_dict(cls, d) -> BifurcationDiagram:
+    def _checked_from_dict(cls, d: Any) -> BifurcationDiagram:
         if not isinstance(d, dict):
             raise _Invalid(f"expected an object at the top level, got {_kind(d)}")
         fmt = d.get("format")
@@ -310,7 +361,7 @@ class BifurcationDiagram:
                 raise _Invalid(f"special point {s.id}: branch {s.branch} is not a branch of the diagram")
         return diag
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if not isinstance(other, BifurcationDiagram):
             return NotImplemented
         return json.dumps(self.to_dict(), sort_keys=True) == json.dumps(other.to_dict(), sort_keys=True)
@@ -327,13 +378,31 @@ class _Invalid(Exception):
     """A structural problem of saved data (the message names the place, not the file)."""
 
 
-def encode_json(x):
+def encode_json(x: Any) -> Any:
     """``x`` as strict JSON data: numpy scalars and arrays to Python, non-finite floats to markers.
 
     ``{"__float__": "nan" | "inf" | "-inf"}`` stands for a non-finite float
     (``"nan:<hex>"`` keeps the bits of a NaN other than the default one); a
     dict whose only key is a marker is wrapped as ``{"__dict__": ...}``.
     :func:`decode_json` inverts it exactly.
+
+    Parameters
+    ----------
+    x : object
+        Nested dicts, lists, tuples, numpy arrays and scalars, numbers, strings,
+        ``None``; other objects are returned unchanged (``json.dumps`` then rejects them).
+
+    Returns
+    -------
+    object
+        Dicts with string keys, lists, bools, ints, finite floats, strings, ``None``.
+
+    Examples
+    --------
+    >>> encode_json({"a": np.array([1.0, np.inf]), "b": (1, np.int64(2))})
+    {'a': [1.0, {'__float__': 'inf'}], 'b': [1, 2]}
+    >>> decode_json(encode_json([float("-inf"), {"__float__": 1}]))
+    [-inf, {'__float__': 1}]
     """
     if isinstance(x, dict):
         out = {str(k): encode_json(v) for k, v in x.items()}
@@ -357,8 +426,19 @@ def encode_json(x):
     return x
 
 
-def decode_json(x):
-    """Inverse of :func:`encode_json` (numpy arrays pass through); raises ``_Invalid`` on a bad marker."""
+def decode_json(x: Any) -> Any:
+    """Inverse of :func:`encode_json` (numpy arrays pass through); raises ``_Invalid`` on a bad marker.
+
+    Parameters
+    ----------
+    x : object
+        Data written by :func:`encode_json` (typically parsed JSON).
+
+    Returns
+    -------
+    object
+        The data with the float markers replaced by floats and ``{"__dict__": ...}`` unwrapped.
+    """
     if isinstance(x, dict):
         if len(x) == 1:
             ((k, v),) = x.items()
@@ -372,7 +452,7 @@ def decode_json(x):
     return x
 
 
-def _special_float(v) -> float:
+def _special_float(v: Any) -> float:
     if v in ("inf", "-inf"):
         return float(v)
     if v == "nan":
@@ -384,19 +464,38 @@ def _special_float(v) -> float:
         except (ValueError, struct.error):
             value = 0.0
         if math.isnan(value):
-            return value
+            return float(value)
     raise _Invalid(f"bad non-finite float marker {v!r}")
 
 
-def _dumps(tree, path) -> str:
+def _dumps(tree: Any, path: Path) -> str:
     try:
         return json.dumps(tree, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise DataError(f"cannot save {path}: a value is not plain data ({exc})") from None
 
 
-def output_path(path, suffixes: tuple, what: str) -> Path:
-    """``path`` as a Path, checked for writing a statvae ``what`` (suffix, parent directory, not a directory)."""
+def output_path(path: str | os.PathLike[str], suffixes: tuple[str, ...], what: str) -> Path:
+    """``path`` as a Path, checked for writing a statvae ``what`` (suffix, parent directory, not a directory).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Where the file is to be written.
+    suffixes : tuple of str
+        Accepted suffixes (``(".json", ".npz")``).
+    what : str
+        What the file holds, for messages (``"diagram"``).
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    DataError
+        Not a path, wrong suffix, missing parent directory, or a directory at ``path``.
+    """
     if not isinstance(path, (str, os.PathLike)):
         raise DataError(f"a {what} is saved to a file path, got {type(path).__name__}")
     path = Path(path)
@@ -410,11 +509,23 @@ def output_path(path, suffixes: tuple, what: str) -> Path:
     return path
 
 
-def write_atomic(path: Path, write) -> None:
+def write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> None:
     """Call ``write(binary file)`` on a temporary file next to ``path``, then rename it to ``path``.
 
     Any ``OSError`` (permissions, full disk) becomes one :class:`DataError`
     naming the file; the temporary file is removed and ``path`` is untouched.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file to write (checked by :func:`output_path`).
+    write : callable
+        Called once with the temporary file, opened in binary mode.
+
+    Raises
+    ------
+    DataError
+        The file cannot be written.
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     try:
@@ -429,8 +540,27 @@ def write_atomic(path: Path, write) -> None:
         raise DataError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def input_path(path, suffixes: tuple, what: str) -> Path:
-    """``path`` as a Path, checked for reading a statvae ``what``: suffix, existence, a regular file."""
+def input_path(path: str | os.PathLike[str], suffixes: tuple[str, ...], what: str) -> Path:
+    """``path`` as a Path, checked for reading a statvae ``what``: suffix, existence, a regular file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to read.
+    suffixes : tuple of str
+        Accepted suffixes.
+    what : str
+        What the file holds, for messages.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    DataError
+        Not a path, wrong suffix, missing, or a directory.
+    """
     if not isinstance(path, (str, os.PathLike)):
         raise DataError(f"a {what} is read from a file path, got {type(path).__name__}")
     path = Path(path)
@@ -446,7 +576,7 @@ def input_path(path, suffixes: tuple, what: str) -> Path:
     return path
 
 
-def read_json_result(path, fmt, what: str) -> dict:
+def read_json_result(path: str | os.PathLike[str], fmt: str | tuple[str, ...], what: str) -> dict[str, Any]:
     """Read a saved statvae result (JSON), checking that it is a readable object with format ``fmt``.
 
     Parameters
@@ -491,8 +621,26 @@ def read_json_result(path, fmt, what: str) -> dict:
     return d
 
 
-def read_npz_tree(path: Path, what: str) -> dict:
-    """The metadata tree of a statvae ``.npz`` with its arrays put back in place (checked, one-line errors)."""
+def read_npz_tree(path: Path, what: str) -> dict[str, Any]:
+    """The metadata tree of a statvae ``.npz`` with its arrays put back in place (checked, one-line errors).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        An ``.npz`` file written by a statvae ``save`` (checked by :func:`input_path`).
+    what : str
+        What the file holds, for messages.
+
+    Returns
+    -------
+    dict
+        The ``__meta__`` JSON record, each ``{"__array__": key}`` replaced by the array stored under ``key``.
+
+    Raises
+    ------
+    DataError
+        Not an npz archive, unreadable or truncated, or its ``__meta__`` record missing or malformed.
+    """
     try:
         with open(path, "rb") as fh:
             magic = fh.read(4)
@@ -520,7 +668,8 @@ def read_npz_tree(path: Path, what: str) -> dict:
             raise _Invalid("the '__meta__' record is not valid JSON") from None
         if not isinstance(tree, dict):
             raise _Invalid(f"expected an object in '__meta__', got {_kind(tree)}")
-        return _restore_arrays(tree, z)
+        restored: dict[str, Any] = _restore_arrays(tree, z)
+        return restored
     except _Invalid as exc:
         raise DataError(f"{path} is not a valid statvae {what}: {exc}") from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, struct.error, NotImplementedError,
@@ -532,7 +681,7 @@ def read_npz_tree(path: Path, what: str) -> dict:
             z.close()
 
 
-def _strip_arrays(x, store):
+def _strip_arrays(x: Any, store: dict[str, np.ndarray]) -> Any:
     if isinstance(x, dict):
         if len(x) == 1 and "__dict__" in x and isinstance(x["__dict__"], dict):
             return {"__dict__": {k: _strip_arrays(v, store) for k, v in x["__dict__"].items()}}
@@ -546,7 +695,7 @@ def _strip_arrays(x, store):
     return x
 
 
-def _restore_arrays(x, z):
+def _restore_arrays(x: Any, z: Any) -> Any:
     if isinstance(x, dict):
         if len(x) == 1 and "__dict__" in x and isinstance(x["__dict__"], dict):
             return {"__dict__": {k: _restore_arrays(v, z) for k, v in x["__dict__"].items()}}
@@ -566,7 +715,7 @@ _KINDS = {"int": "an integer", "num": "a number", "str": "a string", "dict": "an
           "bool": "true or false"}
 
 
-def _kind(v) -> str:
+def _kind(v: Any) -> str:
     if v is None:
         return "null"
     if isinstance(v, (bool, np.bool_)):
@@ -586,8 +735,28 @@ def _kind(v) -> str:
     return type(v).__name__
 
 
-def check_value(v, kind: str, what: str):
-    """``v`` checked to be of ``kind`` (``int``, ``num``, ``str``, ``dict``, ``list``, ``bool``; ``?`` = or null)."""
+def check_value(v: Any, kind: str, what: str) -> Any:
+    """``v`` checked to be of ``kind`` (``int``, ``num``, ``str``, ``dict``, ``list``, ``bool``; ``?`` = or null).
+
+    Parameters
+    ----------
+    v : object
+        The value read.
+    kind : str
+        One of the kinds above, with a trailing ``?`` if ``None`` is allowed.
+    what : str
+        Names the value in the error message.
+
+    Returns
+    -------
+    object
+        ``v`` as a Python ``int``, ``float`` or ``bool`` for those kinds, else unchanged.
+
+    Raises
+    ------
+    _Invalid
+        ``v`` is not of that kind (booleans are not numbers).
+    """
     optional = kind.endswith("?")
     k = kind.rstrip("?")
     if v is None and optional:
@@ -602,16 +771,59 @@ def check_value(v, kind: str, what: str):
     return int(v) if k == "int" else float(v) if k == "num" else bool(v) if k == "bool" else v
 
 
-def take(d: dict, key: str, where: str, kind: str):
-    """``d[key]`` checked with :func:`check_value`; a missing key is an error naming ``where``."""
+def take(d: dict[str, Any], key: str, where: str, kind: str) -> Any:
+    """``d[key]`` checked with :func:`check_value`; a missing key is an error naming ``where``.
+
+    Parameters
+    ----------
+    d : dict
+        The object read.
+    key : str
+        The key to take.
+    where : str
+        Names ``d`` in error messages (``"branch 3"``).
+    kind : str
+        As for :func:`check_value`.
+
+    Returns
+    -------
+    object
+        The checked value.
+    """
     if key not in d:
         raise _Invalid(f"{where} has no {key!r}")
     return check_value(d[key], kind, f"{where}: {key!r}")
 
 
-def check_array(v, what: str, kind: str = "float", ndim: tuple | None = (1,), rows: int | None = None,
+def check_array(v: Any, what: str, kind: str = "float", ndim: tuple[int, ...] | None = (1,), rows: int | None = None,
                 per: str = "point of the branch") -> np.ndarray:
-    """``v`` (array or nested lists) as a float or int array with ``ndim`` dimensions and ``rows`` rows."""
+    """``v`` (array or nested lists) as a float or int array with ``ndim`` dimensions and ``rows`` rows.
+
+    Parameters
+    ----------
+    v : object
+        A numpy array, or nested lists of numbers.
+    what : str
+        Names the array in error messages.
+    kind : {"float", "int"}
+        ``"float"`` accepts integers too; ``"int"`` only integers.
+    ndim : tuple of int or None
+        Accepted numbers of dimensions (``None``: any, but not 0).
+    rows : int, optional
+        Required length of the first axis.
+    per : str
+        What one row stands for, in the message when ``rows`` is wrong.
+
+    Returns
+    -------
+    numpy.ndarray
+        Of dtype float64 or int64.
+
+    Raises
+    ------
+    _Invalid
+        Not an array of numbers of that shape.
+    """
     if isinstance(v, np.ndarray):
         a = v
     elif isinstance(v, (list, tuple)):
@@ -636,7 +848,7 @@ def check_array(v, what: str, kind: str = "float", ndim: tuple | None = (1,), ro
     return a if a.dtype == target else a.astype(target)
 
 
-def _check_meta(meta: dict) -> None:
+def _check_meta(meta: dict[str, Any]) -> None:
     spectra = meta.get("spectra")
     if spectra is not None:
         for k, v in check_value(spectra, "dict", "meta: 'spectra'").items():
@@ -647,7 +859,7 @@ def _check_meta(meta: dict) -> None:
             check_value(v, "num", f"meta: value of {k}")
 
 
-def _branch_from(b, i: int) -> Branch:
+def _branch_from(b: Any, i: int) -> Branch:
     where = f"branch #{i + 1}"
     if not isinstance(b, dict):
         raise _Invalid(f"{where} must be an object, got {_kind(b)}")
@@ -661,7 +873,7 @@ def _branch_from(b, i: int) -> Branch:
     index = check_array(_present(b, "index", where), f"{where}: 'index'", "int", (1,), n)
     theta = _present(b, "theta", where)
     theta = None if theta is None else check_array(theta, f"{where}: 'theta'", "float", (2,), n)
-    data = {}
+    data: dict[str, np.ndarray] = {}
     for k, v in take(b, "data", where, "dict").items():
         data[check_value(k, "str", f"{where}: observable name")] = check_array(v, f"{where}: observable {k!r}",
                                                                                "float", None, n)
@@ -670,7 +882,7 @@ def _branch_from(b, i: int) -> Branch:
                   take(b, "stop_reason", where, "str"), take(b, "duplicate_of", where, "int?"))
 
 
-def _plain_array(v):
+def _plain_array(v: Any) -> Any:
     """A list as a numpy array when it is a rectangular array of numbers, else unchanged."""
     if not isinstance(v, list):
         return v
@@ -681,13 +893,13 @@ def _plain_array(v):
     return a if a.dtype.kind in "iufb" or a.size == 0 else v
 
 
-def _present(d: dict, key: str, where: str):
+def _present(d: dict[str, Any], key: str, where: str) -> Any:
     if key not in d:
         raise _Invalid(f"{where} has no {key!r}")
     return d[key]
 
 
-def _point_from(s, i: int) -> SpecialPoint:
+def _point_from(s: Any, i: int) -> SpecialPoint:
     where = f"special point #{i + 1}"
     if not isinstance(s, dict):
         raise _Invalid(f"{where} must be an object, got {_kind(s)}")
@@ -700,10 +912,10 @@ def _point_from(s, i: int) -> SpecialPoint:
     theta = _present(s, "theta", where)
     theta = None if theta is None else check_array(theta, f"{where}: 'theta'")
     size = None if theta is None else len(theta)
-    kernel = []
+    kernel: list[dict[int, float]] = []
     for kv in take(s, "kernel", where, "list"):
         kv = check_value(kv, "dict", f"{where}: 'kernel' vector")
-        vec = {}
+        vec: dict[int, float] = {}
         for k, v in kv.items():
             idx = _kernel_index(k, size, where)
             vec[idx] = check_value(v, "num", f"{where}: 'kernel' entry {k!r}")
@@ -734,7 +946,7 @@ def _point_from(s, i: int) -> SpecialPoint:
                         take(s, "index_change", where, "int"), characters, theta, info)
 
 
-def _kernel_index(k, size, where) -> int:
+def _kernel_index(k: Any, size: int | None, where: str) -> int:
     try:
         idx = int(k) if isinstance(k, (str, int, np.integer)) and not isinstance(k, bool) else None
     except ValueError:

@@ -17,7 +17,7 @@ p-component of the tangent as a function of arclength.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dataclasses import dataclass, field
 from enum import Enum
@@ -29,6 +29,10 @@ from ..errors import DataError
 
 from .continuation import _corrector, _tangent, correct_at
 from .stability import _complement, block_eigenvalues, block_hessians
+
+if TYPE_CHECKING:
+    from .problem import ContinuationProblem
+    from .symmetry import Span
 
 __all__ = ["SpecialPoint", "PointKind", "PointStatus", "locate_branch_points", "locate_fold"]
 
@@ -150,13 +154,14 @@ def _point_at(problem, run_points, k, p, S, options):
     return th if ok else None
 
 
-def _crossing_eigenvalue(problem, theta, p, span, key, rank):
+def _crossing_eigenvalue(problem: ContinuationProblem, theta: np.ndarray, p: float, span: Span, key: int,
+                         rank: int) -> tuple[float, np.ndarray, np.ndarray, np.ndarray | None]:
     """The ``rank``-th largest eigenvalue of block ``key`` (symmetry zero modes removed), relative to scale."""
     ((_, b, hb),) = block_hessians(problem, theta, p, span, only={key})
     q, _ = _complement(problem.zero_modes(theta), b)
     ev = block_eigenvalues(hb, q)
     scale = max(float(np.abs(hb).max()), 1e-300)
-    return ev[rank] / scale, b, hb, q
+    return float(ev[rank]) / scale, b, hb, q
 
 
 def locate_branch_points(problem, run, k, span, options, next_id) -> list:

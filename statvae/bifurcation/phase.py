@@ -12,10 +12,14 @@ halves when the bracket cannot be found.
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.optimize import brentq
 
 from ..errors import AnalysisError, DataError, ModelError
@@ -27,6 +31,11 @@ from .continuation import ContinuationOptions, correct_at
 from .locate import _crossing_eigenvalue
 from .symmetry import Span
 
+if TYPE_CHECKING:
+    from ..data.resolve import TrackData
+    from ..data.units import Units
+    from ..model.vae import Model
+
 __all__ = ["PhaseDiagram", "branch_point_loci"]
 
 
@@ -36,14 +45,25 @@ class PhaseDiagram:
 
     ``loci`` is a list of dicts with ``along`` and ``parameter`` arrays,
     ``label`` and ``kernel_dim``; ``meta`` records the model and data.
+
+    Attributes
+    ----------
+    parameter : str
+        The parameter in which the branch points are located (``sigma2``).
+    along : str
+        The second parameter, varied along each locus.
+    loci : list of dict
+        One per branch point followed.
+    meta : dict
+        Model, spectra and fixed values.
     """
 
     parameter: str
     along: str
-    loci: list = field(default_factory=list)
-    meta: dict = field(default_factory=dict)
+    loci: list[dict[str, Any]] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Plain, strictly JSON-compatible data (NaN and infinities as ``{"__float__": ...}`` markers).
 
         Returns
@@ -59,8 +79,17 @@ class PhaseDiagram:
                 "loci": [{str(k): encode_json(np.asarray(v) if isinstance(v, (list, np.ndarray)) else v)
                           for k, v in loc.items()} for loc in self.loci]}
 
-    def save(self, path) -> Path:
+    def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the phase diagram as strict JSON (``.json``); :meth:`load` reads it back.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Ends in ``.json``; written to a temporary name and renamed.
+
+        Returns
+        -------
+        pathlib.Path
 
         Raises
         ------
@@ -76,8 +105,17 @@ class PhaseDiagram:
         return path
 
     @classmethod
-    def load(cls, path) -> PhaseDiagram:
+    def load(cls, path: str | os.PathLike[str]) -> PhaseDiagram:
         """Read a phase diagram written by :meth:`save`, checking its structure.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A ``.json`` file.
+
+        Returns
+        -------
+        PhaseDiagram
 
         Raises
         ------
@@ -92,8 +130,19 @@ class PhaseDiagram:
         return cls.from_dict(d, source=str(path))
 
     @classmethod
-    def from_dict(cls, d: dict, source: str | None = None) -> PhaseDiagram:
+    def from_dict(cls, d: dict[str, Any], source: str | None = None) -> PhaseDiagram:
         """Rebuild a phase diagram from :meth:`to_dict` data, checking its structure.
+
+        Parameters
+        ----------
+        d : dict
+            As returned by :meth:`to_dict` (or read from a saved file).
+        source : str, optional
+            Named in error messages (the file it was read from).
+
+        Returns
+        -------
+        PhaseDiagram
 
         Raises
         ------
@@ -124,18 +173,24 @@ class PhaseDiagram:
         except _Invalid as exc:
             raise DataError(f"{source or 'the data'} is not a valid statvae phase diagram: {exc}") from None
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, PhaseDiagram) and json.dumps(self.to_dict(), sort_keys=True) == json.dumps(
             other.to_dict(), sort_keys=True)
 
 
-def branch_point_loci(model, data=None, *, spectrum=None, covariance=None, samples=None, parameter="sigma2",
-                      along="beta", start: float, stop: float, along_start: float, along_stop: float,
-                      loci: int = 1, steps: int = 30, values: dict | None = None, progress=None) -> PhaseDiagram:
+def branch_point_loci(model: Model, data: ArrayLike | None = None, *, spectrum: Any = None,
+                      covariance: ArrayLike | None = None, samples: ArrayLike | None = None, parameter: str = "sigma2",
+                      along: str = "beta", start: float, stop: float, along_start: float, along_stop: float,
+                      loci: int = 1, steps: int = 30, values: dict[str, Any] | None = None,
+                      progress: Callable[[str], object] | None = None) -> PhaseDiagram:
     """Follow the first ``loci`` branch points of the collapsed branch as ``along`` varies.
 
     Parameters
     ----------
+    model : VAEModel or Model
+        The model.
+    data, spectrum, covariance, samples
+        The data, as for :func:`statvae.track` (one of ``data``, ``spectrum``, ``covariance``).
     parameter : str
         The parameter in which branch points are located (``sigma2``).
     along : str
@@ -148,6 +203,25 @@ def branch_point_loci(model, data=None, *, spectrum=None, covariance=None, sampl
         How many branch points to follow (the first ``loci`` met from ``start``).
     steps : int
         Number of points per locus (more if steps have to be refined).
+    values : dict, optional
+        Values of the other hyper-parameters.
+    progress : callable, optional
+        Called with a line of text after each point of a locus.
+
+    Returns
+    -------
+    PhaseDiagram
+        One locus per branch point followed; a locus stops early where the
+        branch point could not be re-located even with small steps.
+
+    Raises
+    ------
+    ModelError
+        A bad argument (``along`` equal to ``parameter``, unknown names, ...).
+    DataError
+        Bad data.
+    AnalysisError
+        No branch point of the collapsed branch in ``[start, stop]`` at ``along_start``.
     """
     from ..validate import check_phase_call  # every argument, before any work
     check_phase_call(model, data, spectrum, covariance, samples, parameter, along, start, stop, along_start, along_stop,
@@ -208,7 +282,7 @@ def branch_point_loci(model, data=None, *, spectrum=None, covariance=None, sampl
     return phase
 
 
-def _extrapolate(xs: list, ys: list, target: float) -> float:
+def _extrapolate(xs: list[float], ys: list[float], target: float) -> float:
     """Next guess on a locus: linear in log(parameter) (stays in the positive domain), else the last value."""
     if len(ys) < 2 or ys[-1] <= 0 or ys[-2] <= 0 or xs[-1] == xs[-2]:
         return ys[-1]
@@ -217,7 +291,8 @@ def _extrapolate(xs: list, ys: list, target: float) -> float:
     return float(ys[-1] * np.exp(np.clip(step, -np.log(4.0), np.log(4.0))))  # at most a factor 4 per step
 
 
-def _relocate(model, resolved, parameter, values, key, guess, opts, units):
+def _relocate(model: Model, resolved: TrackData, parameter: str, values: dict[str, Any], key: int, guess: float,
+              opts: ContinuationOptions, units: Units) -> float | None:
     """Zero of the crossing eigenvalue of block ``key`` on the collapsed branch near ``guess`` (user units).
 
     Works in the internal units of the data (``units``); the bracket grows
@@ -229,7 +304,7 @@ def _relocate(model, resolved, parameter, values, key, guess, opts, units):
     g = problem.p_in(guess) if guess > 0 else problem.p_in(opts.p_max) * 1e-3
     th0 = collapsed_start(problem, g, opts.newton_tol)
 
-    def f(p):
+    def f(p: float) -> float:
         th, _, ok = correct_at(problem, th0, p, S, opts.newton_tol, opts.max_newton)
         if not ok:
             return np.nan
