@@ -115,10 +115,10 @@ def plot_diagram(diagram: BifurcationDiagram, observable: str = "kl_total", ax: 
             ax.plot(xs, ys, "-" if stable else "--", color=c, lw=2 if stable else 1,
                     label=(b.label if k == 0 else None))
     for s in diagram.points.values():
-        b = diagram.branches.get(s.branch)
-        if b is None or b.id >= max_branches or s.status == "detected":
+        on = diagram.branches.get(s.branch)  # a name of its own: ``b`` above is a Branch, this may be None
+        if on is None or on.id >= max_branches or s.status == "detected":
             continue
-        y = np.interp(s.parameter, np.sort(b.parameter), _series(b, observable)[np.argsort(b.parameter)])
+        y = np.interp(s.parameter, np.sort(on.parameter), _series(on, observable)[np.argsort(on.parameter)])
         ax.plot([s.parameter], [y], "o" if s.kind == "branch point" else "s", ms=5, mfc="white", mec="black",
                 zorder=5)
     ax.set_xlabel(_LABELS.get(diagram.parameter, diagram.parameter))
