@@ -519,7 +519,7 @@ def check_track_size(model: Any, what: str = "tracking") -> int:
         dims = ", ".join(f"{k}={v}" for k, v in model.dims.items())
         raise ModelError(f"{what} is limited to models with at most {TRACK_PARAMETER_LIMIT:,} parameters; this one "
                          f"({dims}) has {n:,} (the cost grows faster than linearly: 20,000 take minutes); the "
-                         f"collapse analysis (statvae threshold, model.collapse().critical()) works at any size")
+                         f"collapse analysis (statvae critical, model.collapse().critical()) works at any size")
     return n
 
 
