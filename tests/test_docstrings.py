@@ -66,10 +66,8 @@ PENDING = {
     "statvae.bifurcation.collapsed",
     "statvae.bifurcation.continuation",
     "statvae.bifurcation.locate",
-    "statvae.bifurcation.problem",
     "statvae.bifurcation.stability",
     "statvae.bifurcation.switching",
-    "statvae.bifurcation.symmetry",
     "statvae.model.layout",
     "statvae.symbolic.parameters",
 }

@@ -9,9 +9,11 @@ of basis.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..errors import AnalysisError, DataError, ModelError
 from ..numeric.bundle import compile_model
@@ -19,6 +21,14 @@ from ..model import hyper as H
 from ..model.layout import scale_name
 from ..symbolic.moments import NumpyAlgebra, objective_terms
 from .symmetry import Characters, rotation_generators
+
+if TYPE_CHECKING:
+    from ..data.resolve import TrackData
+    from ..data.units import Units
+    from ..model.vae import Model
+    from ..numeric.bundle import BoundObjective
+
+_T = TypeVar("_T")
 
 __all__ = ["ContinuationProblem", "OutOfDomain", "problem_for"]
 
@@ -40,10 +50,25 @@ class ContinuationProblem:
         The continuation parameter (a hyper-parameter of ``model``).
     values : dict
         Values of the other hyper-parameters (the model's numbers are defaults).
+    covariance : array_like, optional
+        The data's second moment in its own basis, instead of ``spectra``
+        (then only latent flips are symmetries).
+    units : Units, optional
+        Internal units of the data (identity if omitted).
+
+    Raises
+    ------
+    ModelError
+        ``parameter`` or a name in ``values`` is not a hyper-parameter, or neither spectra nor covariance is given.
+    DataError
+        The spectra do not match the model's dimensions.
+    AnalysisError
+        A hyper-parameter other than ``parameter`` has no value.
     """
 
-    def __init__(self, model, spectra: dict | None, parameter: str, values: dict | None = None,
-                 covariance=None, units=None):
+    def __init__(self, model: Model, spectra: Mapping[str, ArrayLike] | None, parameter: str,
+                 values: dict[str, Any] | None = None, covariance: ArrayLike | None = None,
+                 units: Units | None = None):
         if parameter not in model.values:
             raise ModelError(f"cannot continue in {parameter!r}: not a hyper-parameter of this model "
                              f"(its hyper-parameters are: {', '.join(model.values)})")
@@ -90,11 +115,22 @@ class ContinuationProblem:
             user = self.compiled.bind(covariance=self.user_covariance, **vals,
                                       **{parameter: self.units.value_out(parameter, 1.0)})
             self.units.check_gradient(model, user, self._base)
-        self._cache: dict = {}
+        self._cache: dict[float, BoundObjective] = {}
         self.evaluations = 0
 
     # -- evaluation --------------------------------------------------------------
-    def at(self, p: float):
+    def at(self, p: float) -> BoundObjective:
+        """The compiled objective bound at parameter ``p`` (internal units); the last 64 are cached.
+
+        Parameters
+        ----------
+        p : float
+            The continuation parameter, in internal units.
+
+        Returns
+        -------
+        BoundObjective
+        """
         b = self._cache.get(p)
         if b is None:
             b = self._base.with_hyper(**{self.parameter: p})
@@ -104,10 +140,21 @@ class ContinuationProblem:
         return b
 
     def p_ok(self, p: float) -> bool:
-        """Whether ``p`` (internal units) is in the parameter's domain."""
+        """Whether ``p`` (internal units) is in the parameter's domain.
+
+        Parameters
+        ----------
+        p : float
+            The continuation parameter, in internal units.
+
+        Returns
+        -------
+        bool
+            Finite, and positive (or nonnegative for a parameter that may be 0).
+        """
         return bool(np.isfinite(p)) and (p >= 0 if H.spec(self.parameter).nonnegative else p > 0)
 
-    def _guard(self, what, p, fn):
+    def _guard(self, what: str, p: float, fn: Callable[[], _T]) -> _T:
         if not self.p_ok(p):
             raise OutOfDomain(f"{self.parameter} = {self.p_out(p):.6g} is outside its domain")
         try:
@@ -117,22 +164,115 @@ class ContinuationProblem:
             raise OutOfDomain(f"the {what} at {self.parameter} = {self.p_out(p):.6g} is beyond the floating-point "
                               f"range for these data ({type(exc).__name__}); narrow the parameter range") from None
 
-    def value(self, theta, p):
+    def value(self, theta: ArrayLike, p: float) -> Any:
+        """The objective (ELBO) at ``theta``, ``p`` (internal units).
+
+        Parameters
+        ----------
+        theta : array_like
+            Flat parameter vector.
+        p : float
+            The continuation parameter.
+
+        Returns
+        -------
+        float
+
+        Raises
+        ------
+        OutOfDomain
+            ``p`` is outside the domain, or the evaluation overflows.
+        """
         return self._guard("objective", p, lambda: self.at(p).value(theta))
 
-    def gradient(self, theta, p):
+    def gradient(self, theta: ArrayLike, p: float) -> np.ndarray:
+        """Gradient of the objective in ``theta`` (counted in :attr:`evaluations`).
+
+        Parameters
+        ----------
+        theta : array_like
+            Flat parameter vector.
+        p : float
+            The continuation parameter.
+
+        Returns
+        -------
+        numpy.ndarray
+
+        Raises
+        ------
+        OutOfDomain
+            As for :meth:`value`.
+        """
         self.evaluations += 1
         return self._guard("gradient", p, lambda: self.at(p).gradient(theta))
 
-    def hvp(self, theta, v, p):
+    def hvp(self, theta: ArrayLike, v: ArrayLike, p: float) -> np.ndarray:
+        """Hessian-vector product(s) at ``theta`` (counted in :attr:`evaluations`).
+
+        Parameters
+        ----------
+        theta : array_like
+            Flat parameter vector.
+        v : array_like
+            A direction, or directions as rows.
+        p : float
+            The continuation parameter.
+
+        Returns
+        -------
+        numpy.ndarray
+            Same shape as ``v``.
+
+        Raises
+        ------
+        OutOfDomain
+            As for :meth:`value`.
+        """
         self.evaluations += 1
         return self._guard("Hessian", p, lambda: self.at(p).hvp(theta, v))
 
-    def dgrad_dp(self, theta, p):
+    def dgrad_dp(self, theta: ArrayLike, p: float) -> np.ndarray:
+        """Derivative of the gradient with respect to the continuation parameter.
+
+        Parameters
+        ----------
+        theta : array_like
+            Flat parameter vector.
+        p : float
+            The continuation parameter.
+
+        Returns
+        -------
+        numpy.ndarray
+
+        Raises
+        ------
+        OutOfDomain
+            As for :meth:`value`.
+        """
         return self._guard("gradient", p, lambda: self.at(p).gradient_hyper(theta, self.parameter))
 
-    def reduced(self, theta, p, S, with_dp: bool = True):
-        """``(g_S, H_SS, dg_S/dp)`` restricted to the entries ``S`` (``dg_S/dp`` is None if not asked)."""
+    def reduced(self, theta: ArrayLike, p: float, S: np.ndarray,
+                with_dp: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """``(g_S, H_SS, dg_S/dp)`` restricted to the entries ``S`` (``dg_S/dp`` is None if not asked).
+
+        Parameters
+        ----------
+        theta : array_like
+            Flat parameter vector.
+        p : float
+            The continuation parameter.
+        S : numpy.ndarray
+            Indices of the entries kept (a fixed-point subspace).
+        with_dp : bool
+            Also compute ``dg_S/dp``.
+
+        Returns
+        -------
+        tuple
+            Gradient, symmetrised Hessian block and parameter derivative on ``S``.
+        """
         g = self.gradient(theta, p)[S]
         e = np.zeros((len(S), self.layout.size))
         e[np.arange(len(S)), S] = 1.0
@@ -141,48 +281,119 @@ class ContinuationProblem:
 
     # -- symmetry -----------------------------------------------------------------
     @property
-    def characters(self):
+    def characters(self) -> Characters:
+        """The symmetry characters of the parameter entries (same as :attr:`chars`)."""
         return self.chars
 
-    def zero_modes(self, theta) -> np.ndarray:
-        """Exact zero modes from latent rotations at ``theta`` (rows)."""
+    def zero_modes(self, theta: ArrayLike) -> np.ndarray:
+        """Exact zero modes from latent rotations at ``theta`` (rows).
+
+        Parameters
+        ----------
+        theta : array_like
+            Flat parameter vector.
+
+        Returns
+        -------
+        numpy.ndarray
+            One row per rotation generator (no rows if there is none).
+        """
         return rotation_generators(self.model, theta)
 
     # -- observables -------------------------------------------------------------------
     def p_out(self, p: float) -> float:
-        """An internal parameter value in the user's units."""
+        """An internal parameter value in the user's units.
+
+        Parameters
+        ----------
+        p : float
+            In internal units.
+
+        Returns
+        -------
+        float
+        """
         return self.units.value_out(self.parameter, p)
 
     def p_in(self, p: float) -> float:
-        """A parameter value in the user's units, in internal units."""
+        """A parameter value in the user's units, in internal units.
+
+        Parameters
+        ----------
+        p : float
+            In the user's units.
+
+        Returns
+        -------
+        float
+        """
         return self.units.value_in(self.parameter, p)
 
-    def theta_out(self, theta) -> np.ndarray:
-        """An internal parameter vector in the user's units."""
+    def theta_out(self, theta: ArrayLike) -> np.ndarray:
+        """An internal parameter vector in the user's units.
+
+        Parameters
+        ----------
+        theta : array_like
+            Flat parameter vector in internal units.
+
+        Returns
+        -------
+        numpy.ndarray
+        """
         return np.asarray(theta, dtype=float) / self.theta_factors
 
-    def observables(self, theta, p) -> dict:
-        """Observables (in the user's units) at an internal point; see :meth:`observables_user`."""
+    def observables(self, theta: ArrayLike, p: float) -> dict[str, Any]:
+        """Observables (in the user's units) at an internal point; see :meth:`observables_user`.
+
+        Parameters
+        ----------
+        theta : array_like
+            Flat parameter vector in internal units.
+        p : float
+            The continuation parameter in internal units.
+
+        Returns
+        -------
+        dict
+            As :meth:`observables_user`.
+        """
         if self.units.identity:
             return self.observables_user(theta, p)
         return self.observables_user(self.theta_out(theta), self.p_out(p))
 
-    def observables_user(self, theta, p) -> dict:
+    def observables_user(self, theta: ArrayLike, p: float) -> dict[str, Any]:
         """ELBO, its terms, KL per level and per latent coordinate, posterior variances, ||w_j||.
 
         ``theta`` and ``p`` in the user's units; the data are the user's.
+
+        Parameters
+        ----------
+        theta : array_like
+            Flat parameter vector in the user's units.
+        p : float
+            The continuation parameter in the user's units.
+
+        Returns
+        -------
+        dict
+            ``elbo``, ``reconstruction``, ``weight_decay``, ``kl_total``,
+            ``active_latents`` and, per latent ``z``, ``kl_z``,
+            ``posterior_variance_z``, ``kl_per_latent_z`` (root latents) and
+            ``w_norm_z`` (lists, one entry per coordinate).
         """
         g = self.model.graph
         blocks = self.layout.unpack(np.asarray(theta, dtype=float))
-        hyper: dict[str, Any] = dict(self.user_values)
+        hyper: dict[Any, Any] = dict(self.user_values)  # indexed by the graph's names (str | None to mypy)
         hyper[self.parameter] = p
-        values = {}
+        values: dict[Any, Any] = {}
         for m in g.maps():
             values[m.name] = blocks[m.name]
         for z in g.latents():
             if z.encoder in ("diagonal", "full"):
                 values[z.covariance_name] = blocks[z.covariance_name]
             elif z.encoder == "isotropic":
+                assert z.covariance_name is not None  # completed by the validated graph
                 values[z.covariance_name] = float(blocks[scale_name(z.covariance_name)]) * np.eye(z.dim)
             else:
                 values[z.covariance_name] = hyper[z.encoder_variance] * np.eye(z.dim)
@@ -224,11 +435,29 @@ class ContinuationProblem:
         return out
 
 
-def problem_for(resolved, model, parameter: str, values: dict | None, units=None) -> ContinuationProblem:
+def problem_for(resolved: TrackData, model: Model, parameter: str, values: dict[str, Any] | None,
+                units: Units | None = None) -> ContinuationProblem:
     """The continuation problem in the basis resolved data allow (:func:`statvae.data.resolve.resolve_data`).
 
     Canonical spectra give the canonical basis (every coordinate flip is a
     symmetry); a raw second moment gives the data's own basis (latent flips only).
+
+    Parameters
+    ----------
+    resolved : TrackData
+        The resolved data.
+    model : VAEModel
+        The model.
+    parameter : str
+        The continuation parameter.
+    values : dict or None
+        Values of the other hyper-parameters.
+    units : Units, optional
+        Internal units of the data.
+
+    Returns
+    -------
+    ContinuationProblem
     """
     if resolved.covariance is not None:
         return ContinuationProblem(model, None, parameter, values, covariance=resolved.covariance, units=units)

@@ -26,11 +26,19 @@ from inertia counts.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..model.layout import Layout
+
+if TYPE_CHECKING:
+    from ..model.vae import Model
+
+_T = TypeVar("_T")
 
 __all__ = ["CharacterTable", "Characters", "Span", "rotation_generators"]
 
@@ -49,13 +57,30 @@ class CharacterTable:
         Name of each bit, for descriptions.
     """
 
-    def __init__(self, chars, latent_bits=None, coords=None):
+    def __init__(self, chars: Iterable[int], latent_bits: Mapping[str, list[int]] | None = None,
+                 coords: Iterable[tuple[str, int]] | None = None):
         self.chars = list(chars)
         self.latent_bits = dict(latent_bits or {})
         self.coords = list(coords or [])
 
     def describe(self, char: int) -> str:
-        """``"x3+z1"``-style name of a character."""
+        """``"x3+z1"``-style name of a character.
+
+        Parameters
+        ----------
+        char : int
+            A character (bit mask); bits without a coordinate name print as ``b<k>``.
+
+        Returns
+        -------
+        str
+            ``"0"`` for the trivial character.
+
+        Examples
+        --------
+        >>> CharacterTable([1, 2, 3], coords=[("x", 0), ("z", 0)]).describe(3)
+        'x1+z1'
+        """
         parts = []
         for k in range(char.bit_length()):
             if char >> k & 1:
@@ -66,8 +91,25 @@ class CharacterTable:
                     parts.append(f"b{k}")
         return "+".join(parts) or "0"
 
-    def span_of(self, theta, rtol: float = 1e-9) -> Span:
-        """The span of the characters of the nonzero entries of ``theta``."""
+    def span_of(self, theta: ArrayLike, rtol: float = 1e-9) -> Span:
+        """The span of the characters of the nonzero entries of ``theta``.
+
+        Parameters
+        ----------
+        theta : array_like
+            Flat parameter vector.
+        rtol : float
+            Entries below ``rtol * max(1, max|theta|)`` in absolute value count as zero.
+
+        Returns
+        -------
+        Span
+
+        Examples
+        --------
+        >>> CharacterTable([1, 2, 3]).span_of([0.5, 0.0, 2.0]).generators()
+        [1, 2]
+        """
         theta = np.asarray(theta, dtype=float)
         tol = rtol * max(1.0, float(np.abs(theta).max()))
         s = Span(self)
@@ -92,7 +134,7 @@ class Characters(CharacterTable):
     are symmetries: data coordinates carry no bit.
     """
 
-    def __init__(self, model, canonical: bool = True):
+    def __init__(self, model: Model, canonical: bool = True):
         g = model.graph
         self.model = model
         self.layout = Layout(model)
@@ -101,7 +143,7 @@ class Characters(CharacterTable):
         bit = {c: k for k, c in enumerate(self.coords)}
         self.bit = bit
 
-        def bitof(var, i):
+        def bitof(var: str, i: int) -> int:
             return 1 << bit[(var, i)] if (var, i) in bit else 0
 
         self.latent_bits = {v.name: [bit[(v.name, i)] for i in range(v.dim)] for v in g.latents()}
@@ -116,33 +158,65 @@ class Characters(CharacterTable):
 
 @dataclass
 class Span:
-    """A subspace of characters over GF(2), kept in echelon form."""
+    """A subspace of characters over GF(2), kept in echelon form.
+
+    Attributes
+    ----------
+    chars : CharacterTable
+        The characters of the parameter entries.
+    basis : dict
+        Leading bit -> basis vector (reduced echelon form).
+    """
 
     chars: CharacterTable
 
-    def __post_init__(self):
-        self.basis: dict = {}
-        self._cache: dict = {}
+    def __post_init__(self) -> None:
+        self.basis: dict[int, int] = {}
+        self._cache: dict[tuple[str, tuple[int, ...]], Any] = {}
 
     def copy(self) -> Span:
+        """A copy with its own basis (the cache is not shared)."""
         s = Span(self.chars)
         s.basis = dict(self.basis)
         return s
 
-    def _cached(self, name, build):
+    def _cached(self, name: str, build: Callable[[], _T]) -> _T:
         key = (name, self.key())
         if key not in self._cache:
             self._cache[key] = build()
         return self._cache[key]
 
     def reduce(self, v: int) -> int:
-        """Canonical representative of ``v`` modulo the span."""
+        """Canonical representative of ``v`` modulo the span.
+
+        Parameters
+        ----------
+        v : int
+            A character.
+
+        Returns
+        -------
+        int
+            0 iff ``v`` lies in the span.
+        """
         for p in sorted(self.basis, reverse=True):
             if v >> p & 1:
                 v ^= self.basis[p]
         return v
 
     def add(self, v: int) -> bool:
+        """Add a character to the span.
+
+        Parameters
+        ----------
+        v : int
+            A character.
+
+        Returns
+        -------
+        bool
+            Whether the span grew (False if ``v`` was already in it).
+        """
         v = self.reduce(v)
         if v == 0:
             return False
@@ -153,15 +227,17 @@ class Span:
         self.basis[p] = v
         return True
 
-    def generators(self) -> list:
+    def generators(self) -> list[int]:
+        """The basis vectors of the span, sorted (identifies the span)."""
         return sorted(self.basis.values())
 
-    def key(self) -> tuple:
+    def key(self) -> tuple[int, ...]:
+        """The generators as a tuple (hashable)."""
         return tuple(self.generators())
 
-    def _reduced_all(self) -> list:
-        def build():
-            memo: dict = {}
+    def _reduced_all(self) -> list[int]:
+        def build() -> list[int]:
+            memo: dict[int, int] = {}
             out = []
             for c in self.chars.chars:
                 if c not in memo:
@@ -175,18 +251,18 @@ class Span:
         return self._cached("fixed", lambda: np.array([k for k, c in enumerate(self._reduced_all()) if c == 0],
                                                        dtype=int))
 
-    def blocks(self) -> list:
+    def blocks(self) -> list[np.ndarray]:
         """Cosets: lists of entry indices whose characters agree modulo the span (Hessian blocks)."""
-        def build():
-            groups: dict = {}
+        def build() -> list[np.ndarray]:
+            groups: dict[int, list[int]] = {}
             for k, c in enumerate(self._reduced_all()):
                 groups.setdefault(c, []).append(k)
             return [np.array(v, dtype=int) for _, v in sorted(groups.items())]
         return self._cached("blocks", build)
 
-    def plan(self):
+    def plan(self) -> tuple[np.ndarray, dict[int, tuple[list[int], np.ndarray]]]:
         """Cached layout of the compressed Hessian evaluation: directions and blocks grouped by size."""
-        def build():
+        def build() -> tuple[np.ndarray, dict[int, tuple[list[int], np.ndarray]]]:
             blocks, keys = self.blocks(), self.block_keys()
             width = max(len(b) for b in blocks)
             size = len(self.chars.chars)
@@ -194,7 +270,7 @@ class Span:
             rows = np.concatenate([np.arange(len(b)) for b in blocks])
             cols = np.concatenate(blocks)
             dirs[rows, cols] = 1.0
-            by_size: dict = {}
+            by_size: dict[int, tuple[list[int], list[np.ndarray]]] = {}
             for k, b in zip(keys, blocks):
                 by_size.setdefault(len(b), ([], []))
                 by_size[len(b)][0].append(k)
@@ -203,26 +279,51 @@ class Span:
             return dirs, groups
         return self._cached("plan", build)
 
-    def block_keys(self) -> list:
+    def block_keys(self) -> list[int]:
+        """The coset representative of each of :meth:`blocks`, in the same order."""
         return self._cached("keys", lambda: [self._reduced_all()[int(b[0])] for b in self.blocks()])
 
     def coset_of(self, index: int) -> int:
+        """The coset (block key) of a parameter entry.
+
+        Parameters
+        ----------
+        index : int
+            Position of the entry in the flat parameter vector.
+
+        Returns
+        -------
+        int
+            Its character reduced modulo the span.
+        """
         return self._reduced_all()[index]
 
-    def involved_latents(self) -> set:
+    def involved_latents(self) -> set[int]:
         """Latent coordinates touched by the span (active at the point)."""
         used = 0
         for v in self.basis.values():
             used |= v
-        out = set()
+        out: set[int] = set()
         for z, bits in self.chars.latent_bits.items():
             for b in bits:
                 if used >> b & 1:
                     out.add(b)
         return out
 
-    def candidate_key(self, char: int) -> tuple:
-        """Key identifying a new character up to permutations of latents the span does not involve."""
+    def candidate_key(self, char: int) -> tuple[int, tuple[int, ...]]:
+        """Key identifying a new character up to permutations of latents the span does not involve.
+
+        Parameters
+        ----------
+        char : int
+            A character that would be added to the span.
+
+        Returns
+        -------
+        tuple
+            The reduced character with its free latent bits cleared, and the
+            number of free latent bits it had in each latent group.
+        """
         used = self.involved_latents()
         rep = self.reduce(char)
         counts = []
@@ -234,7 +335,7 @@ class Span:
         return rep, tuple(counts)
 
 
-def rotation_generators(model, theta) -> np.ndarray:
+def rotation_generators(model: Model, theta: ArrayLike) -> np.ndarray:
     """Tangent vectors of the latent-rotation orbit through ``theta`` (rows; may be empty).
 
     For every latent group whose encoder covariance is rotation invariant and
@@ -242,6 +343,18 @@ def rotation_generators(model, theta) -> np.ndarray:
     by ``M -> E M`` on maps into the latent, ``M -> -M E`` on maps out of it,
     and ``D -> E D - D E`` on a full covariance.  The objective is constant
     along these directions, so they are exact zero modes of the Hessian.
+
+    Parameters
+    ----------
+    model : VAEModel
+        The model.
+    theta : array_like
+        Flat parameter vector.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(generators, parameters)``; generators that vanish at ``theta`` are left out.
     """
     g = model.graph
     lay = Layout(model)
