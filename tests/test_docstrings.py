@@ -61,13 +61,6 @@ PENDING = {
     "statvae.analysis.scan",
     "statvae.analysis.selfcheck",
     "statvae.analysis.thresholds",
-    "statvae.bifurcation.api",
-    "statvae.bifurcation.certify",
-    "statvae.bifurcation.collapsed",
-    "statvae.bifurcation.continuation",
-    "statvae.bifurcation.locate",
-    "statvae.bifurcation.stability",
-    "statvae.bifurcation.switching",
     "statvae.model.layout",
     "statvae.symbolic.parameters",
 }

@@ -12,10 +12,12 @@ on other branches index changes are recorded with their bracketing step.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..data.resolve import TrackData, resolve_data, resolve_spectra
 from ..data.units import Units
@@ -28,23 +30,53 @@ from .locate import SpecialPoint, locate_branch_points, locate_fold
 from .problem import ContinuationProblem, problem_for
 from .switching import candidates, first_point, reduced_coefficients
 
+if TYPE_CHECKING:
+    from ..model.vae import Model
+
 __all__ = ["follow", "TrackRun", "run_tracker", "resolve_data", "resolve_spectra", "TrackData", "collapsed_start"]
 
 
-def follow(model, data=None, *, spectrum=None, covariance=None, samples=None, parameter: str = "sigma2",
-           start: float, stop: float, values: dict | None = None, ddof: int = 1, progress=None,
-           **options) -> TrackRun:
+def follow(model: Model, data: ArrayLike | None = None, *, spectrum: Any = None, covariance: ArrayLike | None = None,
+           samples: ArrayLike | None = None, parameter: str = "sigma2", start: float, stop: float,
+           values: dict[str, Any] | None = None, ddof: int = 1, progress: Callable[[str], object] | None = None,
+           **options: Any) -> TrackRun:
     """The driver behind :func:`statvae.track`: resolve, normalise, follow and map back (no self-check).
 
     :func:`statvae.track` (:mod:`statvae.analysis.tracking`) adds the
     self-check of the collapsed branch against the compiled Hessian and the
     certification; the phase diagram uses this directly to find its starting
-    points.  Arguments as for :func:`statvae.track`.
+    points.
+
+    Parameters
+    ----------
+    model : VAEModel
+        The model.
+    data, spectrum, covariance, samples
+        The data, once (as for :func:`statvae.track`).
+    parameter : str
+        Continuation parameter.
+    start, stop : float
+        The range, in the user's units.
+    values : dict, optional
+        Values of other hyper-parameters.
+    ddof : int
+        Degrees of freedom removed when samples are reduced to a covariance.
+    progress : callable, optional
+        Called with a line of text as the run advances.
+    **options
+        Fields of :class:`~statvae.bifurcation.continuation.ContinuationOptions`.
 
     Returns
     -------
     TrackRun
         The diagram (user units) with the resolved data, units, problem and options it came from.
+
+    Raises
+    ------
+    ModelError
+        Unknown parameter or option, a bad range, or ``certify=True`` on a model too large for it.
+    DataError
+        Bad data.
     """
     t0 = time.perf_counter()
     if parameter not in model.values:
@@ -142,8 +174,9 @@ class _PointScratch:
     sampled: bool = False
 
 
-def run_tracker(problem, theta0, start: float, stop: float, opts: ContinuationOptions, progress=None,
-                meta: dict | None = None, label: str = "start") -> BifurcationDiagram:
+def run_tracker(problem: Any, theta0: np.ndarray, start: float, stop: float, opts: ContinuationOptions,
+                progress: Callable[[str], object] | None = None, meta: dict[str, Any] | None = None,
+                label: str = "start") -> BifurcationDiagram:
     """The generic driver: any problem with the tracker interface, from a stationary point ``theta0``.
 
     The interface (implemented by :class:`ContinuationProblem`, and by the
@@ -151,6 +184,28 @@ def run_tracker(problem, theta0, start: float, stop: float, opts: ContinuationOp
     ``characters`` (``chars``, ``latent_bits``, ``describe``), ``parameter``,
     ``gradient``, ``hvp``, ``dgrad_dp``, ``reduced``, ``zero_modes`` and
     ``observables`` (a dict with at least ``elbo`` and ``kl_total``).
+
+    Parameters
+    ----------
+    problem : ContinuationProblem or any object with the interface above
+        The problem (internal units).
+    theta0 : numpy.ndarray
+        A stationary point at ``start``: the first branch starts there.
+    start, stop : float
+        The parameter range (internal units).
+    opts : ContinuationOptions
+        Resolved options.
+    progress : callable, optional
+        Called with a line of text as the run advances.
+    meta : dict, optional
+        Copied into the diagram's ``meta`` (with ``start``, ``stop``, ``options``, ``seconds``).
+    label : str
+        Label of the first branch.
+
+    Returns
+    -------
+    BifurcationDiagram
+        In internal units.
     """
     t0 = time.perf_counter()
     parameter = problem.parameter
@@ -165,8 +220,10 @@ def run_tracker(problem, theta0, start: float, stop: float, opts: ContinuationOp
         job = queue.pop(0)
         bid = len(diagram.branches)
         say(f"branch {bid} ({job.label}) from {parameter} = {job.p:.6g}")
-        run = continue_branch(problem, job.theta, job.p, job.span, job.direction, opts,
-                              progress=lambda p, b=bid: say(f"branch {b}: {parameter} = {p:.6g}"))
+        def step(p: float, b: int = bid) -> None:
+            say(f"branch {b}: {parameter} = {p:.6g}")
+
+        run = continue_branch(problem, job.theta, job.p, job.span, job.direction, opts, progress=step)
         if not run.points:
             continue
         if job.prefix is not None:  # the branch starts at its branch point

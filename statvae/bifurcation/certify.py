@@ -52,7 +52,22 @@ class Certificate:
 
     @classmethod
     def from_dict(cls, d: Any) -> Certificate:
-        """Inverse of :meth:`to_dict`; a malformed entry raises :class:`~statvae.errors.DataError`."""
+        """Inverse of :meth:`to_dict`; a malformed entry raises :class:`~statvae.errors.DataError`.
+
+        Parameters
+        ----------
+        d : dict
+            ``value``, ``digits`` and ``difference``.
+
+        Returns
+        -------
+        Certificate
+
+        Raises
+        ------
+        DataError
+            A key is missing or a value has the wrong type.
+        """
         try:
             return cls(str(d["value"]), int(d["digits"]), float(d["difference"]))
         except (KeyError, TypeError, ValueError):

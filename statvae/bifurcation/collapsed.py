@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -10,15 +10,40 @@ from ..errors import AnalysisError
 from .continuation import correct_at
 from .symmetry import Span
 
+if TYPE_CHECKING:
+    from .problem import ContinuationProblem
+
 __all__ = ["collapsed_start"]
 
 
-def collapsed_start(problem, p: float, newton_tol: float = 1e-11, theta0=None) -> np.ndarray:
+def collapsed_start(problem: ContinuationProblem, p: float, newton_tol: float = 1e-11,
+                    theta0: np.ndarray | None = None) -> np.ndarray:
     """The collapsed point at ``p``: latent maps zero, the rest solved by damped Newton.
 
     ``theta0``: a starting point (the collapsed point at a nearby parameter
     value); by default encoder covariances start at the identity and learned
     variances at the mean variance of their variable.
+
+    Parameters
+    ----------
+    problem : ContinuationProblem
+        The problem.
+    p : float
+        The parameter (internal units).
+    newton_tol : float
+        Convergence tolerance of Newton's method.
+    theta0 : numpy.ndarray, optional
+        A starting point, tried first.
+
+    Returns
+    -------
+    numpy.ndarray
+        The collapsed point (internal units).
+
+    Raises
+    ------
+    AnalysisError
+        Newton's method did not converge to the collapsed point.
     """
     span = Span(problem.chars)
     if theta0 is not None:

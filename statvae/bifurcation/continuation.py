@@ -17,12 +17,18 @@ block mark branch points, sign changes of the tangent's p-component folds.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import AnalysisError
 from .stability import inertia
+
+if TYPE_CHECKING:
+    from .problem import ContinuationProblem
+    from .symmetry import Span
 
 __all__ = ["ContinuationOptions", "BranchRun", "PointRecord", "continue_branch", "correct_at"]
 
@@ -127,7 +133,8 @@ class BranchRun:
     events: list = field(default_factory=list)   # (kind, i) : between points i-1 and i
 
 
-def correct_at(problem, theta, p, S, tol, max_iter, jac=None, ascent=False) -> tuple[np.ndarray, int, bool]:
+def correct_at(problem: ContinuationProblem, theta: np.ndarray, p: float, S: np.ndarray, tol: float, max_iter: int,
+               jac: np.ndarray | None = None, ascent: bool = False) -> tuple[np.ndarray, int, bool]:
     """Newton on ``g_S(theta, p) = 0`` at fixed ``p`` (least-squares steps).
 
     With ``jac`` (a reduced Hessian from a nearby point) the chord method is
@@ -135,6 +142,31 @@ def correct_at(problem, theta, p, S, tol, max_iter, jac=None, ascent=False) -> t
     iteration, and recomputed otherwise.  With ``ascent=True`` (the point
     sought is a maximum in ``S``, as the collapsed point is) a step is only
     accepted if it does not decrease the objective.
+
+    Parameters
+    ----------
+    problem : ContinuationProblem
+        The problem.
+    theta : numpy.ndarray
+        Starting point (internal units).
+    p : float
+        The parameter, held fixed.
+    S : numpy.ndarray
+        Indices of the free entries (a fixed-point subspace); the others stay as in ``theta``.
+    tol : float
+        Convergence tolerance on the reduced gradient.
+    max_iter : int
+        Newton iterations at most.
+    jac : numpy.ndarray, optional
+        A reduced Hessian to start the chord method with.
+    ascent : bool
+        Accept only steps that do not decrease the objective.
+
+    Returns
+    -------
+    tuple
+        ``(theta, iterations, converged)``; an evaluation outside the domain
+        returns ``(theta, 0, False)`` instead of raising.
     """
     try:
         return _correct_at(problem, theta, p, S, tol, max_iter, jac, ascent)
@@ -207,9 +239,32 @@ def _tangent(h, gp, prev=None, direction=1.0):
     return t / np.linalg.norm(t)
 
 
-def continue_branch(problem, theta0, p0, span, direction: float, options: ContinuationOptions,
-                    progress=None) -> BranchRun:
-    """Follow the branch through ``(theta0, p0)`` in the direction of increasing (``+1``) or decreasing p."""
+def continue_branch(problem: ContinuationProblem, theta0: np.ndarray, p0: float, span: Span, direction: float,
+                    options: ContinuationOptions, progress: Callable[[float], object] | None = None) -> BranchRun:
+    """Follow the branch through ``(theta0, p0)`` in the direction of increasing (``+1``) or decreasing p.
+
+    Parameters
+    ----------
+    problem : ContinuationProblem
+        The problem.
+    theta0 : numpy.ndarray
+        A point on the branch, or near it (corrected first).
+    p0 : float
+        The parameter there (internal units).
+    span : Span
+        The character span of the branch (its fixed-point subspace).
+    direction : float
+        ``+1`` or ``-1``: the way the parameter moves first.
+    options : ContinuationOptions
+        Step lengths, tolerances, limits.
+    progress : callable, optional
+        Called with the parameter (internal units) before each step.
+
+    Returns
+    -------
+    BranchRun
+        The accepted points and why the run stopped (``stop_reason``).
+    """
     o = options.resolved()
     ds, ds_min, ds_max = o.steps()
     S = span.fixed_subspace()

@@ -31,6 +31,7 @@ from .continuation import _corrector, _tangent, correct_at
 from .stability import _complement, block_eigenvalues, block_hessians
 
 if TYPE_CHECKING:
+    from .continuation import BranchRun, ContinuationOptions
     from .problem import ContinuationProblem
     from .symmetry import Span
 
@@ -164,8 +165,30 @@ def _crossing_eigenvalue(problem: ContinuationProblem, theta: np.ndarray, p: flo
     return float(ev[rank]) / scale, b, hb, q
 
 
-def locate_branch_points(problem, run, k, span, options, next_id) -> list:
-    """Locate every crossing between points ``k-1`` and ``k`` of ``run``; returns SpecialPoints."""
+def locate_branch_points(problem: ContinuationProblem, run: BranchRun, k: int, span: Span,
+                         options: ContinuationOptions, next_id: int) -> list[SpecialPoint]:
+    """Locate every crossing between points ``k-1`` and ``k`` of ``run``; returns SpecialPoints.
+
+    Parameters
+    ----------
+    problem : ContinuationProblem
+        The problem.
+    run : BranchRun
+        The branch followed so far.
+    k : int
+        Index of the point after the change of block counts.
+    span : Span
+        The character span of the branch.
+    options : ContinuationOptions
+        Tolerances (Newton, location precision).
+    next_id : int
+        Id of the first special point returned (the next ones count up).
+
+    Returns
+    -------
+    list of SpecialPoint
+        One per crossing, symmetry copies merged; their ``branch`` is -1 (set by the caller).
+    """
     S = span.fixed_subspace()
     a, b = run.points[k - 1], run.points[k]
     found = []
@@ -248,8 +271,30 @@ def _verified_bracket(f, root, a, b):
     return lo_end, hi_end
 
 
-def locate_fold(problem, run, k, span, options, next_id) -> SpecialPoint | None:
-    """Locate a fold between points ``k-1`` and ``k``: zero of the tangent's p-component in arclength."""
+def locate_fold(problem: ContinuationProblem, run: BranchRun, k: int, span: Span, options: ContinuationOptions,
+                next_id: int) -> SpecialPoint | None:
+    """Locate a fold between points ``k-1`` and ``k``: zero of the tangent's p-component in arclength.
+
+    Parameters
+    ----------
+    problem : ContinuationProblem
+        The problem.
+    run : BranchRun
+        The branch followed so far.
+    k : int
+        Index of the point after the turn of the parameter.
+    span : Span
+        The character span of the branch.
+    options : ContinuationOptions
+        Tolerances.
+    next_id : int
+        Id given to the fold.
+
+    Returns
+    -------
+    SpecialPoint or None
+        ``None`` if the fold could not be located.
+    """
     S = span.fixed_subspace()
     a = run.points[k - 1]
     o = options.resolved()

@@ -10,11 +10,17 @@ every block, and the blocks of equal size are diagonalised together.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..symbolic.stability import ZERO_RTOL
+
+if TYPE_CHECKING:
+    from .problem import ContinuationProblem
+    from .symmetry import Span
 
 __all__ = ["Inertia", "block_hessians", "inertia", "block_eigenvalues"]
 
@@ -54,8 +60,28 @@ def _columns(problem, theta, p, blocks):
     return np.atleast_2d(problem.hvp(theta, dirs, p))
 
 
-def block_hessians(problem, theta, p, span, only=None) -> list:
-    """``[(coset, indices, H_block)]`` for every coset of ``span`` (or only the cosets in ``only``)."""
+def block_hessians(problem: ContinuationProblem, theta: np.ndarray, p: float, span: Span,
+                   only: Collection[int] | None = None) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """``[(coset, indices, H_block)]`` for every coset of ``span`` (or only the cosets in ``only``).
+
+    Parameters
+    ----------
+    problem : ContinuationProblem
+        The problem.
+    theta : numpy.ndarray
+        Flat parameter vector (internal units).
+    p : float
+        The continuation parameter (internal units).
+    span : Span
+        The character span at ``theta``: its cosets are the Hessian's blocks.
+    only : collection of int, optional
+        Coset keys of the blocks wanted (all if omitted).
+
+    Returns
+    -------
+    list of tuple
+        Coset key, entry indices and symmetrised Hessian block; empty if no block is wanted.
+    """
     blocks, keys = span.blocks(), span.block_keys()
     if only is not None:
         pairs = [(k, b) for k, b in zip(keys, blocks) if k in only]
@@ -83,16 +109,53 @@ def _complement(gens: np.ndarray, b: np.ndarray):
     return (vt[rank:].T, rank) if rank else (None, 0)
 
 
-def block_eigenvalues(hb: np.ndarray, q=None) -> np.ndarray:
-    """Sorted (descending) eigenvalues of a block, restricted to ``q``'s columns if given."""
+def block_eigenvalues(hb: np.ndarray, q: np.ndarray | None = None) -> np.ndarray:
+    """Sorted (descending) eigenvalues of a block, restricted to ``q``'s columns if given.
+
+    Parameters
+    ----------
+    hb : numpy.ndarray
+        A symmetric Hessian block.
+    q : numpy.ndarray, optional
+        Orthonormal columns spanning the subspace kept (``q.T @ hb @ q``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Empty for an empty block.
+
+    Examples
+    --------
+    >>> block_eigenvalues(np.diag([1.0, 3.0, -2.0]))
+    array([ 3.,  1., -2.])
+    """
     m = hb if q is None else q.T @ hb @ q
     if m.size == 0:
         return np.zeros(0)
     return np.linalg.eigvalsh(m)[::-1]
 
 
-def inertia(problem, theta, p, span, rtol: float = ZERO_RTOL) -> Inertia:
-    """Morse index at ``theta``: positive Hessian eigenvalues, symmetry zero modes removed."""
+def inertia(problem: ContinuationProblem, theta: np.ndarray, p: float, span: Span,
+            rtol: float = ZERO_RTOL) -> Inertia:
+    """Morse index at ``theta``: positive Hessian eigenvalues, symmetry zero modes removed.
+
+    Parameters
+    ----------
+    problem : ContinuationProblem
+        The problem.
+    theta : numpy.ndarray
+        Flat parameter vector (internal units).
+    p : float
+        The continuation parameter (internal units).
+    span : Span
+        The character span at ``theta`` (its cosets are the Hessian's blocks).
+    rtol : float
+        Eigenvalues within ``rtol`` times their block's largest entry count as zero.
+
+    Returns
+    -------
+    Inertia
+    """
     dirs, groups = span.plan()
     cols = np.atleast_2d(problem.hvp(theta, dirs, p))
     gens = problem.zero_modes(theta)

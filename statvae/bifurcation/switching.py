@@ -20,17 +20,40 @@ branch exists and the first point on it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from .continuation import correct_at
 
+if TYPE_CHECKING:
+    from .continuation import ContinuationOptions
+    from .locate import SpecialPoint
+    from .problem import ContinuationProblem
+    from .symmetry import Span
+
 __all__ = ["candidates", "reduced_coefficients", "first_point"]
 
 
-def candidates(span, point) -> list:
-    """``[(coset key, kernel vector)]``, one per branch up to latent permutations."""
-    seen = {}
+def candidates(span: Span, point: SpecialPoint) -> list[tuple[int, np.ndarray]]:
+    """``[(coset key, kernel vector)]``, one per branch up to latent permutations.
+
+    Parameters
+    ----------
+    span : Span
+        The character span of the branch the point lies on.
+    point : SpecialPoint
+        A located branch point (its ``info`` holds kernel vectors and coset keys).
+
+    Returns
+    -------
+    list of tuple
+        Coset key and unit kernel vector of one representative per class.
+    """
+    seen: dict[tuple[Any, ...], tuple[int, np.ndarray]] = {}
     for key, vec in zip(point.info["coset_keys"], point.info["kernel_vectors"]):
+        ck: tuple[Any, ...]
         if key == 0:
             ck = ("fixed", 0)
         else:
@@ -40,16 +63,38 @@ def candidates(span, point) -> list:
     return list(seen.values())
 
 
-def reduced_coefficients(problem, theta, p, t, parent_at, h_rel=1e-3) -> dict:
+def reduced_coefficients(problem: ContinuationProblem, theta: np.ndarray, p: float, t: np.ndarray,
+                         parent_at: Callable[[float], np.ndarray], h_rel: float = 1e-3) -> dict[str, float]:
     """Coefficients of the reduced bifurcation equation along the unit kernel vector ``t``.
 
     ``parent_at(p)`` returns the parent branch's point at ``p`` (to
     differentiate along the branch, not at frozen parameters).
+
+    Parameters
+    ----------
+    problem : ContinuationProblem
+        The problem.
+    theta : numpy.ndarray
+        The branch point (internal units).
+    p : float
+        The parameter at the branch point.
+    t : numpy.ndarray
+        Unit kernel vector.
+    parent_at : callable
+        ``parent_at(p)``: the parent branch's point at ``p``.
+    h_rel : float
+        Finite-difference step along ``t``, relative to ``max(1, max|theta|)``.
+
+    Returns
+    -------
+    dict
+        ``c1``, ``c2``, ``c3`` (value, first and second derivative of ``t.H t``
+        along ``t``) and ``c_ap`` (its derivative in ``p`` along the parent branch).
     """
     scale = max(1.0, float(np.abs(theta).max()))
     h = h_rel * scale
 
-    def psi(a, th=theta, pp=p):
+    def psi(a: float, th: np.ndarray = theta, pp: float = p) -> float:
         return float(t @ problem.hvp(th + a * t, t, pp))
 
     c1 = psi(0.0)
@@ -65,10 +110,38 @@ def reduced_coefficients(problem, theta, p, t, parent_at, h_rel=1e-3) -> dict:
     return {"c1": c1, "c2": c2, "c3": c3, "c_ap": c_ap}
 
 
-def first_point(problem, theta, p, t, coeffs, new_span, kind, options, p_range) -> tuple | None:
+def first_point(problem: ContinuationProblem, theta: np.ndarray, p: float, t: np.ndarray, coeffs: dict[str, float],
+                new_span: Span, kind: str, options: ContinuationOptions,
+                p_range: tuple[float, float]) -> tuple[np.ndarray, float, float, float] | None:
     """A converged point on the new branch near ``(theta, p)``, or ``None``.
 
     Returns ``(theta0, p0, direction, predicted_amplitude)``.
+
+    Parameters
+    ----------
+    problem : ContinuationProblem
+        The problem.
+    theta : numpy.ndarray
+        The branch point (internal units).
+    p : float
+        The parameter at the branch point.
+    t : numpy.ndarray
+        Unit kernel vector (the direction of the new branch).
+    coeffs : dict
+        From :func:`reduced_coefficients`.
+    new_span : Span
+        The character span of the new branch (its fixed-point subspace).
+    kind : str
+        ``"pitchfork"`` (amplitude from ``c3``) or anything else (transcritical, from ``c2``).
+    options : ContinuationOptions
+        Newton tolerance and iterations.
+    p_range : tuple of float
+        ``(lo, hi)``: the first point's parameter stays inside.
+
+    Returns
+    -------
+    tuple or None
+        ``None`` if no trial step converged to a point away from the parent branch.
     """
     S = new_span.fixed_subspace()
     lo, hi = p_range
