@@ -61,8 +61,6 @@ PENDING = {
     "statvae.analysis.scan",
     "statvae.analysis.selfcheck",
     "statvae.analysis.thresholds",
-    "statvae.model.layout",
-    "statvae.symbolic.parameters",
 }
 
 #: A numpydoc section heading: the name on its own line, underlined by dashes of the same length.

@@ -383,7 +383,7 @@ class ContinuationProblem:
             ``w_norm_z`` (lists, one entry per coordinate).
         """
         g = self.model.graph
-        blocks = self.layout.unpack(np.asarray(theta, dtype=float))
+        blocks: dict[Any, Any] = self.layout.unpack(np.asarray(theta, dtype=float))
         hyper: dict[Any, Any] = dict(self.user_values)  # indexed by the graph's names (str | None to mypy)
         hyper[self.parameter] = p
         values: dict[Any, Any] = {}

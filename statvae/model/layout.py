@@ -16,8 +16,10 @@ nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..errors import StatvaeError
 
@@ -104,6 +106,16 @@ class Entry:
 def scale_name(covariance_name: str) -> str:
     """The parameter name of an isotropic encoder scale (``D`` -> ``d``, ``D1`` -> ``d1``).
 
+    Parameters
+    ----------
+    covariance_name : str
+        Name of the encoder covariance (``D``, ``D1``, ...).
+
+    Returns
+    -------
+    str
+        Its first letter replaced by ``d``.
+
     Examples
     --------
     >>> scale_name("D1")
@@ -182,11 +194,26 @@ class Layout:
                          for b in self.blocks)
 
     # -- pack / unpack ------------------------------------------------------
-    def pack(self, **blocks) -> np.ndarray:
+    def pack(self, **blocks: ArrayLike) -> np.ndarray:
         """Flat vector from blocks given by name (every block is required).
 
         Covariances may be given as matrices or, for ``diagonal``, as the vector
         of diagonal entries; an ``isotropic`` scale as a number.
+
+        Parameters
+        ----------
+        **blocks : array_like
+            One value per block name (see :attr:`blocks`).
+
+        Returns
+        -------
+        numpy.ndarray
+            The flat vector, of length :attr:`size`.
+
+        Raises
+        ------
+        ParameterError
+            An unknown or missing block, or a block of the wrong shape.
         """
         unknown = sorted(set(blocks) - set(self.by_name))
         if unknown:
@@ -218,12 +245,29 @@ class Layout:
                 theta[b.slice] = a.ravel()
         return theta
 
-    def unpack(self, theta, check: bool = False) -> dict:
+    def unpack(self, theta: ArrayLike, check: bool = False) -> dict[str, Any]:
         """Blocks by name: maps and covariances as matrices, scalars as numbers.
 
         Leading batch dimensions of ``theta`` are kept.  With ``check=True``
         the vector is validated (length, NaN, positive definite covariances,
         positive variances).
+
+        Parameters
+        ----------
+        theta : array_like
+            Flat parameter vector(s), the last axis of length :attr:`size`.
+        check : bool
+            Validate ``theta`` first (a single vector only).
+
+        Returns
+        -------
+        dict
+            Block name -> array (scalars: arrays of the batch shape, 0-d for one vector).
+
+        Raises
+        ------
+        ParameterError
+            With ``check=True``, an invalid vector.
         """
         theta = np.asarray(theta)
         if check:
@@ -251,8 +295,20 @@ class Layout:
                 out[b.name] = part[..., 0]
         return out
 
-    def unpack_block(self, theta, name: str):
-        """One block of ``theta`` (leading batch dimensions kept), as :meth:`unpack` gives it."""
+    def unpack_block(self, theta: ArrayLike, name: str) -> np.ndarray:
+        """One block of ``theta`` (leading batch dimensions kept), as :meth:`unpack` gives it.
+
+        Parameters
+        ----------
+        theta : array_like
+            Flat parameter vector(s).
+        name : str
+            Name of the block.
+
+        Returns
+        -------
+        numpy.ndarray
+        """
         b = self.by_name[name]
         part = np.asarray(theta)[..., b.slice]
         batch = part.shape[:-1]
@@ -271,12 +327,44 @@ class Layout:
             return m
         return part[..., 0]
 
-    def check(self, theta) -> np.ndarray:
-        """Validate a parameter vector; returns it as a float array."""
+    def check(self, theta: ArrayLike) -> np.ndarray:
+        """Validate a parameter vector; returns it as a float array.
+
+        Parameters
+        ----------
+        theta : array_like
+            A flat parameter vector.
+
+        Returns
+        -------
+        numpy.ndarray
+
+        Raises
+        ------
+        ParameterError
+            Not a vector of :attr:`size` finite numbers, a covariance not
+            positive definite, or a variance not positive.
+        """
         return self.check_unpack(theta)[0]
 
-    def check_unpack(self, theta) -> tuple[np.ndarray, dict]:
-        """Validate a parameter vector; returns it and its blocks."""
+    def check_unpack(self, theta: ArrayLike) -> tuple[np.ndarray, dict[str, Any]]:
+        """Validate a parameter vector; returns it and its blocks.
+
+        Parameters
+        ----------
+        theta : array_like
+            A flat parameter vector.
+
+        Returns
+        -------
+        tuple
+            The vector as a float array and :meth:`unpack` of it.
+
+        Raises
+        ------
+        ParameterError
+            As for :meth:`check`.
+        """
         try:
             t = np.asarray(theta, dtype=float)
         except (TypeError, ValueError):
@@ -298,5 +386,6 @@ class Layout:
         return t, blocks
 
     def describe_short(self) -> str:
+        """The blocks and their sizes, ``"W: 6, V: 6, D: 2"``."""
         return ", ".join(f"{b.name}: {b.size}" for b in self.blocks)
 

@@ -20,7 +20,7 @@ import sympy as sp
 
 from ..model import hyper as H
 from .names import register_latex
-from ..model.graph import Variable
+from ..model.graph import ModelGraph, Variable
 from ..model.layout import Layout, scale_name
 from ..model.vae import Model
 
@@ -51,7 +51,8 @@ class ParamEntry:
     coords: tuple
 
     @property
-    def coordinate_set(self) -> frozenset:
+    def coordinate_set(self) -> frozenset[tuple[str, int]]:
+        """The coordinates touched, without repetition."""
         return frozenset(self.coords)
 
     def odd_coordinates(self) -> frozenset:
@@ -88,26 +89,89 @@ class ParameterSet:
     def __len__(self) -> int:
         return len(self.entries)
 
-    def value(self, name: str):
+    def value(self, name: str) -> object:
+        """The sympy matrix or expression of a block.
+
+        Parameters
+        ----------
+        name : str
+            Name of the block (``"W"``, ``"D"``, ...).
+
+        Returns
+        -------
+        sympy.Matrix or sympy.Expr
+        """
         return self.blocks[name].value
 
     def latent_odd(self, latent_names: set[str]) -> list[ParamEntry]:
-        """Entries odd under the sign flip of some latent coordinate."""
+        """Entries odd under the sign flip of some latent coordinate.
+
+        Parameters
+        ----------
+        latent_names : set of str
+            Names of the latent variables whose coordinates count.
+
+        Returns
+        -------
+        list of ParamEntry
+        """
         return [e for e in self.entries if any(c[0] in latent_names for c in e.odd_coordinates())]
 
     def index(self, symbol: sp.Symbol) -> int:
+        """Position of a parameter symbol in :attr:`symbols` (the flat vector).
+
+        Parameters
+        ----------
+        symbol : sympy.Symbol
+            A parameter symbol of the set.
+
+        Returns
+        -------
+        int
+        """
         return self.symbols.index(symbol)
 
 
-def named_symbol(name: str, latex: str, **assumptions) -> sp.Symbol:
-    """Create a plain sympy Symbol and register how it prints in LaTeX."""
+def named_symbol(name: str, latex: str, **assumptions: bool) -> sp.Symbol:
+    """Create a plain sympy Symbol and register how it prints in LaTeX.
+
+    Parameters
+    ----------
+    name : str
+        Name of the symbol.
+    latex : str
+        Its LaTeX form.
+    **assumptions : bool
+        Sympy assumptions (``positive=True``).
+
+    Returns
+    -------
+    sympy.Symbol
+    """
     s = sp.Symbol(name, **assumptions)
     register_latex(s, latex)
     return s
 
 
 def entry_symbol(block: str, r: int, c: int | None = None, positive: bool = False) -> sp.Symbol:
-    """Symbol of a block entry (1-based in its name and LaTeX)."""
+    """Symbol of a block entry (1-based in its name and LaTeX).
+
+    Parameters
+    ----------
+    block : str
+        Name of the block.
+    r : int
+        Row (0-based), or position in a vector block.
+    c : int, optional
+        Column (0-based), for matrix blocks.
+    positive : bool
+        Declare the symbol positive.
+
+    Returns
+    -------
+    sympy.Symbol
+        Named ``W_1_2`` (``W_{12}`` in LaTeX) for ``entry_symbol("W", 0, 1)``.
+    """
     base = _split_latex_name(block)
     if c is None:
         name, tex = f"{block}_{r + 1}", f"{base}_{{{r + 1}}}"
@@ -132,15 +196,39 @@ def _split_latex_name(block: str) -> str:
 
 
 def scale_symbol(latent: Variable) -> sp.Symbol:
-    """Symbol of an isotropic encoder scale ``d`` (``D = d I``)."""
+    """Symbol of an isotropic encoder scale ``d`` (``D = d I``).
+
+    Parameters
+    ----------
+    latent : Variable
+        A latent variable with an isotropic encoder.
+
+    Returns
+    -------
+    sympy.Symbol
+        Positive, named by :func:`~statvae.model.layout.scale_name`.
+    """
     assert latent.covariance_name is not None  # a validated graph names every covariance
     name = scale_name(latent.covariance_name)
     tex = "d" if len(name) == 1 else f"d_{{{name[1:]}}}"
     return named_symbol(name, tex, positive=True)
 
 
-def learned_variance_symbol(graph, var: Variable) -> sp.Symbol:
-    """The parameter symbol of a learned noise variance (see :meth:`ModelGraph.learned_variance_name`)."""
+def learned_variance_symbol(graph: ModelGraph, var: Variable) -> sp.Symbol:
+    """The parameter symbol of a learned noise variance (see :meth:`ModelGraph.learned_variance_name`).
+
+    Parameters
+    ----------
+    graph : ModelGraph
+        The model's graph.
+    var : Variable
+        A variable whose noise variance is learned.
+
+    Returns
+    -------
+    sympy.Symbol
+        The hyper-parameter symbol ``sigma2`` when that is the name, else a new positive symbol.
+    """
     name = graph.learned_variance_name(var.name)
     if name == "sigma2":
         return H.symbol("sigma2")
@@ -211,7 +299,21 @@ def _symbol_name(e) -> str:
 
 
 def variance_of(model: Model, params: ParameterSet, var: Variable) -> sp.Expr:
-    """Noise variance of the generative factor of ``var`` (hyper symbol or learned parameter)."""
+    """Noise variance of the generative factor of ``var`` (hyper symbol or learned parameter).
+
+    Parameters
+    ----------
+    model : VAEModel
+        The model.
+    params : ParameterSet
+        Its parameters.
+    var : Variable
+        A variable with a generative factor.
+
+    Returns
+    -------
+    sympy.Expr
+    """
     if var.variance == "learned":
         return learned_variance_symbol(model.graph, var)
     assert var.variance is not None  # only variables with a generative factor are asked
