@@ -55,12 +55,8 @@ PACKAGES_ALONE = [
 PENDING = {
     "statvae.analysis.collapse",
     "statvae.analysis.compiled",
-    "statvae.analysis.crossings",
     "statvae.analysis.permode",
-    "statvae.analysis.results",
-    "statvae.analysis.scan",
     "statvae.analysis.selfcheck",
-    "statvae.analysis.thresholds",
 }
 
 #: A numpydoc section heading: the name on its own line, underlined by dashes of the same length.

@@ -186,8 +186,18 @@ def _centers(values: list) -> list:
     return out
 
 
-def gap_probes(values: list) -> list:
+def gap_probes(values: list[float]) -> list[float]:
     """One probe in each gap of sorted distinct ``values``: below the first, between each pair, above the last.
+
+    Parameters
+    ----------
+    values : list of float
+        Sorted, distinct parameter values.
+
+    Returns
+    -------
+    list of float
+        ``len(values) + 1`` probes.
 
     The same probes :meth:`CollapseAnalysis._boundaries` uses, so the compiled
     counts computed here are reused there (``CompiledCollapse.count_vector`` caches them).

@@ -128,7 +128,17 @@ class CriticalResult:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CriticalResult:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`.
+
+        Parameters
+        ----------
+        d : dict
+            As returned by :meth:`to_dict` (the fields by name).
+
+        Returns
+        -------
+        CriticalResult
+        """
         return cls(**{**d, "mode": {k: list(v) for k, v in d.get("mode", {}).items()}})
 
 
@@ -187,5 +197,15 @@ class CrossingResult:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CrossingResult:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`.
+
+        Parameters
+        ----------
+        d : dict
+            As returned by :meth:`to_dict` (the fields by name).
+
+        Returns
+        -------
+        CrossingResult
+        """
         return cls(**d)

@@ -51,6 +51,7 @@ class ScanResult:
     ends: tuple
 
     def describe(self) -> str:
+        """The positive range scanned and how each end was reached, in one line."""
         lo, hi = self.grid[self.grid > 0][[0, -1]]
         return f"scanned [{lo:.3g}, {hi:.3g}] ({', '.join(f'{e}' for e in self.ends)})"
 

@@ -76,7 +76,20 @@ class Question:
                              self.values)
 
     def no_value(self, stable: bool, where: str = "") -> AnalysisError:
-        """The error for a stability that never changes."""
+        """The error for a stability that never changes.
+
+        Parameters
+        ----------
+        stable : bool
+            Whether collapse is stable everywhere (else unstable everywhere).
+        where : str
+            Appended to the message (``" in the range scanned"``).
+
+        Returns
+        -------
+        AnalysisError
+            To be raised by the caller.
+        """
         sign = ">= 0" if self.nonnegative else "> 0"
         return AnalysisError(f"collapse is {'stable' if stable else 'unstable'} for every {self.parameter} "
                              f"{sign}: no critical value{where}")
@@ -122,6 +135,21 @@ def reference_scale(model: Any, parameter: str, data: ResolvedData, values: dict
 
     A noise variance scales like the data; a KL weight or weight decay like
     the data over the noise variance; anything else is taken at 1.
+
+    Parameters
+    ----------
+    model : VAEModel
+        The model.
+    parameter : str
+        The hyper-parameter searched.
+    data : ResolvedData
+        The resolved data (spectra, or a covariance).
+    values : dict
+        Values of the other hyper-parameters.
+
+    Returns
+    -------
+    float
     """
     top = max([float(np.max(s)) for s in data.spectra.values() if len(s)] + [0.0])
     if data.covariance is not None:
@@ -253,6 +281,21 @@ def ascent_directions(analysis: Any, data: Any = None, spectrum: Any = None, cov
 
     From the per-mode blocks when the data have a canonical form (and then
     confirmed by the compiled Hessian), else from the compiled Hessian.
+
+    Parameters
+    ----------
+    analysis : CollapseAnalysis
+        The collapse analysis of the model.
+    data, spectrum, covariance, samples
+        The data, once.
+    ddof : int
+        Degrees of freedom removed when samples are reduced to a covariance.
+    values : dict, optional
+        Values of the hyper-parameters (all must have one).
+
+    Returns
+    -------
+    int
     """
     from .selfcheck import confirm_index
 
