@@ -55,8 +55,6 @@ PACKAGES_ALONE = [
 PENDING = {
     "statvae.analysis.collapse",
     "statvae.analysis.compiled",
-    "statvae.analysis.permode",
-    "statvae.analysis.selfcheck",
 }
 
 #: A numpydoc section heading: the name on its own line, underlined by dashes of the same length.

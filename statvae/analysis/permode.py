@@ -65,7 +65,20 @@ def hyper_numbers(model: Any, parameter: str | None, values: dict) -> dict:
 
 
 def latent_copies(graph: Any, pattern: tuple) -> int:
-    """Identical copies of a block with this pattern: one per choice of latent coordinates."""
+    """Identical copies of a block with this pattern: one per choice of latent coordinates.
+
+    Parameters
+    ----------
+    graph : ModelGraph
+        The model's graph.
+    pattern : tuple of (str, int)
+        Variable name and how many of its coordinates the block involves.
+
+    Returns
+    -------
+    int
+        The product over latent variables of ``binomial(dim, count)`` (observed variables count once).
+    """
     copies = 1
     for var_name, count in pattern:
         var = graph.variable(var_name)
@@ -178,13 +191,34 @@ class PerModeBlocks:
                    for b, at, _, _ in self.evals)
 
     def stable_at(self, v: float) -> bool:
-        """Whether every block is negative definite at parameter value ``v``."""
+        """Whether every block is negative definite at parameter value ``v``.
+
+        Parameters
+        ----------
+        v : float
+            The parameter value.
+
+        Returns
+        -------
+        bool
+        """
         return all(numeric_blocks_stable(at(v)).all() for _, at, _, _ in self.evals)
 
     def candidates(self, nonnegative: bool, scale: float) -> list[Candidate]:
         """Roots of the block determinants in the parameter, per mode (closed form, else bracketed).
 
         ``scale`` centres the scan of blocks whose roots have no closed form.
+
+        Parameters
+        ----------
+        nonnegative : bool
+            The parameter may be 0.
+        scale : float
+            Centre of the numeric scan.
+
+        Returns
+        -------
+        list of Candidate
         """
         p = self.symbol
         out = []
@@ -207,7 +241,20 @@ class PerModeBlocks:
         return out
 
     def changes(self, cands: list[Candidate], nonnegative: bool) -> list[tuple[Candidate, int]]:
-        """``[(candidate, change)]``: how many eigenvalues of its block cross at each root (0: a touch)."""
+        """``[(candidate, change)]``: how many eigenvalues of its block cross at each root (0: a touch).
+
+        Parameters
+        ----------
+        cands : list of Candidate
+            From :meth:`candidates`.
+        nonnegative : bool
+            The parameter may be 0.
+
+        Returns
+        -------
+        list of tuple
+            Each candidate with the change of its block's count of positive eigenvalues across it.
+        """
         from .selfcheck import sides
 
         at_of = {id(b): at for b, at, _, _ in self.evals}

@@ -26,7 +26,29 @@ OFFSETS = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2)
 
 
 def sides(values: list, v: float, nonnegative: bool = False, offset: float = 1e-6) -> tuple[float, float]:
-    """Points just below and just above ``v``, closer to it than to any other of ``values``."""
+    """Points just below and just above ``v``, closer to it than to any other of ``values``.
+
+    Parameters
+    ----------
+    values : list of float
+        All the values being checked (``v`` among them).
+    v : float
+        The value.
+    nonnegative : bool
+        The parameter may be 0 (else the lower side stays positive: ``v / 2`` at worst).
+    offset : float
+        Relative offset, reduced to 0.3 of the relative gap to the nearest other value.
+
+    Returns
+    -------
+    tuple of float
+        ``(lo, hi)``.
+
+    Examples
+    --------
+    >>> sides([1.0, 2.0], 1.0)
+    (0.999999, 1.000001)
+    """
     others = [abs(u - v) / abs(v) for u in values if u != v]
     d = min([offset] + [0.3 * g for g in others if g > 0])
     lo = v * (1 - d)
@@ -60,10 +82,26 @@ def confirm_boundaries(cc: CompiledCollapse, name: str, points: list,
 
     Checked at the smallest offset of :data:`OFFSETS` that resolves the crossing.
 
+    Parameters
+    ----------
+    cc : CompiledCollapse
+        The compiled Hessian of the collapsed point.
+    name : str
+        The parameter's name, for the message.
+    points : list of (float, str)
+        Critical values and the side (``"below"``/``"above"``) where collapse is stable.
+    nonnegative : bool
+        The parameter may be 0.
+
     Returns
     -------
     list of (float, float)
         The bracket ``(lo, hi)`` of each value on which the change was seen.
+
+    Raises
+    ------
+    AnalysisError
+        The compiled Hessian disagrees (a bug in statvae).
     """
     values = [v for v, _ in points]
     brackets = []
@@ -90,10 +128,26 @@ def confirm_crossings(cc: CompiledCollapse, name: str, crossings: list,
 
     Checked at the smallest offset of :data:`OFFSETS` that resolves the crossing.
 
+    Parameters
+    ----------
+    cc : CompiledCollapse
+        The compiled Hessian of the collapsed point.
+    name : str
+        The parameter's name, for the message.
+    crossings : list of (float, int)
+        Values and the number of eigenvalues crossing there.
+    nonnegative : bool
+        The parameter may be 0.
+
     Returns
     -------
     list of (float, float)
         The bracket ``(lo, hi)`` of each crossing on which the change was seen.
+
+    Raises
+    ------
+    AnalysisError
+        The compiled Hessian disagrees (a bug in statvae).
     """
     values = [v for v, _ in crossings]
     copies = cc.copies_vector()
@@ -118,7 +172,24 @@ def confirm_crossings(cc: CompiledCollapse, name: str, crossings: list,
 
 
 def confirm_index(cc: CompiledCollapse, p: float, claimed: int, what: str) -> None:
-    """The compiled Morse index at ``p`` must equal ``claimed``."""
+    """The compiled Morse index at ``p`` must equal ``claimed``.
+
+    Parameters
+    ----------
+    cc : CompiledCollapse
+        The compiled Hessian of the collapsed point.
+    p : float
+        The parameter value.
+    claimed : int
+        The index found by the per-mode analysis.
+    what : str
+        Where, for the message.
+
+    Raises
+    ------
+    AnalysisError
+        The indices differ (a bug in statvae).
+    """
     n = cc.index(p)
     if n != claimed:
         raise _fail(f"the per-mode analysis finds {claimed} ascent direction(s) of the ELBO at the collapsed "
