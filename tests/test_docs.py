@@ -46,4 +46,4 @@ def test_readme_has_the_two_commands_and_ci_runs_the_test_one():
     ci = (ROOT / ".ci" / "run").read_text()
     test_cmd = "python3 -m venv .venv && . .venv/bin/activate && pip install '.[test]' && python -m pytest"
     assert test_cmd in readme and test_cmd in ci
-    assert "pip install '.[data]' && statvae threshold --dataset digits" in readme
+    assert "pip install '.[data]' && statvae critical --dataset digits" in readme
