@@ -31,7 +31,7 @@ import pytest
 #: Modules and subpackages whose public API is checked (a subpackage brings every module in it).
 PACKAGES = [
     "statvae.errors",
-    "statvae.checks",
+    "statvae.cli",
     "statvae.validate",
     "statvae.model",
     "statvae.data",
@@ -52,10 +52,7 @@ PACKAGES_ALONE = [
 
 #: Modules in PACKAGES whose documentation another change in flight is adding: expected to fail until then.
 #: Remove a module from here once it is documented (the test then holds it to the rule).
-PENDING = {
-    "statvae.analysis.collapse",
-    "statvae.analysis.compiled",
-}
+PENDING: set[str] = set()
 
 #: A numpydoc section heading: the name on its own line, underlined by dashes of the same length.
 _PARAMETERS = re.compile(r"^[ \t]*Parameters[ \t]*\n[ \t]*-{10}[ \t]*$", re.MULTILINE)

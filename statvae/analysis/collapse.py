@@ -65,7 +65,16 @@ def _tidy_identity(v: Any) -> Any:
 
 
 def analyse_collapse(model: Model) -> CollapseAnalysis:
-    """Build the :class:`CollapseAnalysis` of ``model``."""
+    """Build the :class:`CollapseAnalysis` of ``model`` (what ``model.collapse()`` returns).
+
+    Parameters
+    ----------
+    model : Model
+
+    Returns
+    -------
+    CollapseAnalysis
+    """
     return CollapseAnalysis(model)
 
 
@@ -98,6 +107,7 @@ class HessianBlock:
 
     @property
     def determinant(self) -> sp.Expr:
+        """The block's determinant, factored."""
         return sp.factor(sp.simplify(self.matrix.det()))
 
     @property
@@ -107,6 +117,7 @@ class HessianBlock:
 
     @property
     def name(self) -> str:
+        """The block's parameter labels, joined."""
         return ", ".join(self.labels)
 
 
@@ -432,6 +443,15 @@ class CollapseAnalysis:
         :func:`statvae.symbolic.parameters.build_parameters`; eigenvalues are
         the ``"eigen"``-form symbols unless ``spectra`` (``{variable:
         values}``) is given.
+
+        Parameters
+        ----------
+        spectra : dict, optional
+            Eigenvalues per observed variable to substitute.
+
+        Returns
+        -------
+        sympy.Matrix
         """
         return assemble_hessian(self.structure, self.model, spectra)
 
@@ -441,7 +461,24 @@ class CollapseAnalysis:
 
         Independent of the per-mode derivation: the objective of the model
         at its real size is differentiated and the stationary equations are
-        solved directly.  Returns ``(point, hessian, objective)``.
+        solved directly.
+
+        Parameters
+        ----------
+        form : {"eigen", "explicit"}
+            Data as eigenvalue symbols, or a symbolic (or given) covariance.
+        covariance : sympy.Matrix, optional
+            The covariance for ``form="explicit"``.
+        force : bool
+            Run above :data:`EXPLICIT_LIMIT`.
+        backend : {"auto", "sympy", "symengine"}
+            Differentiation backend.
+
+        Returns
+        -------
+        tuple
+            ``(point, hessian, objective)``: the collapsed point (symbol ->
+            value), the Hessian there, and the :class:`Objective`.
 
         Raises
         ------

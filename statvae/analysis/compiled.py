@@ -73,6 +73,7 @@ class BlockKey:
 
     @property
     def touches_latent(self) -> bool:
+        """Whether the block couples a latent (its instability is the instability of collapse)."""
         return bool(self.latents)
 
     def describe(self) -> str:
@@ -89,7 +90,23 @@ class BlockKey:
 
 
 def balance(m: np.ndarray) -> np.ndarray:
-    """``S`` with ``S B S`` of unit diagonal (``|B_ii|^-1/2``; 1 where the diagonal vanishes)."""
+    """``S`` with ``S B S`` of unit diagonal (``|B_ii|^-1/2``; 1 where the diagonal vanishes).
+
+    Parameters
+    ----------
+    m : numpy.ndarray
+        A square block ``B``.
+
+    Returns
+    -------
+    numpy.ndarray
+        The diagonal of ``S``.
+
+    Examples
+    --------
+    >>> balance(np.array([[4.0, 1.0], [1.0, 0.0]]))
+    array([0.5, 1. ])
+    """
     d = np.abs(np.diagonal(m))
     with np.errstate(divide="ignore"):
         return np.where(d > 0, 1 / np.sqrt(d), 1.0)
@@ -163,7 +180,18 @@ class CompiledCollapse:
         return out
 
     def point(self, p: float) -> np.ndarray:
-        """The collapsed point at parameter value ``p`` (cached)."""
+        """The collapsed point at parameter value ``p`` (cached).
+
+        Parameters
+        ----------
+        p : float
+            Value of the parameter.
+
+        Returns
+        -------
+        numpy.ndarray
+            The flat parameter vector of the reduced model.
+        """
         p = float(p)
         th = self._points.get(p)
         if th is None:
@@ -185,9 +213,20 @@ class CompiledCollapse:
         The blocks are computed at five values around ``scale`` and the form
         ``H(p) = A + t B`` (``t = p`` or ``1/p``) fitted on two of them is
         required to reproduce the other three to ``rtol`` of their size.
-        Returns ``"linear"``, ``"reciprocal"`` or ``None``; afterwards
-        :meth:`blocks` costs two matrix additions per block instead of a
-        Newton solve and Hessian-vector products.
+        Afterwards :meth:`blocks` costs two matrix additions per block
+        instead of a Newton solve and Hessian-vector products.
+
+        Parameters
+        ----------
+        scale : float
+            Where the fit is made (and used within a factor :data:`WINDOW`).
+        rtol : float
+            Tolerance of the check, relative to each entry's own scale.
+
+        Returns
+        -------
+        str or None
+            ``"linear"``, ``"reciprocal"``, or None when the blocks are neither.
         """
         if self._affine is not None:
             return self._affine[0]
@@ -205,6 +244,22 @@ class CompiledCollapse:
         fitted on the first two and must reproduce the other three.  It is
         accurate within a factor :data:`WINDOW` of ``center``: further away,
         ``A + t B`` suffers from cancellation between its two terms.
+
+        Parameters
+        ----------
+        center : float
+            Where the fit is made.
+        keys : list of BlockKey
+            The blocks to fit.
+        rtol : float
+            Tolerance of the check, relative to each entry's own scale.
+        kind : {"linear", "reciprocal"}, optional
+            Only try this form.
+
+        Returns
+        -------
+        tuple or None
+            ``(kind, {key: (A, B)})``, or None when no form reproduces the blocks.
         """
         ps = [center, 2.0 * center, 0.5 * center, 5.0 * center, 0.2 * center]
         try:
@@ -230,7 +285,17 @@ class CompiledCollapse:
         return None
 
     def in_window(self, p: float) -> bool:
-        """Whether the stored affine forms are used at ``p`` (else the compiled blocks are)."""
+        """Whether the stored affine forms are used at ``p`` (else the compiled blocks are).
+
+        Parameters
+        ----------
+        p : float
+            Value of the parameter.
+
+        Returns
+        -------
+        bool
+        """
         return self._affine is not None and self._window[0] <= p <= self._window[1]
 
     @property
@@ -239,7 +304,19 @@ class CompiledCollapse:
         return self._affine
 
     def blocks(self, p: float, keys=None) -> dict:
-        """``{BlockKey: Hessian block}`` at the collapsed point for ``p`` (all representatives by default)."""
+        """``{BlockKey: Hessian block}`` at the collapsed point for ``p`` (all representatives by default).
+
+        Parameters
+        ----------
+        p : float
+            Value of the parameter.
+        keys : list of BlockKey, optional
+            Representative blocks (default: all of :attr:`keys`).
+
+        Returns
+        -------
+        dict
+        """
         keys = self.keys if keys is None else list(keys)
         if self.in_window(p):
             assert self._affine is not None  # in_window holds only after a successful fit
@@ -265,7 +342,19 @@ class CompiledCollapse:
         return out
 
     def eigenvalues(self, p: float, keys=None) -> dict:
-        """``{BlockKey: descending diagonally scaled eigenvalues}`` at ``p`` (blocks of one size batched)."""
+        """``{BlockKey: descending diagonally scaled eigenvalues}`` at ``p`` (blocks of one size batched).
+
+        Parameters
+        ----------
+        p : float
+            Value of the parameter.
+        keys : list of BlockKey, optional
+            Representative blocks (default: all of :attr:`keys`).
+
+        Returns
+        -------
+        dict
+        """
         mats = self.blocks(p, keys)
         by_size: dict = {}
         for k, m in mats.items():
@@ -278,7 +367,19 @@ class CompiledCollapse:
         return out
 
     def counts(self, p: float, keys=None) -> dict:
-        """``{BlockKey: number of ascent directions of that block}`` at ``p``."""
+        """``{BlockKey: number of ascent directions of that block}`` at ``p``.
+
+        Parameters
+        ----------
+        p : float
+            Value of the parameter.
+        keys : list of BlockKey, optional
+            Representative blocks (default: all of :attr:`keys`).
+
+        Returns
+        -------
+        dict
+        """
         return {k: int((e > RTOL).sum()) for k, e in self.eigenvalues(p, keys).items()}
 
     def count_vector(self, p: float) -> np.ndarray:
@@ -288,6 +389,15 @@ class CompiledCollapse:
         :meth:`fit_affine`) they are evaluated as stacked arrays, one batched
         eigen-solve per block size, which keeps the self-check of hundreds of
         crossings cheap.
+
+        Parameters
+        ----------
+        p : float
+            Value of the parameter.
+
+        Returns
+        -------
+        numpy.ndarray of int
         """
         p = float(p)
         memo = self._count_memo.get(p)
@@ -324,15 +434,50 @@ class CompiledCollapse:
         return self._stack_cache[1]
 
     def index(self, p: float) -> int:
-        """Number of ascent directions of the ELBO at the collapsed point of the real model."""
+        """Number of ascent directions of the ELBO at the collapsed point of the real model.
+
+        Parameters
+        ----------
+        p : float
+            Value of the parameter.
+
+        Returns
+        -------
+        int
+            Each block's count times its copies, summed.
+        """
         return int((self.copies_vector() * self.count_vector(p)).sum())
 
     def stable(self, p: float) -> bool:
-        """Whether the collapsed point has no ascent direction at ``p``."""
+        """Whether the collapsed point has no ascent direction at ``p``.
+
+        Parameters
+        ----------
+        p : float
+            Value of the parameter.
+
+        Returns
+        -------
+        bool
+        """
         return self.index(p) == 0
 
     def crossing_eigenvalue(self, p: float, key: BlockKey, rank: int) -> float:
-        """The ``rank``-th largest (0-based) scaled eigenvalue of one block at ``p``."""
+        """The ``rank``-th largest (0-based) scaled eigenvalue of one block at ``p``.
+
+        Parameters
+        ----------
+        p : float
+            Value of the parameter.
+        key : BlockKey
+            The block.
+        rank : int
+            0 for the largest eigenvalue.
+
+        Returns
+        -------
+        float
+        """
         return float(self.eigenvalues(p, [key])[key][rank])
 
     def latent_keys(self) -> list:
