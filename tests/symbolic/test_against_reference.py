@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import reference as ref
 import statvae
+from strength import full_strength
 
 ENCODERS = ["diagonal", "full", "isotropic", "fixed"]
 
@@ -98,7 +99,7 @@ def _fixed_encoder_values(cfg, params, problem):
     return params
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(configs())
 def test_objective_gradient_hessian_match_reference(cfg):
     cov = covariance(cfg)
@@ -123,6 +124,10 @@ def test_objective_gradient_hessian_match_reference(cfg):
         np.testing.assert_allclose(h, h_fd, rtol=1e-5, atol=1e-6 * max(1, np.abs(h_fd).max()))
 
 
+test_objective_gradient_hessian_match_reference_full = full_strength(
+    test_objective_gradient_hessian_match_reference, configs(), max_examples=20, deadline=None)
+
+
 def _solve_for_choices(cfg):
     h = cfg["hyper"]
     out = []
@@ -134,7 +139,7 @@ def _solve_for_choices(cfg):
     return out
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(configs(), st.data())
 def test_critical_value_matches_reference_bisection(cfg, data):
     name = data.draw(st.sampled_from(_solve_for_choices(cfg)))
@@ -156,6 +161,10 @@ def test_critical_value_matches_reference_bisection(cfg, data):
     factory = lambda v: reference_problem(cfg, cov, **{name: v})
     expected = ref.critical_by_bisection(factory, crit / 3, crit * 3)
     assert crit == pytest.approx(expected, rel=1e-8)
+
+
+test_critical_value_matches_reference_bisection_full = full_strength(
+    test_critical_value_matches_reference_bisection, configs(), st.data(), max_examples=25, deadline=None)
 
 
 def test_conditional_with_encoder_weight_decay_and_correlated_data():
