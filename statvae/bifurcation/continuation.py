@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -226,8 +226,28 @@ def _valid(problem, theta) -> bool:
     return True
 
 
-def _tangent(h, gp, prev=None, direction=1.0):
-    """Unit null vector of ``[H_SS | g_p]``, oriented along ``prev`` (or with ``sign(dp) = direction``)."""
+def unit_tangent(h: np.ndarray, gp: np.ndarray | None, prev: np.ndarray | None = None,
+                 direction: float = 1.0) -> np.ndarray:
+    """Unit null vector of ``[H_SS | g_p]``, oriented along ``prev`` (or with ``sign(dp) = direction``).
+
+    Parameters
+    ----------
+    h : numpy.ndarray
+        The reduced Hessian ``H_SS``.
+    gp : numpy.ndarray
+        The reduced ``d gradient / d p`` (required; None is accepted only in the type, as
+        :meth:`ContinuationProblem.reduced` returns it).
+    prev : numpy.ndarray, optional
+        The previous tangent (the new one points the same way).
+    direction : float
+        Without ``prev``: the sign of the tangent's p-component.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(d theta_S, d p)`` of unit length.
+    """
+    assert gp is not None  # reduced(..., with_dp=True) gives it
     j = np.hstack([h, gp[:, None]])
     _, _, vt = np.linalg.svd(j)
     t = vt[-1]
@@ -274,7 +294,7 @@ def continue_branch(problem: ContinuationProblem, theta0: np.ndarray, p0: float,
         run.stop_reason = "the starting point did not converge"
         return run
     _, h, gp = problem.reduced(theta, p0, S)
-    tau = _tangent(h, gp, direction=direction)
+    tau = unit_tangent(h, gp, direction=direction)
     inert = inertia(problem, theta, p0, span)
     run.points.append(PointRecord(p0, theta.copy(), tau, inert.index, inert.counts(), it))
     p = p0
@@ -299,14 +319,14 @@ def continue_branch(problem: ContinuationProblem, theta0: np.ndarray, p0: float,
                     return run
                 ds, last = ds_edge, True
             y_pred = y + ds * tau
-            new, its, ok = _corrector(problem, theta, y_pred, tau, S, o, natural=(o.algorithm == "natural"),
+            new, its, ok = newton_corrector(problem, theta, y_pred, tau, S, o, natural=(o.algorithm == "natural"),
                                       fixed_p=(edge if last else None))
             if not ok:
                 ds *= 0.5
                 continue
             th_new, p_new = new
             _, h, gp = problem.reduced(th_new, p_new, S)
-            tau_new = _tangent(h, gp, prev=tau)
+            tau_new = unit_tangent(h, gp, prev=tau)
             angle = np.arccos(np.clip(tau_new @ tau, -1, 1))
             if angle > o.angle_max and ds > ds_min * 4:
                 ds *= 0.5
@@ -332,7 +352,34 @@ def continue_branch(problem: ContinuationProblem, theta0: np.ndarray, p0: float,
     return run
 
 
-def _corrector(problem, theta, y_pred, tau, S, o, natural=False, fixed_p=None):
+def newton_corrector(problem: Any, theta: np.ndarray, y_pred: np.ndarray, tau: np.ndarray, S: np.ndarray,
+                     o: ContinuationOptions, natural: bool = False,
+                     fixed_p: float | None = None) -> tuple[tuple[np.ndarray, float], int, bool]:
+    """Newton's method from a predicted point back onto the branch (pseudo-arclength or natural).
+
+    Parameters
+    ----------
+    problem : ContinuationProblem
+    theta : numpy.ndarray
+        The last accepted point (its entries outside ``S`` are kept).
+    y_pred : numpy.ndarray
+        The predicted ``(theta_S, p)``.
+    tau : numpy.ndarray
+        The tangent at the last point (the arclength constraint is orthogonal to it).
+    S : numpy.ndarray
+        Indices of the fixed-point subspace followed.
+    o : ContinuationOptions
+        ``newton_tol`` and ``max_newton`` are used.
+    natural : bool
+        Keep ``p`` at its predicted value (natural continuation) instead of the arclength constraint.
+    fixed_p : float, optional
+        Land exactly on this ``p`` (the end of the range).
+
+    Returns
+    -------
+    tuple
+        ``((theta, p), iterations, converged)``; a step outside the domain is not converged.
+    """
     m = len(S)
     th = theta.copy()
     th[S] = y_pred[:m]

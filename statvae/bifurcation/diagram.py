@@ -265,13 +265,13 @@ class BifurcationDiagram:
         path = output_path(path, (".json", ".npz"), "diagram")
         if path.suffix == ".npz":
             arrays: dict[str, Any] = {}  # Any: np.savez's stub types **kwds against its own keywords
-            text = _dumps(_strip_arrays(self.to_dict(arrays=True), arrays), path)
+            text = strict_json(_strip_arrays(self.to_dict(arrays=True), arrays), path)
             arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
 
             def write(fh: IO[bytes]) -> None:
                 np.savez(fh, __meta__=np.array(text), **arrays)
         else:
-            data = _dumps(self.to_dict(), path).encode("utf-8")
+            data = strict_json(self.to_dict(), path).encode("utf-8")
 
             def write(fh: IO[bytes]) -> None:
                 fh.write(data)
@@ -327,38 +327,38 @@ class BifurcationDiagram:
         """
         try:
             return cls._checked_from_dict(decode_json(d))
-        except _Invalid as exc:
+        except InvalidData as exc:
             raise DataError(f"{source or 'the data'} is not a valid statvae diagram: {exc}") from None
 
     @classmethod
     def _checked_from_dict(cls, d: Any) -> BifurcationDiagram:
         if not isinstance(d, dict):
-            raise _Invalid(f"expected an object at the top level, got {_kind(d)}")
+            raise InvalidData(f"expected an object at the top level, got {json_kind(d)}")
         fmt = d.get("format")
         if fmt not in _READABLE_FORMATS:
-            raise _Invalid(f"format {fmt!r}, expected {FORMAT!r}")
+            raise InvalidData(f"format {fmt!r}, expected {FORMAT!r}")
         diag = cls(take(d, "parameter", "the diagram", "str"), meta=take(d, "meta", "the diagram", "dict"))
         _check_meta(diag.meta)
         for i, b in enumerate(take(d, "branches", "the diagram", "list")):
             br = _branch_from(b, i)
             if br.id in diag.branches:
-                raise _Invalid(f"branch id {br.id} appears twice")
+                raise InvalidData(f"branch id {br.id} appears twice")
             diag.branches[br.id] = br
         for i, s in enumerate(take(d, "points", "the diagram", "list")):
             sp = _point_from(s, i)
             if sp.id in diag.points:
-                raise _Invalid(f"special point id {sp.id} appears twice")
+                raise InvalidData(f"special point id {sp.id} appears twice")
             diag.points[sp.id] = sp
         for b in diag.branches.values():
             for name in ("parent", "duplicate_of"):
                 ref = getattr(b, name)
                 if ref is not None and ref not in diag.branches:
-                    raise _Invalid(f"branch {b.id}: {name} {ref} is not a branch of the diagram")
+                    raise InvalidData(f"branch {b.id}: {name} {ref} is not a branch of the diagram")
             if b.origin is not None and b.origin not in diag.points:
-                raise _Invalid(f"branch {b.id}: origin {b.origin} is not a special point of the diagram")
+                raise InvalidData(f"branch {b.id}: origin {b.origin} is not a special point of the diagram")
         for s in diag.points.values():
             if s.branch not in diag.branches:
-                raise _Invalid(f"special point {s.id}: branch {s.branch} is not a branch of the diagram")
+                raise InvalidData(f"special point {s.id}: branch {s.branch} is not a branch of the diagram")
         return diag
 
     def __eq__(self, other: object) -> bool:
@@ -374,7 +374,7 @@ _MARKERS = ("__float__", "__array__", "__dict__")
 _CANONICAL_NAN = struct.unpack("<Q", struct.pack("<d", float("nan")))[0]
 
 
-class _Invalid(Exception):
+class InvalidData(Exception):
     """A structural problem of saved data (the message names the place, not the file)."""
 
 
@@ -427,7 +427,7 @@ def encode_json(x: Any) -> Any:
 
 
 def decode_json(x: Any) -> Any:
-    """Inverse of :func:`encode_json` (numpy arrays pass through); raises ``_Invalid`` on a bad marker.
+    """Inverse of :func:`encode_json` (numpy arrays pass through); raises ``InvalidData`` on a bad marker.
 
     Parameters
     ----------
@@ -465,10 +465,28 @@ def _special_float(v: Any) -> float:
             value = 0.0
         if math.isnan(value):
             return float(value)
-    raise _Invalid(f"bad non-finite float marker {v!r}")
+    raise InvalidData(f"bad non-finite float marker {v!r}")
 
 
-def _dumps(tree: Any, path: Path) -> str:
+def strict_json(tree: Any, path: Path) -> str:
+    """``tree`` as strict JSON (no NaN or infinity: those are encoded before), for saving to ``path``.
+
+    Parameters
+    ----------
+    tree : object
+        Plain data.
+    path : pathlib.Path
+        Where it will be written (named in the error).
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    DataError
+        If a value is not plain data.
+    """
     try:
         return json.dumps(tree, allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -615,7 +633,7 @@ def read_json_result(path: str | os.PathLike[str], fmt: str | tuple[str, ...], w
     except (ValueError, RecursionError) as exc:
         raise DataError(f"{path} is not a statvae {what}: not valid JSON ({type(exc).__name__})") from None
     if not isinstance(d, dict):
-        raise DataError(f"{path} is not a statvae {what}: expected a JSON object, got {_kind(d)}")
+        raise DataError(f"{path} is not a statvae {what}: expected a JSON object, got {json_kind(d)}")
     if d.get("format") not in formats:
         raise DataError(f"{path} is not a statvae {what} (format {d.get('format')!r}, expected {formats[-1]!r})")
     return d
@@ -656,21 +674,21 @@ def read_npz_tree(path: Path, what: str) -> dict[str, Any]:
                         f"({type(exc).__name__})") from None
     try:
         if not isinstance(z, np.lib.npyio.NpzFile):
-            raise _Invalid("a single .npy array, not an npz archive")
+            raise InvalidData("a single .npy array, not an npz archive")
         if "__meta__" not in z.files:
-            raise _Invalid("no '__meta__' record")
+            raise InvalidData("no '__meta__' record")
         meta = z["__meta__"]
         if meta.shape != () or meta.dtype.kind != "U":
-            raise _Invalid("the '__meta__' record is not a text")
+            raise InvalidData("the '__meta__' record is not a text")
         try:
             tree = json.loads(str(meta))
         except (ValueError, RecursionError):
-            raise _Invalid("the '__meta__' record is not valid JSON") from None
+            raise InvalidData("the '__meta__' record is not valid JSON") from None
         if not isinstance(tree, dict):
-            raise _Invalid(f"expected an object in '__meta__', got {_kind(tree)}")
+            raise InvalidData(f"expected an object in '__meta__', got {json_kind(tree)}")
         restored: dict[str, Any] = _restore_arrays(tree, z)
         return restored
-    except _Invalid as exc:
+    except InvalidData as exc:
         raise DataError(f"{path} is not a valid statvae {what}: {exc}") from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, struct.error, NotImplementedError,
             KeyError) as exc:
@@ -702,7 +720,7 @@ def _restore_arrays(x: Any, z: Any) -> Any:
         if len(x) == 1 and "__array__" in x:
             key = x["__array__"]
             if not isinstance(key, str) or key == "__meta__" or key not in z.files:
-                raise _Invalid(f"array {key!r} is missing from the archive")
+                raise InvalidData(f"array {key!r} is missing from the archive")
             return z[key]
         return {k: _restore_arrays(v, z) for k, v in x.items()}
     if isinstance(x, list):
@@ -715,7 +733,17 @@ _KINDS = {"int": "an integer", "num": "a number", "str": "a string", "dict": "an
           "bool": "true or false"}
 
 
-def _kind(v: Any) -> str:
+def json_kind(v: Any) -> str:
+    """The JSON word for the kind of ``v`` (``null``, ``a boolean``, ``a number``...), for messages.
+
+    Parameters
+    ----------
+    v : object
+
+    Returns
+    -------
+    str
+    """
     if v is None:
         return "null"
     if isinstance(v, (bool, np.bool_)):
@@ -754,7 +782,7 @@ def check_value(v: Any, kind: str, what: str) -> Any:
 
     Raises
     ------
-    _Invalid
+    InvalidData
         ``v`` is not of that kind (booleans are not numbers).
     """
     optional = kind.endswith("?")
@@ -767,7 +795,7 @@ def check_value(v: Any, kind: str, what: str) -> Any:
           "str": isinstance(v, str), "dict": isinstance(v, dict), "list": isinstance(v, (list, tuple)),
           "bool": isbool}[k]
     if not ok:
-        raise _Invalid(f"{what} must be {_KINDS[k]}{' or null' if optional else ''}, got {_kind(v)}")
+        raise InvalidData(f"{what} must be {_KINDS[k]}{' or null' if optional else ''}, got {json_kind(v)}")
     return int(v) if k == "int" else float(v) if k == "num" else bool(v) if k == "bool" else v
 
 
@@ -791,7 +819,7 @@ def take(d: dict[str, Any], key: str, where: str, kind: str) -> Any:
         The checked value.
     """
     if key not in d:
-        raise _Invalid(f"{where} has no {key!r}")
+        raise InvalidData(f"{where} has no {key!r}")
     return check_value(d[key], kind, f"{where}: {key!r}")
 
 
@@ -821,7 +849,7 @@ def check_array(v: Any, what: str, kind: str = "float", ndim: tuple[int, ...] | 
 
     Raises
     ------
-    _Invalid
+    InvalidData
         Not an array of numbers of that shape.
     """
     if isinstance(v, np.ndarray):
@@ -830,20 +858,20 @@ def check_array(v: Any, what: str, kind: str = "float", ndim: tuple[int, ...] | 
         try:
             a = np.asarray(v)
         except (ValueError, TypeError, RecursionError):
-            raise _Invalid(f"{what} is not a rectangular array of numbers") from None
+            raise InvalidData(f"{what} is not a rectangular array of numbers") from None
     else:
-        raise _Invalid(f"{what} must be an array, got {_kind(v)}")
+        raise InvalidData(f"{what} must be an array, got {json_kind(v)}")
     allowed = "iuf" if kind == "float" else "iu"
     if a.dtype.kind not in allowed and not (a.size == 0 and a.dtype.kind == "f"):
         found = "non-numbers" if a.dtype.kind in "OUSV" else f"{a.dtype} values"
-        raise _Invalid(f"{what} must hold {'numbers' if kind == 'float' else 'integers'}, found {found}")
+        raise InvalidData(f"{what} must hold {'numbers' if kind == 'float' else 'integers'}, found {found}")
     if ndim is not None and a.ndim not in ndim:
-        raise _Invalid(f"{what} must be {' or '.join(f'{n}-D' for n in ndim)}, got shape {a.shape}")
+        raise InvalidData(f"{what} must be {' or '.join(f'{n}-D' for n in ndim)}, got shape {a.shape}")
     if a.ndim == 0:
-        raise _Invalid(f"{what} must be an array, got a single number")
+        raise InvalidData(f"{what} must be an array, got a single number")
     if rows is not None and a.shape[0] != rows:
         unit = "entries" if a.ndim == 1 else "rows"
-        raise _Invalid(f"{what} has {a.shape[0]} {unit}, expected {rows} (one per {per})")
+        raise InvalidData(f"{what} has {a.shape[0]} {unit}, expected {rows} (one per {per})")
     target = np.float64 if kind == "float" else np.int64
     return a if a.dtype == target else a.astype(target)
 
@@ -862,16 +890,16 @@ def _check_meta(meta: dict[str, Any]) -> None:
 def _branch_from(b: Any, i: int) -> Branch:
     where = f"branch #{i + 1}"
     if not isinstance(b, dict):
-        raise _Invalid(f"{where} must be an object, got {_kind(b)}")
+        raise InvalidData(f"{where} must be an object, got {json_kind(b)}")
     bid = take(b, "id", where, "int")
     where = f"branch {bid}"
     span = [check_value(x, "int", f"{where}: 'span' entry") for x in take(b, "span", where, "list")]
-    parameter = check_array(_present(b, "parameter", where), f"{where}: 'parameter'")
+    parameter = check_array(required_key(b, "parameter", where), f"{where}: 'parameter'")
     n = len(parameter)
     if n == 0:
-        raise _Invalid(f"{where} has no points")
-    index = check_array(_present(b, "index", where), f"{where}: 'index'", "int", (1,), n)
-    theta = _present(b, "theta", where)
+        raise InvalidData(f"{where} has no points")
+    index = check_array(required_key(b, "index", where), f"{where}: 'index'", "int", (1,), n)
+    theta = required_key(b, "theta", where)
     theta = None if theta is None else check_array(theta, f"{where}: 'theta'", "float", (2,), n)
     data: dict[str, np.ndarray] = {}
     for k, v in take(b, "data", where, "dict").items():
@@ -882,8 +910,17 @@ def _branch_from(b: Any, i: int) -> Branch:
                   take(b, "stop_reason", where, "str"), take(b, "duplicate_of", where, "int?"))
 
 
-def _plain_array(v: Any) -> Any:
-    """A list as a numpy array when it is a rectangular array of numbers, else unchanged."""
+def plain_array(v: Any) -> Any:
+    """A list as a numpy array when it is a rectangular array of numbers, else unchanged.
+
+    Parameters
+    ----------
+    v : object
+
+    Returns
+    -------
+    numpy.ndarray or object
+    """
     if not isinstance(v, list):
         return v
     try:
@@ -893,23 +930,36 @@ def _plain_array(v: Any) -> Any:
     return a if a.dtype.kind in "iufb" or a.size == 0 else v
 
 
-def _present(d: dict[str, Any], key: str, where: str) -> Any:
+def required_key(d: dict[str, Any], key: str, where: str) -> Any:
+    """``d[key]``, or :class:`InvalidData` naming ``where`` when it is missing.
+
+    Parameters
+    ----------
+    d : dict
+    key : str
+    where : str
+        The place in the file (for the message).
+
+    Returns
+    -------
+    object
+    """
     if key not in d:
-        raise _Invalid(f"{where} has no {key!r}")
+        raise InvalidData(f"{where} has no {key!r}")
     return d[key]
 
 
 def _point_from(s: Any, i: int) -> SpecialPoint:
     where = f"special point #{i + 1}"
     if not isinstance(s, dict):
-        raise _Invalid(f"{where} must be an object, got {_kind(s)}")
+        raise InvalidData(f"{where} must be an object, got {json_kind(s)}")
     pid = take(s, "id", where, "int")
     where = f"special point {pid}"
     interval = take(s, "interval", where, "list")
     if len(interval) != 2:
-        raise _Invalid(f"{where}: 'interval' must hold 2 numbers, got {len(interval)}")
+        raise InvalidData(f"{where}: 'interval' must hold 2 numbers, got {len(interval)}")
     interval = tuple(check_value(x, "num", f"{where}: 'interval' entry") for x in interval)
-    theta = _present(s, "theta", where)
+    theta = required_key(s, "theta", where)
     theta = None if theta is None else check_array(theta, f"{where}: 'theta'")
     size = None if theta is None else len(theta)
     kernel: list[dict[int, float]] = []
@@ -929,13 +979,13 @@ def _point_from(s: Any, i: int) -> SpecialPoint:
         want = size if size is not None else (len(vecs[0]) if vecs else 0)
         for k, v in enumerate(vecs):
             if len(v) != want:
-                raise _Invalid(f"{where}: kernel vector {k + 1} has {len(v)} entries, expected {want} "
+                raise InvalidData(f"{where}: kernel vector {k + 1} has {len(v)} entries, expected {want} "
                                f"(the size of the parameter vector)")
     if keys is not None:
         keys = [check_value(k, "int", f"{where}: coset key")
                 for k in check_value(keys, "list", f"{where}: 'coset_keys'")]
     if (vecs is None) != (keys is None) or (vecs is not None and keys is not None and len(vecs) != len(keys)):
-        raise _Invalid(f"{where}: {0 if vecs is None else len(vecs)} kernel vector(s) but "
+        raise InvalidData(f"{where}: {0 if vecs is None else len(vecs)} kernel vector(s) but "
                        f"{0 if keys is None else len(keys)} coset key(s)")
     info = dict(info)
     if vecs is not None:
@@ -953,7 +1003,7 @@ def _kernel_index(k: Any, size: int | None, where: str) -> int:
         idx = None
     if idx is None or idx < 0 or (size is not None and idx >= size):
         bound = f" (0 to {size - 1})" if size else ""
-        raise _Invalid(f"{where}: kernel key {k!r} is not a parameter index{bound}")
+        raise InvalidData(f"{where}: kernel key {k!r} is not a parameter index{bound}")
     return idx
 
 

@@ -27,8 +27,8 @@ from scipy.optimize import brentq
 
 from ..errors import DataError
 
-from .continuation import _corrector, _tangent, correct_at
-from .stability import _complement, block_eigenvalues, block_hessians
+from .continuation import newton_corrector, unit_tangent, correct_at
+from .stability import symmetry_complement, block_eigenvalues, block_hessians
 
 if TYPE_CHECKING:
     from .continuation import BranchRun, ContinuationOptions
@@ -140,7 +140,19 @@ class SpecialPoint:
         return None if v is None else bool(v)
 
 
-def _sparse(v, tol=1e-12):
+def sparse_vector(v: Any, tol: float = 1e-12) -> dict[int, float]:
+    """The entries of ``v`` above ``tol`` times its largest, as ``{index: value}``.
+
+    Parameters
+    ----------
+    v : array_like
+    tol : float
+        Relative threshold.
+
+    Returns
+    -------
+    dict
+    """
     v = np.asarray(v, dtype=float)
     idx = np.nonzero(np.abs(v) > tol * max(np.abs(v).max(), 1e-300))[0]
     return {int(i): float(v[i]) for i in idx}
@@ -155,11 +167,31 @@ def _point_at(problem, run_points, k, p, S, options):
     return th if ok else None
 
 
-def _crossing_eigenvalue(problem: ContinuationProblem, theta: np.ndarray, p: float, span: Span, key: int,
+def crossing_eigenvalue(problem: ContinuationProblem, theta: np.ndarray, p: float, span: Span, key: int,
                          rank: int) -> tuple[float, np.ndarray, np.ndarray, np.ndarray | None]:
-    """The ``rank``-th largest eigenvalue of block ``key`` (symmetry zero modes removed), relative to scale."""
+    """The ``rank``-th largest eigenvalue of block ``key`` (symmetry zero modes removed), relative to scale.
+
+    Parameters
+    ----------
+    problem : ContinuationProblem
+    theta : numpy.ndarray
+        A stationary point.
+    p : float
+        The parameter there.
+    span : Span
+        The branch's symmetry-breaking characters.
+    key : int
+        The coset character of the block.
+    rank : int
+        0 for the largest eigenvalue.
+
+    Returns
+    -------
+    tuple
+        ``(eigenvalue / scale, eigenvector, block indices, complement basis or None)``.
+    """
     ((_, b, hb),) = block_hessians(problem, theta, p, span, only={key})
-    q, _ = _complement(problem.zero_modes(theta), b)
+    q, _ = symmetry_complement(problem.zero_modes(theta), b)
     ev = block_eigenvalues(hb, q)
     scale = max(float(np.abs(hb).max()), 1e-300)
     return float(ev[rank]) / scale, b, hb, q
@@ -202,7 +234,7 @@ def locate_branch_points(problem: ContinuationProblem, run: BranchRun, k: int, s
                 th = _point_at(problem, run.points, k, p, S, options)
                 if th is None:
                     return np.nan
-                return _crossing_eigenvalue(problem, th, p, span, key, rank)[0]
+                return crossing_eigenvalue(problem, th, p, span, key, rank)[0]
 
             cls = (span.candidate_key(key) if key else (0, ()), ca, cb, rank)
             if cls in located:
@@ -238,7 +270,7 @@ def locate_branch_points(problem: ContinuationProblem, run: BranchRun, k: int, s
         th = _point_at(problem, run.points, k, p, S, options)
         kernel = []
         for key, rank in g["keys"]:
-            _, blk, hb, q = _crossing_eigenvalue(problem, th, p, span, key, rank)
+            _, blk, hb, q = crossing_eigenvalue(problem, th, p, span, key, rank)
             m = hb if q is None else q.T @ hb @ q
             w, v = np.linalg.eigh(m)
             vec_b = v[:, np.argsort(w)[::-1][rank]]
@@ -250,7 +282,7 @@ def locate_branch_points(problem: ContinuationProblem, run: BranchRun, k: int, s
         prec = (g["hi"] - g["lo"]) / max(abs(p), 1e-3 * (abs(a.p) + abs(b.p)), 1e-300)
         sp = SpecialPoint(next_id + len(out), "branch point", -1, float(p), (float(g["lo"]), float(g["hi"])),
                           float(prec), "located" if prec <= options.locate_tol else "detected", len(g["keys"]),
-                          kernel=[_sparse(v) for v in kernel], index_change=int(g["delta"]),
+                          kernel=[sparse_vector(v) for v in kernel], index_change=int(g["delta"]),
                           characters=[problem.characters.describe(key) for key, _ in g["keys"]], theta=th)
         sp.info["kernel_vectors"] = kernel
         sp.info["coset_keys"] = [key for key, _ in g["keys"]]
@@ -305,11 +337,11 @@ def locate_fold(problem: ContinuationProblem, run: BranchRun, k: int, span: Span
 
     def at(s):
         y_pred = y0 + s * a.tangent
-        (th, p), _, ok = _corrector(problem, a.theta, y_pred, a.tangent, S, o)
+        (th, p), _, ok = newton_corrector(problem, a.theta, y_pred, a.tangent, S, o)
         if not ok:
             return None
         _, h, gp = problem.reduced(th, p, S)
-        return th, p, _tangent(h, gp, prev=a.tangent)
+        return th, p, unit_tangent(h, gp, prev=a.tangent)
 
     def f(s):
         r = at(s)

@@ -28,7 +28,7 @@ from .api import follow
 from .problem import problem_for
 from .collapsed import collapsed_start
 from .continuation import ContinuationOptions, correct_at
-from .locate import _crossing_eigenvalue
+from .locate import crossing_eigenvalue
 from .symmetry import Span
 
 if TYPE_CHECKING:
@@ -97,10 +97,10 @@ class PhaseDiagram:
             Wrong suffix, missing parent directory, a directory at ``path``, or
             the file cannot be written (one line, naming the file).
         """
-        from .diagram import _dumps, output_path, write_atomic
+        from .diagram import strict_json, output_path, write_atomic
 
         path = output_path(path, (".json",), "phase diagram")
-        data = _dumps(self.to_dict(), path).encode("utf-8")
+        data = strict_json(self.to_dict(), path).encode("utf-8")
         write_atomic(path, lambda fh: fh.write(data))
         return path
 
@@ -149,28 +149,29 @@ class PhaseDiagram:
         DataError
             One line saying what is wrong (``source`` names the file).
         """
-        from .diagram import _Invalid, _kind, _plain_array, _present, check_array, check_value, decode_json, take
+        from .diagram import (InvalidData, check_array, check_value, decode_json, json_kind, plain_array,
+                              required_key, take)
 
         try:
             d = decode_json(d)
             if not isinstance(d, dict):
-                raise _Invalid(f"expected an object at the top level, got {_kind(d)}")
+                raise InvalidData(f"expected an object at the top level, got {json_kind(d)}")
             if d.get("format") != "statvae-phase-1":
-                raise _Invalid(f"format {d.get('format')!r}, expected 'statvae-phase-1'")
+                raise InvalidData(f"format {d.get('format')!r}, expected 'statvae-phase-1'")
             loci = []
             for i, loc in enumerate(take(d, "loci", "the phase diagram", "list")):
                 where = f"locus {i + 1}"
                 loc = check_value(loc, "dict", where)
-                along = check_array(_present(loc, "along", where), f"{where}: 'along'")
-                par = check_array(_present(loc, "parameter", where), f"{where}: 'parameter'", rows=len(along),
+                along = check_array(required_key(loc, "along", where), f"{where}: 'along'")
+                par = check_array(required_key(loc, "parameter", where), f"{where}: 'parameter'", rows=len(along),
                                   per=f"value of {d.get('along', 'along')!s}")
-                out = {k: _plain_array(v) for k, v in loc.items()}
+                out = {k: plain_array(v) for k, v in loc.items()}
                 out.update(along=along, parameter=par, kernel_dim=take(loc, "kernel_dim", where, "int"),
                            label=take(loc, "label", where, "str"))
                 loci.append(out)
             return cls(take(d, "parameter", "the phase diagram", "str"), take(d, "along", "the phase diagram", "str"),
                        loci, take(d, "meta", "the phase diagram", "dict"))
-        except _Invalid as exc:
+        except InvalidData as exc:
             raise DataError(f"{source or 'the data'} is not a valid statvae phase diagram: {exc}") from None
 
     def __eq__(self, other: object) -> bool:
@@ -308,7 +309,7 @@ def _relocate(model: Model, resolved: TrackData, parameter: str, values: dict[st
         th, _, ok = correct_at(problem, th0, p, S, opts.newton_tol, opts.max_newton)
         if not ok:
             return np.nan
-        return _crossing_eigenvalue(problem, th, p, span, key, 0)[0]
+        return crossing_eigenvalue(problem, th, p, span, key, 0)[0]
 
     width = 1e-3
     for _ in range(40):

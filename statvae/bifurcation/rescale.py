@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .locate import _sparse
+from .locate import sparse_vector
 
 __all__ = ["diagram_to_user"]
 
@@ -67,7 +67,7 @@ def diagram_to_user(diagram: Any, problem: Any, scratch: dict | None = None) -> 
                 w = np.asarray(v, dtype=float) / f
                 out.append(w / np.linalg.norm(w))
             sp.info["kernel_vectors"] = out
-            sp.kernel = [_sparse(w) for w in out]
+            sp.kernel = [sparse_vector(w) for w in out]
         if scratch and sp.id in scratch:  # the driver's samples of the parent branch near the point
             for r in scratch[sp.id].parent_rows:
                 r["p"] = p_out(r["p"])

@@ -96,8 +96,21 @@ def block_hessians(problem: ContinuationProblem, theta: np.ndarray, p: float, sp
     return out
 
 
-def _complement(gens: np.ndarray, b: np.ndarray):
-    """Orthonormal basis of the complement of the symmetry tangents inside block ``b`` (or None)."""
+def symmetry_complement(gens: np.ndarray, b: np.ndarray) -> tuple[np.ndarray | None, int]:
+    """Orthonormal basis of the complement of the symmetry tangents inside block ``b`` (or None).
+
+    Parameters
+    ----------
+    gens : numpy.ndarray
+        Tangents of the continuous symmetries (rows), in the full vector.
+    b : numpy.ndarray
+        Indices of the block.
+
+    Returns
+    -------
+    tuple
+        ``(basis or None, number of symmetry directions inside the block)``.
+    """
     if not len(gens):
         return None, 0
     sub = gens[:, b]
@@ -174,7 +187,7 @@ def inertia(problem: ContinuationProblem, theta: np.ndarray, p: float, span: Spa
         pos = (ev > rtol * scale[:, None]).sum(axis=1)
         zer = (np.abs(ev) <= rtol * scale[:, None]).sum(axis=1)
         for m in special:  # blocks holding symmetry zero modes: project them out first
-            q, rank = _complement(gens, idx[m])
+            q, rank = symmetry_complement(gens, idx[m])
             nsym += rank
             e = block_eigenvalues(mats[m], q)
             pos[m] = int((e > rtol * scale[m]).sum())

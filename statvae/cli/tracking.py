@@ -150,10 +150,10 @@ def check_figure_path(path: str, what: str) -> Path:
     StatvaeError
         If the path cannot be written, has another suffix, or matplotlib is missing.
     """
-    from ..plot.figures import _plt
+    from ..plot.figures import pyplot
 
     p = check_output_path(path, what, FIGURE_SUFFIXES, case_sensitive=False)
-    _plt()
+    pyplot()
     return p
 
 
@@ -386,9 +386,9 @@ def diagram_json(diagram: BifurcationDiagram) -> dict[str, Any]:
 
 def _plot_diagram_file(diagram: BifurcationDiagram, path: str, observable: str) -> None:
     from ..plot import plot_diagram, plot_observables, save_figure
-    from ..plot.figures import _plt
+    from ..plot.figures import pyplot
 
-    plt = _plt()
+    plt = pyplot()
     fig = plt.figure(figsize=(12, 7))
     gs = fig.add_gridspec(3, 2)
     ax = fig.add_subplot(gs[:, 0])

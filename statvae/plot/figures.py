@@ -29,7 +29,18 @@ _LABELS = {
 }
 
 
-def _plt():
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` with a non-interactive backend, or a one-line error naming the extra.
+
+    Returns
+    -------
+    module
+
+    Raises
+    ------
+    StatvaeError
+        If matplotlib is not installed.
+    """
     try:
         import matplotlib
 
@@ -94,7 +105,7 @@ def plot_diagram(diagram: BifurcationDiagram, observable: str = "kl_total", ax: 
     StatvaeError
         If matplotlib is not installed or the observable was not recorded.
     """
-    plt = _plt()
+    plt = pyplot()
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4.5))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -185,7 +196,7 @@ def plot_observables(diagram: BifurcationDiagram,
     StatvaeError
         If matplotlib is not installed or an observable was not recorded.
     """
-    plt = _plt()
+    plt = pyplot()
     if axes is None:
         _, axes = plt.subplots(len(observables), 1, figsize=(7, 2.4 * len(observables)), sharex=True)
     axes = np.atleast_1d(axes)
@@ -222,7 +233,7 @@ def plot_phase_diagram(phase: PhaseDiagram, ax: Any = None) -> Any:
     StatvaeError
         If matplotlib is not installed.
     """
-    plt = _plt()
+    plt = pyplot()
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4.5))
     for k, loc in enumerate(phase.loci):
@@ -274,5 +285,5 @@ def save_figure(ax: Any, path: str | os.PathLike[str]) -> Path:
     fig = np.atleast_1d(ax)[0].figure
     fig.tight_layout()
     fig.savefig(path, dpi=130)
-    _plt().close(fig)
+    pyplot().close(fig)
     return path

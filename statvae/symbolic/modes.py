@@ -338,10 +338,10 @@ def _label(entry, cs, g, letters) -> str:
 
     if not entry.coords:
         return latex_names().get(entry.symbol, str(entry.symbol))
-    from .parameters import _split_latex_name
+    from .parameters import entry_latex_base
 
     rk = _ranks(cs)
-    base = _split_latex_name(entry.block)
+    base = entry_latex_base(entry.block)
     sub = "".join(_letter(g.variable(c[0]), rk[c]) for c in entry.coords)
     return f"{base}_{{{sub}}}"
 

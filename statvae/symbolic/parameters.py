@@ -172,7 +172,7 @@ def entry_symbol(block: str, r: int, c: int | None = None, positive: bool = Fals
     sympy.Symbol
         Named ``W_1_2`` (``W_{12}`` in LaTeX) for ``entry_symbol("W", 0, 1)``.
     """
-    base = _split_latex_name(block)
+    base = entry_latex_base(block)
     if c is None:
         name, tex = f"{block}_{r + 1}", f"{base}_{{{r + 1}}}"
     else:
@@ -181,11 +181,20 @@ def entry_symbol(block: str, r: int, c: int | None = None, positive: bool = Fals
     return named_symbol(name, tex, positive=True) if positive else named_symbol(name, tex, real=True)
 
 
-def _split_latex_name(block: str) -> str:
+def entry_latex_base(block: str) -> str:
     """LaTeX base of an entry name: ``U1`` -> ``U^{(1)}`` keeps entry subscripts readable.
 
     A block whose LaTeX already has a subscript (``V_{a}``, declared or derived) is
     parenthesised: entries print as ``(V_{a})_{12}``.
+
+    Parameters
+    ----------
+    block : str
+        A block name.
+
+    Returns
+    -------
+    str
     """
     if block[-1].isdigit() and len(block) == 2 and block[0].isalpha():
         return f"{block[:-1]}^{{({block[-1]})}}"
