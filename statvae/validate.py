@@ -903,14 +903,14 @@ def check_track_call(model: Any, data: Any = None, spectrum: Any = None, covaria
 def check_phase_call(model: Any, data: Any = None, spectrum: Any = None, covariance: Any = None,
                      samples: Any = None, parameter: Any = "sigma2", along: Any = "beta", start: Any = None,
                      stop: Any = None, along_start: Any = None, along_stop: Any = None, loci: Any = 1,
-                     steps: Any = 30, values: Any = None, progress: Any = None) -> None:
+                     steps: Any = 30, values: Any = None, progress: Any = None, ddof: Any = 1) -> None:
     """Check every argument of :func:`statvae.bifurcation.phase.branch_point_loci` before any work.
 
     Parameters
     ----------
     model, data, spectrum, covariance, samples, parameter, along, start, stop
         The arguments of :func:`~statvae.bifurcation.phase.branch_point_loci`.
-    along_start, along_stop, loci, steps, values, progress
+    along_start, along_stop, loci, steps, values, progress, ddof
         Likewise.
 
     Raises
@@ -934,7 +934,7 @@ def check_phase_call(model: Any, data: Any = None, spectrum: Any = None, covaria
     check_values(model, values, (parameter, along))
     if progress is not None and not callable(progress):
         raise ModelError(f"progress must be a function of one message (or None), got {show(progress)}")
-    check_data(model, data, spectrum, covariance, samples, 1)
+    check_data(model, data, spectrum, covariance, samples, ddof)
     check_track_size(model, "a phase diagram")
 
 

@@ -182,7 +182,7 @@ class PhaseDiagram:
 def branch_point_loci(model: Model, data: ArrayLike | None = None, *, spectrum: Any = None,
                       covariance: ArrayLike | None = None, samples: ArrayLike | None = None, parameter: str = "sigma2",
                       along: str = "beta", start: float, stop: float, along_start: float, along_stop: float,
-                      loci: int = 1, steps: int = 30, values: dict[str, Any] | None = None,
+                      loci: int = 1, steps: int = 30, values: dict[str, Any] | None = None, ddof: int = 1,
                       progress: Callable[[str], object] | None = None) -> PhaseDiagram:
     """Follow the first ``loci`` branch points of the collapsed branch as ``along`` varies.
 
@@ -206,6 +206,8 @@ def branch_point_loci(model: Model, data: ArrayLike | None = None, *, spectrum: 
         Number of points per locus (more if steps have to be refined).
     values : dict, optional
         Values of the other hyper-parameters.
+    ddof : int
+        Degrees of freedom removed from the sample count (samples only), as for :func:`statvae.track`.
     progress : callable, optional
         Called with a line of text after each point of a locus.
 
@@ -226,7 +228,7 @@ def branch_point_loci(model: Model, data: ArrayLike | None = None, *, spectrum: 
     """
     from ..validate import check_phase_call  # every argument, before any work
     check_phase_call(model, data, spectrum, covariance, samples, parameter, along, start, stop, along_start, along_stop,
-                     loci, steps, values, progress)
+                     loci, steps, values, progress, ddof)
     if along == parameter:
         raise ModelError("along must differ from parameter")
     for name in (parameter, along):
@@ -235,7 +237,7 @@ def branch_point_loci(model: Model, data: ArrayLike | None = None, *, spectrum: 
                              f"(its hyper-parameters are: {', '.join(model.values)})")
     say = progress or (lambda m: None)
     values = dict(values or {})
-    resolved = resolve_data(model, data, spectrum, covariance, samples, parameter=parameter,
+    resolved = resolve_data(model, data, spectrum, covariance, samples, ddof, parameter=parameter,
                             values={**values, along: None})
     spectra = resolved.spectra
     given = {"spectrum": spectra} if resolved.covariance is None else {"covariance": resolved.covariance}
