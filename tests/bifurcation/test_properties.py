@@ -9,6 +9,7 @@ import statvae
 from statvae.bifurcation import BifurcationDiagram
 from statvae.bifurcation.continuation import ContinuationOptions, continue_branch
 from statvae.bifurcation.problem import ContinuationProblem
+from strength import full_strength
 
 spectra = st.lists(st.floats(0.3, 4.0), min_size=2, max_size=4).map(lambda v: sorted(v, reverse=True))
 
@@ -19,7 +20,7 @@ def _problem(model, spectrum):
     return ContinuationProblem(model, resolve_spectra(model, spectrum=spectrum), "sigma2")
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=4, deadline=None)
 @given(spectra, st.integers(1, 3), st.floats(0.5, 2.0), st.sampled_from(["diagonal", "full", "isotropic"]))
 def test_located_points_are_stationary_singular_and_index_jumps_by_kernel(spec, n, beta, encoder):
     model = statvae.LinearVAE(len(spec), n, beta=beta, encoder=encoder)
@@ -44,7 +45,13 @@ def test_located_points_are_stationary_singular_and_index_jumps_by_kernel(spec, 
     np.testing.assert_allclose([s.parameter for s in got], [v for v, _ in crossings], rtol=1e-10)
 
 
-@settings(max_examples=6, deadline=None)
+test_located_points_are_stationary_singular_and_index_jumps_by_kernel_full = full_strength(
+    test_located_points_are_stationary_singular_and_index_jumps_by_kernel,
+    spectra, st.integers(1, 3), st.floats(0.5, 2.0), st.sampled_from(["diagonal", "full", "isotropic"]),
+    max_examples=8, deadline=None)
+
+
+@settings(max_examples=3, deadline=None)
 @given(spectra, st.floats(0.6, 1.5))
 def test_forward_then_backward_returns_to_start(spec, beta):
     model = statvae.LinearVAE(len(spec), 2, beta=beta)
@@ -62,6 +69,10 @@ def test_forward_then_backward_returns_to_start(spec, beta):
     end = back.points[-1]
     assert end.p == pytest.approx(p0, rel=1e-12)
     np.testing.assert_allclose(end.theta, th0, rtol=1e-8, atol=1e-10)
+
+
+test_forward_then_backward_returns_to_start_full = full_strength(
+    test_forward_then_backward_returns_to_start, spectra, st.floats(0.6, 1.5), max_examples=6, deadline=None)
 
 
 def test_symmetry_copies_are_dropped_and_identical():

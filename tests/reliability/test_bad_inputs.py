@@ -454,41 +454,44 @@ def test_cli_bad_input(args, needle, files, capfd):
 # -- the same kind of cases in real processes (a representative set, run concurrently) ------------------------
 SUBPROCESS_CASES = [
     (["critical", "--spectrum", "3,nan,1"], "NaN"),
+    (["critical", "--covariance", "{d}/complex.npy"], "complex"),
+    (["critical", "--dataset", "synthetic", "--synthetic-samples", "100000000000"], "memory"),
+    (["threshold", "--spectrum", "3,2,1", "--solve-for", "gamma"], "not a hyper-parameter"),
+    (["derive", "--explicit", "--data-dim", "50", "--latent-dim", "40"], "limit"),
+    (["track", "--spectrum", "3,2,1", "--range", "4:0.5", "--out", "{d}/missing-dir/x.json"], "does not exist"),
+    (["track", "--spectrum", "1,1,1", "--latent-dim", "1000000000", "--range", "4:0.5"], "200,000"),
+    (["phase-diagram", "--spectrum", "3,2,1", "--range", "4:0.5", "--along", "beta", "--along-range", "1:2",
+      "--steps", "1"], "--steps"),
+    (["plot", "{d}/truncated.json", "--out", "{d}/f.png"], "truncated.json"),
+    (["banana"], "invalid choice"),
+]
+#: The other cases in real processes, for the slow profile (``pytest -m slow``); the default run has each
+#: of them in process (``CLI_CASES``) and one or two per command here.
+SUBPROCESS_CASES_MORE = [
     (["critical", "--spectrum", "3,2,1", "--latent-dim", "1,2"], "--latent-dim"),
     (["critical", "--spectrum", "3,2,1", "--model", "conditional", "--x-dim", "1,2"], "--x-dim"),
     (["critical", "--spectrum", "3,2,1", "--parameter", ""], "--parameter"),
-    (["critical", "--covariance", "{d}/complex.npy"], "complex"),
     (["critical", "--covariance", "{d}"], "directory"),
     (["critical", "--data", "{d}/nan_rows.csv"], "NaN"),
-    (["critical", "--dataset", "synthetic", "--synthetic-samples", "100000000000"], "memory"),
     (["critical", "--dataset", "synthetic", "--samples", "2000"], "--synthetic-samples 2000"),
-    (["threshold", "--spectrum", "3,2,1", "--solve-for", "gamma"], "not a hyper-parameter"),
     (["track", "--spectrum", "3,2,1", "--start", "4"], "--start needs --stop"),
     (["critical", "--dataset", "synthetic", "--seed", "-1"], "--seed"),
     (["critical", "--spectrum", "3,2,1", "--model-file", "{d}/m_hyper_list.json"], "'hyper'"),
     (["critical", "--spectrum", "3,2,1", "--model-file", "{d}/m_garbage.json"], "not a text file"),
-    (["derive", "--explicit", "--data-dim", "50", "--latent-dim", "40"], "limit"),
     (["track", "--spectrum", "3,2,1", "--range", "4:0.5", "--max-steps", "0"], "--max-steps"),
     (["track", "--spectrum", "3,2,1", "--range", "4:4"], "differ"),
-    (["track", "--spectrum", "3,2,1", "--range", "4:0.5", "--out", "{d}/missing-dir/x.json"], "does not exist"),
     (["track", "--spectrum", "3,2,1", "--range", "4:0.5", "--plot", "{d}/x.txt"], ".png"),
-    (["track", "--spectrum", "1,1,1", "--latent-dim", "1000000000", "--range", "4:0.5"], "200,000"),
-    (["phase-diagram", "--spectrum", "3,2,1", "--range", "4:0.5", "--along", "beta", "--along-range", "1:2",
-      "--steps", "1"], "--steps"),
     (["phase-diagram", "--spectrum", "3,2,1", "--range", "4:0.5", "--along", "beta", "--along-range", "1:1"],
      "differ"),
     (["plot", "{d}/r_nokeys.json", "--out", "{d}/f.png"], "r_nokeys.json"),
-    (["plot", "{d}/truncated.json", "--out", "{d}/f.png"], "truncated.json"),
-    (["banana"], "invalid choice"),
 ]
 
 
-@pytest.fixture(scope="module")
-def subprocess_results(files):
-    """Run every subprocess case at once (each a fresh interpreter), with a timeout."""
+def _run_concurrently(cases, files):
+    """Run the cases at once (each a fresh interpreter), with a timeout."""
     procs = [subprocess.Popen([sys.executable, "-m", "statvae", *_argv(args, files)], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, env=os.environ.copy())
-             for args, _ in SUBPROCESS_CASES]
+             for args, _ in cases]
     results = []
     for p in procs:
         try:
@@ -501,11 +504,29 @@ def subprocess_results(files):
     return results
 
 
+@pytest.fixture(scope="module")
+def subprocess_results(files):
+    return _run_concurrently(SUBPROCESS_CASES, files)
+
+
+@pytest.fixture(scope="module")
+def subprocess_results_more(files):
+    return _run_concurrently(SUBPROCESS_CASES_MORE, files)
+
+
 @pytest.mark.parametrize("k", range(len(SUBPROCESS_CASES)),
                          ids=[" ".join(a)[:90] for a, _ in SUBPROCESS_CASES])
 def test_cli_bad_input_subprocess(k, files, subprocess_results):
     code, out, err = subprocess_results[k]
     assert_one_line_error(code, out, err, SUBPROCESS_CASES[k][1], files)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("k", range(len(SUBPROCESS_CASES_MORE)),
+                         ids=[" ".join(a)[:90] for a, _ in SUBPROCESS_CASES_MORE])
+def test_cli_bad_input_subprocess_more(k, files, subprocess_results_more):
+    code, out, err = subprocess_results_more[k]
+    assert_one_line_error(code, out, err, SUBPROCESS_CASES_MORE[k][1], files)
 
 
 # -- the Python API -------------------------------------------------------------------------------------------
