@@ -557,10 +557,6 @@ def check_explicit_size(model: Any, what: str = "--explicit",
 
 
 # -- hyper-parameters -----------------------------------------------------------------------------------------
-def _hyper_list(model: Any) -> str:
-    return ", ".join(model.values)
-
-
 def check_hyper_name(model: Any, name: Any, what: str, verb: str = "use") -> str:
     """Check that ``name`` names a hyper-parameter of ``model`` (message as the analyses word it).
 
@@ -586,9 +582,7 @@ def check_hyper_name(model: Any, name: Any, what: str, verb: str = "use") -> str
         If ``name`` is not a hyper-parameter of ``model``.
     """
     check_name(name, what)
-    if name not in model.values:
-        raise ModelError(f"cannot {verb} {name!r}: not a hyper-parameter of this model "
-                         f"(its hyper-parameters are: {_hyper_list(model)})")
+    model.require_hyper(name, verb=verb)
     return name
 
 
@@ -629,9 +623,7 @@ def check_values(model: Any, values: Any, free: tuple[str, ...] = (), what: str 
     for k, v in values.items():
         if not isinstance(k, str):
             raise ModelError(f"{what} keys must be hyper-parameter names (strings), got {show(k)}")
-        if k not in model.values:
-            raise ModelError(f"{k} is not a hyper-parameter of this model; its hyper-parameters are: "
-                             f"{_hyper_list(model)}")
+        model.require_hyper(k)
         if k in free:
             continue
         if v is None:

@@ -28,7 +28,7 @@ import sympy as sp
 from ..arguments import merged_values, parameter_alias
 from ..data.canonical import CanonicalForm
 from ..data.resolve import known_values, resolve_data
-from ..errors import AnalysisError, DataError, ModelError
+from ..errors import AnalysisError, DataError
 from ..model import hyper as H
 from ..model.graph import Variable
 from ..model.vae import Model
@@ -428,11 +428,7 @@ class CollapseAnalysis:
         return str(t.name)
 
     def _target_symbol(self, name: str) -> sp.Symbol:
-        if name not in self.model.values:
-            raise ModelError(
-                f"cannot solve for {name!r}: not a hyper-parameter of this model "
-                f"(its hyper-parameters are: {', '.join(self.model.values)})"
-            )
+        self.model.require_hyper(name, verb="solve for")
         return H.symbol(name)
 
     # -- explicit sizes -------------------------------------------------------

@@ -22,7 +22,7 @@ from collections.abc import Callable
 import numpy as np
 import sympy as sp
 
-from ..errors import AnalysisError, ModelError
+from ..errors import AnalysisError
 from ..model import hyper as H
 from ..symbolic import names as NM
 from ..symbolic.modes import ModeBlock, ModeStructure
@@ -49,10 +49,7 @@ def hyper_numbers(model: Any, parameter: str | None, values: dict) -> dict:
     AnalysisError
         If a hyper-parameter other than ``parameter`` has no value.
     """
-    extra = sorted(set(values) - set(model.values))
-    if extra:
-        raise ModelError(f"{', '.join(extra)} is not a hyper-parameter of this model; "
-                         f"its hyper-parameters are: {', '.join(model.values)}")
+    model.require_hyper(*sorted(values))
     out = {}
     for n, v in model.values.items():
         if n == parameter:

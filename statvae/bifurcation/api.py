@@ -79,9 +79,7 @@ def follow(model: Model, data: ArrayLike | None = None, *, spectrum: Any = None,
         Bad data.
     """
     t0 = time.perf_counter()
-    if parameter not in model.values:
-        raise ModelError(f"cannot continue in {parameter!r}: not a hyper-parameter of this model "
-                         f"(its hyper-parameters are: {', '.join(model.values)})")
+    model.require_hyper(parameter, verb="continue in")
     for name, v in (("start", start), ("stop", stop)):
         if not np.isfinite(v):
             raise ModelError(f"{name} must be a finite number")

@@ -231,10 +231,7 @@ def branch_point_loci(model: Model, data: ArrayLike | None = None, *, spectrum: 
                      loci, steps, values, progress, ddof)
     if along == parameter:
         raise ModelError("along must differ from parameter")
-    for name in (parameter, along):
-        if name not in model.values:
-            raise ModelError(f"{name!r} is not a hyper-parameter of this model "
-                             f"(its hyper-parameters are: {', '.join(model.values)})")
+    model.require_hyper(parameter, along)
     say = progress or (lambda m: None)
     values = dict(values or {})
     resolved = resolve_data(model, data, spectrum, covariance, samples, ddof, parameter=parameter,

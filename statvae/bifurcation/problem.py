@@ -69,9 +69,7 @@ class ContinuationProblem:
     def __init__(self, model: Model, spectra: Mapping[str, ArrayLike] | None, parameter: str,
                  values: dict[str, Any] | None = None, covariance: ArrayLike | None = None,
                  units: Units | None = None):
-        if parameter not in model.values:
-            raise ModelError(f"cannot continue in {parameter!r}: not a hyper-parameter of this model "
-                             f"(its hyper-parameters are: {', '.join(model.values)})")
+        model.require_hyper(parameter, verb="continue in")
         self.model = model
         self.parameter = parameter
         g = model.graph
@@ -96,9 +94,7 @@ class ContinuationProblem:
             if hasattr(v, "is_number") and not v.is_number:
                 raise AnalysisError(f"{n} has no value: pass {n}=...")
             vals[n] = float(v)
-        extra = sorted(set(values or {}) - set(model.values))
-        if extra:
-            raise ModelError(f"{', '.join(extra)} is not a hyper-parameter of this model")
+        model.require_hyper(*sorted(values or {}))
         from ..data.units import Units
 
         self.units = units if units is not None else Units()

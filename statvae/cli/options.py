@@ -85,9 +85,7 @@ def check_parameter(model: VAEModel, name: str | None, flag: str = "--parameter"
     if not name.strip():
         raise ModelError(f"{flag} needs a hyper-parameter name (one of: {', '.join(model.values)}), got an "
                          f"empty string")
-    if name not in model.values:
-        raise ModelError(f"cannot solve for {name!r}: not a hyper-parameter of this model (its hyper-parameters "
-                         f"are: {', '.join(model.values)})")
+    model.require_hyper(name, verb="solve for")
     return name
 
 

@@ -276,9 +276,7 @@ def add_plot_parser(sub: Any) -> None:
 
 
 def _hyper(model: VAEModel, name: str, flag: str) -> None:
-    if name not in model.values:
-        raise StatvaeError(f"{flag} {name!r} is not a hyper-parameter of this model "
-                           f"(its hyper-parameters are: {', '.join(model.values)})")
+    model.require_hyper(name, what=flag)
 
 
 def _values_for(model: VAEModel, parameter: str) -> dict[str, float]:
@@ -323,9 +321,7 @@ def run_track(args: argparse.Namespace) -> int:
     if args.plot is not None:
         check_figure_path(args.plot, "--plot")
     model, data, desc = _model_and_data(args)
-    if args.parameter not in model.values:
-        raise StatvaeError(f"cannot continue in {args.parameter!r}: not a hyper-parameter of this model "
-                           f"(its hyper-parameters are: {', '.join(model.values)})")
+    model.require_hyper(args.parameter, verb="continue in")
     _in_domain(model, args.parameter, (start, stop), given)
     values = _values_for(model, args.parameter)
     check_track_size(model, "statvae track")

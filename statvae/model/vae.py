@@ -97,6 +97,44 @@ class Model:
         """Names of the hyper-parameters, in the graph's stable order."""
         return list(self.values)
 
+    def require_hyper(self, *names: str, verb: str | None = None, what: str | None = None) -> None:
+        """Raise unless every name is a hyper-parameter of this model (the one wording of that error).
+
+        Parameters
+        ----------
+        *names : str
+            Names to check.
+        verb : str, optional
+            What would be done (``"solve for"``): ``cannot solve for 'x': not a hyper-parameter ...``.
+        what : str, optional
+            What the name is (``"--along"``): ``--along 'x' is not a hyper-parameter ...``.
+
+        Raises
+        ------
+        ModelError
+            Naming the unknown names and listing the model's hyper-parameters.
+
+        Examples
+        --------
+        >>> from statvae.model.presets import LinearVAE
+        >>> LinearVAE(3, 2).require_hyper("gamma", verb="solve for")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        statvae.errors.ModelError: cannot solve for 'gamma': not a hyper-parameter of this model (its ...: sigma2, ...)
+        """
+        unknown = [n for n in names if n not in self.values]
+        if not unknown:
+            return
+        known = ", ".join(self.values)
+        if verb is not None:
+            raise ModelError(f"cannot {verb} {unknown[0]!r}: not a hyper-parameter of this model "
+                             f"(its hyper-parameters are: {known})")
+        if what is not None:
+            raise ModelError(f"{what} {unknown[0]!r} is not a hyper-parameter of this model "
+                             f"(its hyper-parameters are: {known})")
+        raise ModelError(f"{', '.join(map(str, unknown))} is not a hyper-parameter of this model; "
+                         f"its hyper-parameters are: {known}")
+
     def free_hyper(self) -> list[str]:
         """Hyper-parameters whose value is still their own symbol."""
         return [n for n, v in self.values.items() if v == H.symbol(n)]
@@ -146,12 +184,9 @@ class Model:
         >>> LinearVAE(3, 2).with_values(sigma2=0.5).free_hyper()
         []
         """
+        self.require_hyper(*values)
         merged = dict(self.values)
         for n, v in values.items():
-            if n not in merged:
-                raise ModelError(
-                    f"{n} is not a hyper-parameter of this model; its hyper-parameters are: {', '.join(merged)}"
-                )
             merged[n] = v
         return type(self)(self.graph, {n: (None if v == H.symbol(n) else v) for n, v in merged.items()}, self.kind)
 

@@ -541,10 +541,7 @@ class BoundObjective:
             cov = np.diag(s)
         if cov.shape != (k, k):
             raise DataError(f"the data must be {k}-dimensional for this model, got {cov.shape[0]}")
-        unknown = sorted(set(hyper) - set(model.values))
-        if unknown:
-            raise ModelError(f"{', '.join(unknown)} is not a hyper-parameter of this model; "
-                             f"its hyper-parameters are: {', '.join(model.values)}")
+        model.require_hyper(*sorted(hyper))
         vals = []
         for n in model.values:
             v = hyper.get(n, model.values[n])
@@ -597,8 +594,7 @@ class BoundObjective:
         exact = dict(getattr(self, "_exact", {}))
         mp = self.owner.mp
         for n, v in hyper.items():
-            if n not in new.hyper:
-                raise ModelError(f"{n} is not a hyper-parameter of this model")
+            self.owner.model.require_hyper(n)
             a = float(v)
             if not (a >= 0 if H.spec(n).nonnegative else a > 0) or not np.isfinite(a):
                 raise ModelError(f"{n} must be {'>= 0' if H.spec(n).nonnegative else '> 0'}, got {v!r}")
@@ -789,9 +785,7 @@ class BoundObjective:
         ModelError
             If ``name`` is not a hyper-parameter of the model.
         """
-        if name not in self.owner.model.values:
-            raise ModelError(f"{name!r} is not a hyper-parameter of this model; "
-                             f"its hyper-parameters are: {', '.join(self.owner.model.values)}")
+        self.owner.model.require_hyper(name)
         return self._out(self._call(f"dgrad_{name}", theta))
 
 
