@@ -1,3 +1,19 @@
+"""Shared test set-up: a private compile cache and the hypothesis profiles.
+
+Two profiles of the suite:
+
+* the default run (``python -m pytest``; ``setup.cfg`` adds ``-m "not slow" -n auto``) checks every
+  property on a few examples and small sizes, in under three minutes on two cores from a cold cache;
+* the slow profile (``python -m pytest -m slow``) runs the full-strength versions: tests marked
+  ``slow``, among them the ``*_full`` copies of property tests with many more examples
+  (``tests/strength.py``), the 200- and 3000-example random-graph runs, the LaTeX round trip of every
+  option at every size, all the bad-input cases in real processes and the large tracking runs.
+  ``python -m pytest -m "slow or not slow"`` runs both.
+
+Property tests that do not set their own number of examples follow the hypothesis profile
+``HYPOTHESIS_PROFILE`` (``ci``, the default: 25 examples; ``thorough``: 300).
+"""
+
 import os
 import sys
 import tempfile

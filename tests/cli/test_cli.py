@@ -171,9 +171,26 @@ def test_bad_covariance_files(tmp_path, capsys):
     assert code == 2 and "NaN" in err
 
 
-def test_help_for_every_command():
-    for args in (["--help"], ["derive", "--help"], ["critical", "--help"], ["threshold", "--help"],
-                 ["track", "--help"], ["phase-diagram", "--help"], ["plot", "--help"], ["cache", "--help"]):
+HELP_ARGS = (["--help"], ["derive", "--help"], ["critical", "--help"], ["threshold", "--help"],
+             ["track", "--help"], ["phase-diagram", "--help"], ["plot", "--help"], ["cache", "--help"])
+
+
+def test_help_for_every_command(capsys):
+    """Every command's --help in process, the top level's in a real process too (every one: -m slow)."""
+    for args in HELP_ARGS:
+        try:
+            code = main(args)
+        except SystemExit as exc:
+            code = exc.code
+        out = capsys.readouterr().out
+        assert code in (0, None) and "usage" in out.lower(), (args, code)
+    r = subprocess.run([sys.executable, "-m", "statvae", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and "usage" in r.stdout.lower()
+
+
+@pytest.mark.slow
+def test_help_for_every_command_in_a_real_process():
+    for args in HELP_ARGS:
         r = subprocess.run([sys.executable, "-m", "statvae", *args], capture_output=True, text=True)
         assert r.returncode == 0 and "usage" in r.stdout.lower()
 
