@@ -7,18 +7,106 @@ real data, and export every formula as LaTeX.
 >>> import statvae
 >>> statvae.LinearVAE(3, 2).collapse().critical("sigma2", spectrum=[3.0, 1.7, 0.9]).value
 3.0
+
+The names below are loaded on first use (PEP 562): ``import statvae`` by
+itself imports neither scipy nor matplotlib, and ``statvae.track`` loads the
+tracking layer only when it is first looked up.
 """
 
-from .errors import AnalysisError, DataError, ModelError, StatvaeError
-from .api import ConditionalVAE, HierarchicalVAE, LinearVAE, VAEModel, load_model, save_model
-from .model import Map, ModelGraph, Variable
-from .latex import latex
-from .analysis.tracking import track
-from .bifurcation import BifurcationDiagram, PhaseDiagram, branch_point_loci
+from __future__ import annotations
+
+import sys as _sys
+import types as _types
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
+from .errors import AnalysisError, DataError, ModelError, StatvaeError
+
+if TYPE_CHECKING:  # the same names, eagerly, for type checkers
+    from .analysis.tracking import track
+    from .api import ConditionalVAE, HierarchicalVAE, LinearVAE, VAEModel, load_model, save_model
+    from .bifurcation.diagram import BifurcationDiagram
+    from .bifurcation.phase import PhaseDiagram, branch_point_loci
+    from .latex import latex
+    from .model.graph import Map, ModelGraph, Variable
 
 __all__ = ["LinearVAE", "ConditionalVAE", "HierarchicalVAE", "ModelGraph", "Variable", "Map", "VAEModel",
            "load_model", "save_model", "latex", "track",
            "branch_point_loci", "BifurcationDiagram", "PhaseDiagram",
            "StatvaeError", "ModelError", "DataError", "AnalysisError", "__version__"]
+
+#: Public name -> the module (relative to this package) that defines it, imported on first use.
+_LAZY = {
+    "LinearVAE": ".api", "ConditionalVAE": ".api", "HierarchicalVAE": ".api", "VAEModel": ".api",
+    "load_model": ".api", "save_model": ".api",
+    "ModelGraph": ".model.graph", "Variable": ".model.graph", "Map": ".model.graph",
+    "latex": ".latex",
+    "track": ".analysis.tracking",
+    "BifurcationDiagram": ".bifurcation.diagram",
+    "PhaseDiagram": ".bifurcation.phase", "branch_point_loci": ".bifurcation.phase",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the module defining the public ``name`` on first access, and keep the name here.
+
+    Parameters
+    ----------
+    name : str
+        An attribute of the package.
+
+    Returns
+    -------
+    object
+        The public object.
+
+    Raises
+    ------
+    AttributeError
+        If ``name`` is not a public name of the package.
+    """
+    where = _LAZY.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(where, __name__), name)
+    globals()[name] = value  # later lookups are plain attribute reads
+    return value
+
+
+class _Package(_types.ModuleType):
+    """The package's module type: importing the submodule :mod:`statvae.latex` keeps ``statvae.latex`` the function.
+
+    Python binds a submodule to its package's attribute once it is loaded;
+    before the lazy loading, ``statvae.latex`` was the function
+    :func:`statvae.latex.latex` whatever was imported, and so it stays.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Set an attribute; the submodule ``latex`` is replaced by its function ``latex``.
+
+        Parameters
+        ----------
+        name : str
+            The attribute.
+        value : object
+            Its value.
+        """
+        if name == "latex" and isinstance(value, _types.ModuleType):
+            value = value.latex
+        super().__setattr__(name, value)
+
+
+_sys.modules[__name__].__class__ = _Package
+
+
+def __dir__() -> list[str]:
+    """The package's attributes, the lazily loaded public names included.
+
+    Returns
+    -------
+    list of str
+        Sorted names.
+    """
+    return sorted(set(globals()) | set(__all__))

@@ -43,7 +43,6 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from ..errors import StatvaeError
 from .options import (add_data_options, add_model_options, add_parameter_option, build_model, check_parameter,
                       data_dim, latent_excess_notes, load_data)
-from .render import text, text_name
 
 if TYPE_CHECKING:
     from ..api import VAEModel
@@ -303,6 +302,7 @@ def _critical(args: argparse.Namespace) -> int:
     """``statvae critical`` (alias ``threshold``): the critical value of ``--parameter`` for the data given."""
     from ..latex import latex
     from ..model import hyper as H
+    from .render import text, text_name
 
     data, desc = load_data(args)
     model = build_model(args, data_dim(data))

@@ -9,15 +9,16 @@ as aliases: ``--solve-for`` for ``--parameter``.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import DataError, ModelError
-from ..api import ConditionalVAE, HierarchicalVAE, LinearVAE, VAEModel
+
+if TYPE_CHECKING:  # the model layer (sympy) is imported when a model is built, not for --help
+    from ..api import VAEModel
 
 __all__ = ["add_model_options", "add_data_options", "add_parameter_option", "build_model", "load_data", "data_dim",
            "check_count", "check_parameter", "check_solve_for", "samples_file", "write_output", "value_hint",
@@ -300,7 +301,7 @@ def _number(text: str | None, what: str) -> float | None:
     vals = _floats(text, what)
     if len(vals) != 1:
         raise ModelError(f"{what} takes one number, got {text!r}")
-    if not np.isfinite(vals[0]):
+    if not math.isfinite(vals[0]):
         raise ModelError(f"{what} must be a finite number, got {text!r}")
     return vals[0]
 
@@ -378,6 +379,8 @@ def _model_from_file(args: argparse.Namespace, data_dim: int | None, settings: d
 
 def _preset(args: argparse.Namespace, data_dim: int | None) -> VAEModel:
     """The preset model the options describe."""
+    from ..api import ConditionalVAE, HierarchicalVAE, LinearVAE
+
     args = argparse.Namespace(**vars(args))
     for attr, default in (("model", "linear"), ("encoder", "diagonal"), ("decoder_variance", "fixed"),
                           ("weight_decay_enc", "0"), ("weight_decay_dec", "0"), ("prior_variance", "1")):
@@ -405,7 +408,7 @@ def _preset(args: argparse.Namespace, data_dim: int | None) -> VAEModel:
     if args.model == "hierarchical":
         lat = _ints("1,1" if args.latent_dim is None else args.latent_dim, "--latent-dim")
         betas = _floats("1,1" if args.beta is None else args.beta, "--beta")
-        if not all(np.isfinite(betas)):
+        if not all(math.isfinite(b) for b in betas):
             raise ModelError(f"--beta must be finite numbers, got {args.beta!r}")
         enc = [e.strip() for e in args.encoder.split(",")]
         if len(enc) == 1:
@@ -477,6 +480,7 @@ def load_data(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     from ..data.datasets import check_synthetic_size
     from ..data.resolve import data_kind
     from ..data.spectra import validate_covariance, validate_samples, validate_spectrum
+    import numpy as np
 
     # the synthetic options are checked whatever the source: a bad value is a mistake either way
     check_count(args.synthetic_samples, "--synthetic-samples", 2)
