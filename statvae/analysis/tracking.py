@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ..bifurcation.api import follow
-from ..bifurcation.certify import certify_point
+from ..bifurcation.certify import certify_diagram
 from ..bifurcation.diagram import BifurcationDiagram
 from ..data.units import Units
 from ..model import hyper as H
@@ -73,10 +73,8 @@ def track(model: Model, data: ArrayLike | None = None, *, spectrum: Any = None, 
     diagram = run.diagram
     _confirm_collapsed_branch(model, diagram, run.resolved, parameter, run.problem.user_values, start, stop,
                               run.units)
-    if run.options.certify:
-        for s in diagram.special_points("branch point", branch=0):
-            if s.status == "located":
-                certify_point(model, diagram, s.id)
+    if run.options.certify:  # every located point of the collapsed branch, compiled and bound once
+        certify_diagram(model, diagram, branch=0)
     diagram.meta["seconds"] = time.perf_counter() - t0
     return diagram
 

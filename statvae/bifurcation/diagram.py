@@ -990,10 +990,13 @@ def _point_from(s: Any, i: int) -> SpecialPoint:
     info = dict(info)
     if vecs is not None:
         info["kernel_vectors"], info["coset_keys"] = vecs, keys
-    return SpecialPoint(pid, take(s, "kind", where, "str"), take(s, "branch", where, "int"),
-                        take(s, "parameter", where, "num"), interval, take(s, "precision", where, "num"),
-                        take(s, "status", where, "str"), take(s, "kernel_dim", where, "int"), kernel,
-                        take(s, "index_change", where, "int"), characters, theta, info)
+    try:
+        return SpecialPoint(pid, take(s, "kind", where, "str"), take(s, "branch", where, "int"),
+                            take(s, "parameter", where, "num"), interval, take(s, "precision", where, "num"),
+                            take(s, "status", where, "str"), take(s, "kernel_dim", where, "int"), kernel,
+                            take(s, "index_change", where, "int"), characters, theta, info)
+    except DataError as exc:  # an unknown kind or status: named with its place in the file
+        raise InvalidData(f"{where}: {exc}") from None
 
 
 def _kernel_index(k: Any, size: int | None, where: str) -> int:

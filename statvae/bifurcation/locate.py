@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 import numpy as np
-from scipy.optimize import brentq
 
 from ..errors import DataError
 
@@ -121,8 +120,12 @@ class SpecialPoint:
                             f"{', '.join(s.value for s in PointStatus)}; got {self.kind!r} / {self.status!r}") from None
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name == "status" and not isinstance(value, PointStatus):
-            value = PointStatus(value)
+        if name == "status" and not isinstance(value, PointStatus):  # also the dataclass __init__'s assignment
+            try:
+                value = PointStatus(value)
+            except ValueError:
+                raise DataError(f"a special point's status is one of {', '.join(s.value for s in PointStatus)}; "
+                                f"got {value!r}") from None
         super().__setattr__(name, value)
 
     @property
@@ -247,6 +250,7 @@ def locate_branch_points(problem: ContinuationProblem, run: BranchRun, k: int, s
             if not (np.isfinite(fa) and np.isfinite(fb)) or fa * fb > 0:
                 continue
             try:
+                from scipy.optimize import brentq  # scipy loads when a point is located, not on import
                 root = brentq(f, a.p, b.p, xtol=4e-16 * max(abs(a.p), abs(b.p)), rtol=8.9e-16, maxiter=200)
                 lo, hi = _verified_bracket(f, root, a.p, b.p)
             except (ValueError, RuntimeError):  # the branch cannot be followed in p here: bracket only
@@ -350,6 +354,7 @@ def locate_fold(problem: ContinuationProblem, run: BranchRun, k: int, span: Span
     fa, fb = f(0.0), f(total)
     if not (np.isfinite(fa) and np.isfinite(fb)) or fa * fb > 0:
         return None
+    from scipy.optimize import brentq  # scipy loads when a point is located, not on import
     s = brentq(f, 0.0, total, xtol=1e-15 * max(total, 1e-300), rtol=8.9e-16, maxiter=200)
     th, p, _ = at(s)
     lo_s, hi_s = _verified_bracket(f, s, 0.0, total)

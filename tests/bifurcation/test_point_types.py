@@ -28,8 +28,10 @@ def test_unknown_kind_or_status_is_refused():
     s = SpecialPoint(0, "fold", 0, 1.0, (0.9, 1.1), 0.1, "detected", 1)
     s.status = "certified"
     assert s.status is PointStatus.CERTIFIED
-    with pytest.raises(ValueError):
+    with pytest.raises(DataError, match="status"):
         s.status = "guessed"
+    with pytest.raises(DataError, match="status"):  # through the constructor too (the dataclass assigns first)
+        SpecialPoint(0, "fold", 0, 1.0, (0.9, 1.1), 0.1, "guessed", 1)
     assert np.isfinite(s.parameter)
 
 

@@ -137,3 +137,23 @@ def test_certification_to_30_digits():
             assert abs(mpmath.mpf(s.info["certified"]["value"]) - mpmath.mpf(exact)) < mpmath.mpf(10) ** -29
             assert cert.digits == 30 and abs(cert.mpf() - mpmath.mpf(exact)) < mpmath.mpf(10) ** -29
         assert cert.difference < 1e-12 * float(exact)
+
+
+def test_certify_diagram_in_one_pass_matches_point_by_point():
+    """One pass (compiled and bound once) certifies what point-by-point certification does, to 30 digits
+    of the binary-float problem (lambda_i / beta with the doubles 3.1, 2.2, 1.3, 0.7 and 1.3)."""
+    import mpmath
+
+    from statvae.bifurcation.certify import certify_diagram, certify_point
+
+    spec, beta = [3.1, 2.2, 1.3, 0.7], 1.3
+    m = statvae.LinearVAE(4, 2, beta=beta)
+    kw = dict(spectrum=spec, start=4.0, stop=0.4, depth=0, switching=False)
+    d1, d2 = statvae.track(m, **kw), statvae.track(m, **kw)
+    one_pass = certify_diagram(m, d1, branch=0)
+    by_point = [certify_point(m, d2, s.id) for s in d2.special_points("branch point", branch=0)]
+    assert [c.value for c in one_pass] == [c.value for c in by_point] and len(one_pass) == 4
+    with mpmath.workdps(40):
+        for c in one_pass:
+            exact = min((mpmath.mpf(x) / mpmath.mpf(beta) for x in spec), key=lambda e: abs(e - c.mpf()))
+            assert abs(c.mpf() - exact) < mpmath.mpf(10) ** -29 * exact
