@@ -3,6 +3,14 @@
 One object serves a whole sweep: the data (``covariance=`` or
 ``spectrum=``) and hyper-parameters (``sigma2=``, ``beta=``, ...) are keyword
 arguments of every call, or bound once with :meth:`CompiledObjective.bind`.
+
+Keyword calls reuse the binding of the data: the validated, converted data are
+cached per data object (by identity) and re-used only while the object's
+contents are bitwise unchanged (a byte comparison against a private snapshot on
+every call, so an array mutated in place is re-bound); a change of the
+hyper-parameters alone only redoes the hyper-parameter part.  Hot loops are
+cheapest on a :class:`BoundObjective` (:meth:`CompiledObjective.bind`, then
+:meth:`BoundObjective.with_hyper` to move along a hyper-parameter).
 """
 
 from __future__ import annotations
@@ -216,6 +224,19 @@ class CompiledObjective:
     ``spectrum=``) and hyper-parameters (names in :attr:`hyper_names`;
     defaults are the model's numeric values).
 
+    Keyword calls cache the binding of the data: calling again with the same
+    data object (or a different one with bitwise equal contents) skips the
+    validation and conversion of the data, and a change of hyper-parameters
+    only redoes the hyper-parameter part; the cache compares the contents
+    byte for byte on every call, so an array changed in place is bound again.
+    In hot loops the bound object is cheaper still (no keyword handling, no
+    content comparison): bind once, move along a hyper-parameter with
+    :meth:`BoundObjective.with_hyper`, e.g.::
+
+        b = f.bind(covariance=C)
+        for s in sigma2_values:
+            g = b.with_hyper(sigma2=s).gradient(theta)
+
     Parameters
     ----------
     model : Model
@@ -283,7 +304,12 @@ class CompiledObjective:
             ns = dict(NUMPY_NAMESPACE)
         exec(compile(source, f"<statvae {path} code>", "exec"), ns)
         self._fn = {k: v for k, v in ns.items() if callable(v) and getattr(v, "__module__", None) is None}
-        self._last: tuple[Any, BoundObjective, Any, Any] | None = None
+        #: Bindings of the data of recent keyword calls, most recent first (see :meth:`_bound`).
+        self._data_cache: list[_DataBinding] = []
+        #: How a float parameter vector splits into blocks, and which blocks :meth:`_fast_check_unpack` checks.
+        self._plan = [(b.name, b.kind, b.slice, b.shape) for b in layout.blocks]
+        self._diag_index = {b.name: np.arange(b.shape[0]) for b in layout.blocks if b.kind == "diagonal"}
+        self._triu_index = {b.name: np.triu_indices(b.shape[0]) for b in layout.blocks if b.kind == "full"}
 
     def __repr__(self) -> str:
         return (f"<CompiledObjective {self.path} path, {self.backend} backend, {self.layout.size} parameters, "
@@ -345,14 +371,97 @@ class CompiledObjective:
         """
         return BoundObjective(self, covariance, spectrum, hyper)
 
+    #: Data bindings kept for keyword calls (each holds a snapshot of its data).
+    DATA_CACHE_SIZE = 4
+    #: Bound objectives (hyper-parameter settings) kept per data binding.
+    HYPER_CACHE_SIZE = 16
+
     def _bound(self, kw: dict[str, Any]) -> BoundObjective:
+        """The bound objective of a keyword call, re-using the binding of the data when it is unchanged.
+
+        The cache is keyed on the data object's identity and checked against its contents: a hit needs the
+        same dtype and shape and bitwise equal bytes (compared with a private snapshot taken when the data
+        were bound), so an array mutated in place, or a list edited, is validated and bound again.  On an
+        identity miss the snapshots of the same shape are compared too (a fresh array with equal contents
+        re-uses the binding).  Only numeric (bool, integer, float) arrays of at most 8-byte items are cached.
+        Hyper-parameters are then looked up per data binding; a new setting reuses the validated data
+        (:meth:`BoundObjective.from_data`).
+        """
         cov, spec = kw.pop("covariance", None), kw.pop("spectrum", None)
-        key = (id(cov), id(spec), tuple(sorted((k, _hashable(v)) for k, v in kw.items())))
-        if self._last is not None and self._last[0] == key and self._last[2] is cov and self._last[3] is spec:
-            return self._last[1]
-        b = self.bind(cov, spec, **kw)
-        self._last = (key, b, cov, spec)
+        data = self._data_binding(cov, spec)
+        key = tuple(sorted((k, _hashable(v)) for k, v in kw.items()))
+        b = data.bound.get(key)
+        if b is None:
+            b = BoundObjective.from_data(self, data, kw)
+            if len(data.bound) >= self.HYPER_CACHE_SIZE:
+                data.bound.pop(next(iter(data.bound)))
+            data.bound[key] = b
         return b
+
+    def _data_binding(self, cov: Any, spec: Any) -> _DataBinding:
+        if (cov is None) == (spec is None):
+            raise DataError("give exactly one of covariance= or spectrum=")
+        kind, obj = ("covariance", cov) if cov is not None else ("spectrum", spec)
+        raw = _raw_numeric(obj)
+        if raw is not None:
+            cache = self._data_cache
+            hit = next((e for e in cache if e.source is obj and e.matches(kind, raw)), None)
+            if hit is None:
+                hit = next((e for e in cache if e.matches(kind, raw)), None)
+            if hit is not None:
+                if cache[0] is not hit:
+                    cache.remove(hit)
+                    cache.insert(0, hit)
+                hit.source = obj
+                return hit
+        data = _DataBinding.build(self, cov, spec)
+        if raw is not None:
+            data.kind, data.source, data.snapshot = kind, obj, raw.copy()
+            self._data_cache.insert(0, data)
+            del self._data_cache[self.DATA_CACHE_SIZE:]
+        return data
+
+    def _fast_check_unpack(self, theta: Any) -> tuple[np.ndarray, dict[str, Any]]:
+        """:meth:`Layout.check_unpack` with the common valid case cheap; any doubt goes to it (same errors)."""
+        t = theta
+        if type(t) is not np.ndarray or t.dtype != np.float64 or t.ndim != 1 or t.shape[0] != self.layout.size \
+                or not np.isfinite(t).all():
+            return self.layout.check_unpack(theta)
+        blocks = self._unpack(t)
+        for name, kind, sl, _ in self._plan:
+            if kind == "diagonal":
+                if not (t[sl] > 0).all():
+                    return self.layout.check_unpack(theta)
+            elif kind == "full":
+                try:
+                    np.linalg.cholesky(blocks[name])
+                except np.linalg.LinAlgError:
+                    return self.layout.check_unpack(theta)
+            elif kind != "map" and not blocks[name] > 0:
+                return self.layout.check_unpack(theta)
+        return t, blocks
+
+    def _unpack(self, t: np.ndarray) -> dict[str, Any]:
+        """:meth:`Layout.unpack` of one float vector (the same arrays, built from a precomputed plan)."""
+        out: dict[str, Any] = {}
+        for name, kind, sl, shape in self._plan:
+            part = t[sl]
+            if kind == "map":
+                out[name] = part.reshape(shape)
+            elif kind == "diagonal":
+                m = np.zeros(shape, dtype=t.dtype)
+                idx = self._diag_index[name]
+                m[idx, idx] = part
+                out[name] = m
+            elif kind == "full":
+                iu, ju = self._triu_index[name]
+                m = np.zeros(shape, dtype=t.dtype)
+                m[iu, ju] = part
+                m[ju, iu] = part
+                out[name] = m
+            else:
+                out[name] = part[0]
+        return out
 
     def value(self, theta: npt.ArrayLike, **kw: Any) -> Any:
         """The objective (maximised).
@@ -496,8 +605,76 @@ class CompiledObjective:
 
 
 def _hashable(v):
+    if type(v) is float:
+        return v.hex()
     a = np.asarray(v)
-    return (a.shape, a.tobytes()) if a.dtype != object else repr(v)
+    return (a.shape, a.dtype.str, a.tobytes()) if a.dtype != object else repr(v)
+
+
+def _raw_numeric(x: Any) -> np.ndarray | None:
+    """``x`` as an array when its binding may be cached (bool, integer or float items of at most 8 bytes)."""
+    if type(x) is not np.ndarray:
+        try:
+            x = np.asarray(x)
+        except Exception:  # ragged or strange input: no caching, the validators word the error
+            return None
+    if x.dtype.kind not in "biuf" or x.dtype.itemsize not in (1, 2, 4, 8):
+        return None
+    return x
+
+
+class _DataBinding:
+    """Validated, converted data of a :class:`BoundObjective`, shared by every hyper-parameter setting.
+
+    ``kind``, ``source`` and ``snapshot`` are set when the binding is cached by
+    :meth:`CompiledObjective._data_binding`; ``bound`` holds the bound objectives
+    made from it, by hyper-parameter setting.
+    """
+
+    def __init__(self, cov: np.ndarray, data: list[Any]) -> None:
+        self.cov, self.data = cov, data
+        self.kind: str | None = None
+        self.source: Any = None
+        self.snapshot: np.ndarray | None = None
+        self.bound: dict[Any, BoundObjective] = {}
+
+    @classmethod
+    def build(cls, owner: CompiledObjective, covariance: Any, spectrum: Any) -> _DataBinding:
+        """Validate and convert the data (raises :class:`DataError` as :meth:`CompiledObjective.bind`)."""
+        g = owner.model.graph
+        k = sum(v.dim for v in g.observed())
+        if (covariance is None) == (spectrum is None):
+            raise DataError("give exactly one of covariance= or spectrum=")
+        if covariance is not None:
+            from ..data.spectra import validate_covariance
+
+            cov = validate_covariance(covariance)
+        else:
+            s = np.asarray(spectrum, dtype=float).ravel()
+            if s.size == 0 or not np.all(np.isfinite(s)) or np.any(s < 0):
+                raise DataError("spectrum must be non-empty, finite and non-negative")
+            cov = np.diag(s)
+        if cov.shape != (k, k):
+            raise DataError(f"the data must be {k}-dimensional for this model, got {cov.shape[0]}")
+        mp = owner.mp
+        conv = (lambda x: _to_mp(mp, x)) if mp is not None else (lambda x: x)
+        if owner.path == "matrix":
+            off, sl = 0, {}
+            for v in g.observed():
+                sl[v.name] = slice(off, off + v.dim)
+                off += v.dim
+            data = [conv(np.ascontiguousarray(cov[sl[a], sl[b]])) for a, b in owner.meta["data_pairs"]]
+        else:
+            data = [conv(cov)]
+        return cls(cov, data)
+
+    def matches(self, kind: str, raw: np.ndarray) -> bool:
+        """Whether ``raw`` is, byte for byte, the data this binding was made from."""
+        snap = self.snapshot
+        if snap is None or kind != self.kind or raw.dtype != snap.dtype or raw.shape != snap.shape:
+            return False
+        u = np.dtype(f"u{snap.dtype.itemsize}")
+        return bool(np.array_equal(raw.view(u), snap.view(u)))
 
 
 class BoundObjective:
@@ -524,23 +701,38 @@ class BoundObjective:
     _exact: dict[str, Any]
 
     def __init__(self, owner: CompiledObjective, covariance: Any, spectrum: Any, hyper: dict[str, Any]) -> None:
+        self._setup(owner, _DataBinding.build(owner, covariance, spectrum), hyper)
+
+    @classmethod
+    def from_data(cls, owner: CompiledObjective, data: _DataBinding, hyper: dict[str, Any]) -> BoundObjective:
+        """A bound objective on data validated before (only the hyper-parameters are checked).
+
+        Parameters
+        ----------
+        owner : CompiledObjective
+            The compiled functions.
+        data : _DataBinding
+            The validated, converted data (shared, never modified).
+        hyper : dict
+            Hyper-parameter values by name (default: the model's numeric values).
+
+        Returns
+        -------
+        BoundObjective
+            The bound objective.
+
+        Raises
+        ------
+        ModelError
+            For an unknown hyper-parameter, or one without a valid value.
+        """
+        new = cls.__new__(cls)
+        new._setup(owner, data, hyper)
+        return new
+
+    def _setup(self, owner: CompiledObjective, data: _DataBinding, hyper: dict[str, Any]) -> None:
         self.owner = owner
         model = owner.model
-        g = model.graph
-        k = sum(v.dim for v in g.observed())
-        if (covariance is None) == (spectrum is None):
-            raise DataError("give exactly one of covariance= or spectrum=")
-        if covariance is not None:
-            from ..data.spectra import validate_covariance
-
-            cov = validate_covariance(covariance)
-        else:
-            s = np.asarray(spectrum, dtype=float).ravel()
-            if s.size == 0 or not np.all(np.isfinite(s)) or np.any(s < 0):
-                raise DataError("spectrum must be non-empty, finite and non-negative")
-            cov = np.diag(s)
-        if cov.shape != (k, k):
-            raise DataError(f"the data must be {k}-dimensional for this model, got {cov.shape[0]}")
         model.require_hyper(*sorted(hyper))
         vals = []
         for n in model.values:
@@ -554,19 +746,12 @@ class BoundObjective:
             if not np.all(lo_ok):
                 raise ModelError(f"{n} must be {'>= 0' if H.spec(n).nonnegative else '> 0'}, got {v!r}")
             vals.append(a if a.ndim else float(a))
-        self.cov = cov
+        self.cov = data.cov
         self.hyper = dict(zip(model.values, vals))
         mp = owner.mp
         conv = (lambda x: _to_mp(mp, x)) if mp is not None else (lambda x: x)
         self._hyper_args = [conv(self.hyper[n]) for n in owner.hyper_order]
-        if owner.path == "matrix":
-            off, sl = 0, {}
-            for v in g.observed():
-                sl[v.name] = slice(off, off + v.dim)
-                off += v.dim
-            self._data = [conv(np.ascontiguousarray(cov[sl[a], sl[b]])) for a, b in owner.meta["data_pairs"]]
-        else:
-            self._data = [conv(cov)]
+        self._data = data.data
 
     def with_hyper(self, **hyper: float) -> BoundObjective:
         """A copy with some hyper-parameters changed and the (validated) data kept.
@@ -609,21 +794,32 @@ class BoundObjective:
         return new
 
     # -- helpers ----------------------------------------------------------------
-    def _theta(self, theta):
-        """Validated theta (converted for mpmath) and its blocks."""
-        t, blocks = self.owner.layout.check_unpack(theta)
-        if self.owner.mp is not None:  # validated in floats; evaluated from the given numbers (mpf kept exact)
-            t = _to_mp(self.owner.mp, theta)
-            blocks = self.owner.layout.unpack(t)
-        return t, blocks
+    def _theta(self, theta, check=True):
+        """Theta (converted for mpmath) and its blocks; validated unless ``check`` is false.
+
+        Unchecked, only the shape is tested (a wrong shape still raises through the checked path):
+        finiteness, positive definite covariances and positive variances are the caller's promise.
+        """
+        owner = self.owner
+        if owner.mp is not None:  # validated in floats; evaluated from the given numbers (mpf kept exact)
+            if check:
+                owner.layout.check_unpack(theta)
+            t = _to_mp(owner.mp, theta)
+            return t, owner.layout.unpack(t)
+        if check:
+            return owner._fast_check_unpack(theta)
+        t = theta if type(theta) is np.ndarray and theta.dtype == np.float64 else np.asarray(theta, dtype=float)
+        if t.ndim != 1 or t.shape[0] != owner.layout.size:
+            return owner.layout.check_unpack(theta)
+        return t, owner._unpack(t)
 
     def _matrix_args(self, blocks):
         meta = self.owner.meta
         return [blocks[n] for n in meta["matrices"]] + self._data + [blocks[n] for n in meta["scalars"]] \
             + self._hyper_args
 
-    def _call(self, name, theta, *extra):
-        t, blocks = self._theta(theta)
+    def _call(self, name, theta, *extra, check=True):
+        t, blocks = self._theta(theta, check)
         fn = self.owner._fn[name]
         if self.owner.path == "matrix":
             return fn(*self._matrix_args(blocks), *extra)
@@ -635,51 +831,66 @@ class BoundObjective:
         return np.asarray(x, dtype=object)
 
     # -- evaluation -------------------------------------------------------------
-    def value(self, theta: npt.ArrayLike) -> Any:
+    def value(self, theta: npt.ArrayLike, check: bool = True) -> Any:
         """The objective (maximised); see :meth:`CompiledObjective.value`.
 
         Parameters
         ----------
         theta : array_like
             The flat parameter vector.
+        check : bool, optional
+            Validate ``theta`` (the default).  ``False`` is the fast path for internal callers that
+            made ``theta`` themselves and know it valid: only its shape is tested, and an invalid
+            vector (NaN, a covariance not positive definite) gives meaningless numbers instead of
+            a :class:`~statvae.model.layout.ParameterError`.
 
         Returns
         -------
         float
             The value (an mpmath number on that backend, an array for arrays of hyper-parameter values).
         """
-        v = self._call("value", theta)
+        v = self._call("value", theta, check=check)
         return self._out(v) if np.ndim(v) else (float(v) if self.owner.mp is None else v)
 
-    def gradient(self, theta: npt.ArrayLike) -> np.ndarray:
+    def gradient(self, theta: npt.ArrayLike, check: bool = True) -> np.ndarray:
         """Gradient with respect to ``theta``.
 
         Parameters
         ----------
         theta : array_like
             The flat parameter vector.
+        check : bool, optional
+            Validate ``theta`` (the default).  ``False`` is the fast path for internal callers that
+            made ``theta`` themselves and know it valid: only its shape is tested, and an invalid
+            vector (NaN, a covariance not positive definite) gives meaningless numbers instead of
+            a :class:`~statvae.model.layout.ParameterError`.
 
         Returns
         -------
         numpy.ndarray
             One entry per parameter.
         """
-        return self._out(self._call("gradient", theta))
+        return self._out(self._call("gradient", theta, check=check))
 
-    def value_and_gradient(self, theta: npt.ArrayLike) -> tuple[Any, np.ndarray]:
+    def value_and_gradient(self, theta: npt.ArrayLike, check: bool = True) -> tuple[Any, np.ndarray]:
         """``(value, gradient)`` sharing every matrix product.
 
         Parameters
         ----------
         theta : array_like
             The flat parameter vector.
+        check : bool, optional
+            Validate ``theta`` (the default).  ``False`` is the fast path for internal callers that
+            made ``theta`` themselves and know it valid: only its shape is tested, and an invalid
+            vector (NaN, a covariance not positive definite) gives meaningless numbers instead of
+            a :class:`~statvae.model.layout.ParameterError`.
 
         Returns
         -------
         tuple
             The value (as :meth:`value`) and the gradient.
         """
-        v, g = self._call("value_grad", theta)
+        v, g = self._call("value_grad", theta, check=check)
         v = self._out(v) if np.ndim(v) else (float(v) if self.owner.mp is None else v)
         return v, self._out(g)
 
@@ -696,14 +907,17 @@ class BoundObjective:
         numpy.ndarray
             Square and symmetric, one row per parameter.
         """
+        return self._hessian(theta, True)
+
+    def _hessian(self, theta, check):
         if self.owner.path == "explicit":
-            return self._out(self._call("hessian", theta))
+            return self._out(self._call("hessian", theta, check=check))
         p = self.owner.layout.size
         eye = np.eye(p) if self.owner.mp is None else _to_mp(self.owner.mp, np.eye(p))
-        h = self._out(self.hvp(theta, eye))
+        h = self._out(self.hvp(theta, eye, check=check))
         return (h + h.T) / 2
 
-    def hvp(self, theta: npt.ArrayLike, v: npt.ArrayLike) -> np.ndarray:
+    def hvp(self, theta: npt.ArrayLike, v: npt.ArrayLike, check: bool = True) -> np.ndarray:
         """Hessian-vector product ``H v``, matrix-free on the matrix path.
 
         Parameters
@@ -712,6 +926,11 @@ class BoundObjective:
             The flat parameter vector.
         v : array_like
             A direction of shape ``(P,)``, or ``k`` of them of shape ``(k, P)``.
+        check : bool, optional
+            Validate ``theta`` (the default).  ``False`` is the fast path for internal callers that
+            made ``theta`` themselves and know it valid: only the shapes of ``theta`` and ``v`` are
+            tested, and an invalid vector (NaN, a covariance not positive definite) gives
+            meaningless numbers instead of a :class:`~statvae.model.layout.ParameterError`.
 
         Returns
         -------
@@ -727,14 +946,14 @@ class BoundObjective:
         va = np.asarray(v, dtype=float if self.owner.mp is None else object)
         if va.shape[-1:] != (lay.size,) or va.ndim > 2:
             raise ParameterError(f"v must have shape ({lay.size},) or (k, {lay.size}), got {va.shape}")
-        if self.owner.mp is None and not np.isfinite(va.sum()) and not np.all(np.isfinite(va)):
+        if check and self.owner.mp is None and not np.isfinite(va.sum()) and not np.all(np.isfinite(va)):
             raise ParameterError("v has NaN or infinite entries")
         if self.owner.mp is not None:
             va = _to_mp(self.owner.mp, va)
         if self.owner.path == "explicit":
-            h = self.hessian(theta)
+            h = self._hessian(theta, check)
             return self._out(va @ h.T) if va.ndim == 2 else self._out(h @ va)
-        _, blocks = self._theta(theta)
+        _, blocks = self._theta(theta, check)
         args = self._matrix_args(blocks)
         two = va.ndim == 2
         vv = va if two else va[None, :]
@@ -765,7 +984,7 @@ class BoundObjective:
         assert out is not None, "touched is not empty"
         return self._out(out if two else out[0])
 
-    def gradient_hyper(self, theta: npt.ArrayLike, name: str) -> np.ndarray:
+    def gradient_hyper(self, theta: npt.ArrayLike, name: str, check: bool = True) -> np.ndarray:
         """``d gradient / d name`` for a hyper-parameter ``name`` (for continuation).
 
         Parameters
@@ -774,6 +993,11 @@ class BoundObjective:
             The flat parameter vector.
         name : str
             A hyper-parameter of the model.
+        check : bool, optional
+            Validate ``theta`` (the default).  ``False`` is the fast path for internal callers that
+            made ``theta`` themselves and know it valid: only its shape is tested, and an invalid
+            vector (NaN, a covariance not positive definite) gives meaningless numbers instead of
+            a :class:`~statvae.model.layout.ParameterError`.
 
         Returns
         -------
@@ -786,7 +1010,7 @@ class BoundObjective:
             If ``name`` is not a hyper-parameter of the model.
         """
         self.owner.model.require_hyper(name)
-        return self._out(self._call(f"dgrad_{name}", theta))
+        return self._out(self._call(f"dgrad_{name}", theta, check=check))
 
 
 def _to_mp(mp, x):
