@@ -29,8 +29,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import linalg
-from scipy.optimize import brentq
 
 from ..errors import AnalysisError
 from .compiled import RTOL, WINDOW, BlockKey, CompiledCollapse, balance
@@ -86,6 +84,7 @@ def _pencil_roots(a: np.ndarray, b: np.ndarray, scale: np.ndarray | None = None)
     definite = _semidefinite_roots(a2, b2)
     if definite is not None:
         return definite
+    from scipy import linalg  # scipy loads when crossings are sought, not on import
     w = linalg.eigvals(a2, -b2, homogeneous_eigvals=True)
     alpha, beta = w[0], w[1]
     norm = np.sqrt(np.abs(alpha) ** 2 + np.abs(beta) ** 2)
@@ -130,6 +129,7 @@ def _semidefinite_roots(a: np.ndarray, b: np.ndarray) -> list | None:
     d = np.diag(w[r])
     # (S + t D) x = 0  <=>  S x = -t D x;  with sign*D positive definite: eigh(-sign*S, sign*D) gives t
     try:
+        from scipy import linalg
         t = linalg.eigh(-sign * s_, sign * d, eigvals_only=True)
     except (np.linalg.LinAlgError, ValueError):
         return None
@@ -244,6 +244,7 @@ def _bracketed(cc, key, a, b, rank):
 
     fa, fb = f(a), f(b)
     if fa * fb < 0:
+        from scipy.optimize import brentq
         return brentq(f, a, b, xtol=4e-16 * max(abs(a), abs(b)), rtol=8.9e-16, maxiter=200)
     ca = cc.counts(a, [key])[key]
     for _ in range(200):  # the eigenvalue hugs zero on one side: bisect on the count instead

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.optimize import brentq
 
 from ..errors import AnalysisError, DataError, ModelError
 from ..data.resolve import resolve_data
@@ -315,6 +314,7 @@ def _relocate(model: Model, resolved: TrackData, parameter: str, values: dict[st
         lo, hi = g / (1 + width), g * (1 + width)
         flo, fhi = f(lo), f(hi)
         if np.isfinite(flo) and np.isfinite(fhi) and flo * fhi < 0:
+            from scipy.optimize import brentq  # scipy loads when a locus is located, not on import
             return problem.p_out(brentq(f, lo, hi, xtol=4e-16 * hi, rtol=8.9e-16, maxiter=200))
         width *= 2
     return None

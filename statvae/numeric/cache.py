@@ -2,7 +2,9 @@
 
 The cache directory is ``$STATVAE_CACHE_DIR`` if set, else
 ``~/.cache/statvae``.  Entries are JSON files holding generated source text
-and its metadata; nothing is pickled.  :func:`clear_cache` removes them.
+and its metadata; nothing is pickled.  :func:`clear_cache` removes them (and
+the other entries of the directory: the derived per-mode structures of
+:mod:`statvae.symbolic.modes`).
 
 Every entry carries the SHA-256 digest of its content (cache key, source
 text, metadata, verification flag).  :func:`load` checks the file's
@@ -16,22 +18,18 @@ Entries are written to a temporary file in the cache directory and renamed
 into place, so concurrent processes never see a partial entry.  When the
 directory cannot be written, one :class:`~statvae.errors.CacheWarning` per
 directory and process says so, and compiled code is regenerated each run.
+The directory, the digest, the checks and the atomic write are those of
+:mod:`statvae.storage`; this module adds the code entries' format and keys.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
-import os
-import sys
-import tempfile
-import warnings
-from pathlib import Path
-from types import FrameType
 from typing import Any
 
-from ..errors import CacheWarning, StatvaeError
+from ..storage import (cache_dir, check_record, clear_entries, count_entries, entry_digest as _digest, read_entry,
+                       write_entry)
 
 __all__ = ["cache_dir", "cache_key", "load", "store", "clear_cache", "count_entries", "entry_digest"]
 
@@ -41,18 +39,8 @@ CODEGEN_VERSION = "5"
 #: Format tag written in every entry.
 ENTRY_FORMAT = f"statvae-cache-{CODEGEN_VERSION}"
 
-_WARNED: set[str] = set()
-
-
-def cache_dir() -> Path:
-    """The cache directory: ``$STATVAE_CACHE_DIR`` if set, else ``~/.cache/statvae``.
-
-    Returns
-    -------
-    pathlib.Path
-        The directory (it need not exist).
-    """
-    return Path(os.environ.get("STATVAE_CACHE_DIR") or Path.home() / ".cache" / "statvae")
+#: The fields of an entry and their types.
+FIELDS: dict[str, type] = {"source": str, "meta": dict, "verified": bool}
 
 
 def cache_key(*parts: Any) -> str:
@@ -89,10 +77,7 @@ def entry_digest(key: str, payload: dict[str, Any]) -> str:
     str
         64 hexadecimal digits.
     """
-    text = json.dumps({"key": key, "source": payload["source"], "meta": payload["meta"],
-                       "verified": payload["verified"]}, sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=True, allow_nan=False)
-    return hashlib.sha256(text.encode("ascii")).hexdigest()
+    return _digest(key, {k: payload[k] for k in FIELDS})
 
 
 def load(key: str) -> dict[str, Any] | None:
@@ -111,29 +96,11 @@ def load(key: str) -> dict[str, Any] | None:
     dict or None
         The entry, or None.
     """
-    p = cache_dir() / f"{key}.json"
-    try:
-        record = json.loads(p.read_bytes().decode("utf-8"))
-    except (OSError, ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        return None
-    return _checked(record, key)
+    return read_entry(key, ENTRY_FORMAT, FIELDS)
 
 
 def _checked(record: Any, key: str) -> dict[str, Any] | None:
-    if not isinstance(record, dict) or record.get("format") != ENTRY_FORMAT or record.get("key") != key:
-        return None
-    source, meta, verified, digest = (record.get(k) for k in ("source", "meta", "verified", "sha256"))
-    if not (isinstance(source, str) and isinstance(meta, dict) and isinstance(verified, bool)
-            and isinstance(digest, str)):
-        return None
-    payload = {"source": source, "meta": meta, "verified": verified}
-    try:
-        expected = entry_digest(key, payload)
-    except (TypeError, ValueError, RecursionError):
-        return None
-    if not hmac.compare_digest(expected, digest):
-        return None
-    return payload
+    return check_record(record, key, ENTRY_FORMAT, FIELDS)
 
 
 def store(key: str, entry: dict[str, Any]) -> bool:
@@ -158,73 +125,7 @@ def store(key: str, entry: dict[str, Any]) -> bool:
     payload = {"source": str(entry.get("source", "")), "meta": entry.get("meta", {}),
                "verified": bool(entry.get("verified", False))}
     payload = json.loads(json.dumps(payload))  # the digest is of exactly what is read back
-    record = {"format": ENTRY_FORMAT, "key": key, "sha256": entry_digest(key, payload), **payload}
-    d = cache_dir()
-    tmp = None
-    try:
-        d.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=d)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(record, fh)
-        os.replace(tmp, d / f"{key}.json")
-        return True
-    except OSError as exc:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-        _warn_unwritable(d, exc)
-        return False
-
-
-def _warn_unwritable(d: Path, exc: OSError) -> None:
-    if str(d) in _WARNED:
-        return
-    _WARNED.add(str(d))
-    reason = exc.strerror or type(exc).__name__
-    warnings.warn(f"the statvae cache directory {d} is not writable ({reason}): compiled code will be regenerated "
-                  f"each run (set STATVAE_CACHE_DIR to a writable directory)", CacheWarning,
-                  stacklevel=_caller_level())
-
-
-def _caller_level() -> int:
-    """``stacklevel`` of the first frame outside statvae (the user's call)."""
-    pkg = str(Path(__file__).resolve().parents[1]) + os.sep
-    f: FrameType | None = sys._getframe(1)
-    level = 1  # the frame calling warnings.warn is stacklevel 1
-    while f is not None and str(Path(f.f_code.co_filename).resolve()).startswith(pkg):
-        f, level = f.f_back, level + 1
-    return level
-
-
-def _entries(d: Path) -> list[Path]:
-    try:
-        with os.scandir(d) as it:
-            return [Path(e.path) for e in it if e.name.endswith(".json") and not e.name.startswith(".")
-                    and e.is_file(follow_symlinks=False)]
-    except FileNotFoundError:
-        return []
-    except NotADirectoryError:
-        raise StatvaeError(f"the statvae cache directory {d} is not a directory") from None
-    except OSError as exc:
-        raise StatvaeError(f"cannot read the statvae cache directory {d} ({exc.strerror or exc})") from None
-
-
-def count_entries() -> int:
-    """Number of entries in the cache directory (0 if it does not exist).
-
-    Returns
-    -------
-    int
-        The number of entries.
-
-    Raises
-    ------
-    StatvaeError
-        The directory exists but cannot be read.
-    """
-    return len(_entries(cache_dir()))
+    return write_entry(key, ENTRY_FORMAT, payload)
 
 
 def clear_cache() -> int:
@@ -241,18 +142,4 @@ def clear_cache() -> int:
         Entries exist that cannot be removed (read-only directory), or the
         directory cannot be read; the message names the directory.
     """
-    d = cache_dir()
-    removed, failed, reason = 0, 0, ""
-    for p in _entries(d):
-        try:
-            p.unlink()
-            removed += 1
-        except FileNotFoundError:  # removed by another process meanwhile
-            pass
-        except OSError as exc:
-            failed += 1
-            reason = exc.strerror or type(exc).__name__
-    if failed:
-        raise StatvaeError(f"cannot remove {failed} of {failed + removed} entries of the statvae cache directory "
-                           f"{d} ({reason}); removed {removed}")
-    return removed
+    return clear_entries()

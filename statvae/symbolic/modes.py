@@ -35,15 +35,34 @@ coordinate carries the multiplicity of its dimension: at the collapsed
 point all coordinates of a variable contribute the same function of their
 eigenvalue, and the objective is affine in the covariance, so the sum over
 coordinates is the dimension times the value at the mean eigenvalue.
+
+The structure is cached on disk like compiled code
+-------------------------------------------------
+Deriving the structure is symbolic work (a second or more); it depends only
+on the model's structure (:meth:`Model.structure_key`), so
+:func:`mode_structure` keeps it, per process, in memory and, across
+processes, as an entry of the cache directory (:mod:`statvae.storage`:
+``$STATVAE_CACHE_DIR`` or ``~/.cache/statvae``; ``statvae cache --clear``
+removes it).  Every sympy object of the entry is written with
+:func:`sympy.srepr`; an entry is read back with :func:`sympy.parse_expr` only
+after its SHA-256 digest has been checked, and an entry that is missing,
+damaged, edited or cannot be rebuilt is a miss: the structure is derived
+again and the entry rewritten.  An entry is written only if it rebuilds to a
+structure equal to the derived one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field, fields
 from itertools import combinations
+from typing import Any
 
 import sympy as sp
 
+from .. import storage
 from ..errors import AnalysisError
 from ..model.graph import ModelGraph
 from ..model.vae import Model
@@ -52,7 +71,17 @@ from .derivatives import gradient, hessian
 from .objective import build_objective
 from .stationary import solve_stationary, verify_stationary
 
-__all__ = ["ModeBlock", "ModeStructure", "mode_structure", "assemble_hessian"]
+__all__ = ["ModeBlock", "ModeStructure", "mode_structure", "assemble_hessian", "structure_cache_key",
+           "structure_to_json", "structure_from_json", "same_structure", "STRUCTURE_FORMAT"]
+
+#: Version of the derivation's output and of its cached form (part of every key; bump on any change).
+STRUCTURE_VERSION = "1"
+
+#: Format tag of the cache entries holding a structure.
+STRUCTURE_FORMAT = f"statvae-structure-{STRUCTURE_VERSION}"
+
+#: The fields of such an entry and their types.
+_FIELDS: dict[str, type] = {"structure": dict}
 
 
 @dataclass
@@ -194,8 +223,180 @@ def mode_structure(model: Model, backend: str = "auto") -> ModeStructure:
     """
     key = model.structure_key()
     if key not in _CACHE:
-        _CACHE[key] = _derive(model, backend)
+        _CACHE[key] = _stored_or_derived(model, backend)
     return _CACHE[key]
+
+
+def structure_cache_key(model: Model) -> str:
+    """Key of the cache entry of ``model``'s structure.
+
+    It depends on the model's structure only (not on dimensions or values),
+    on the statvae and sympy versions and on :data:`STRUCTURE_VERSION`.
+
+    Parameters
+    ----------
+    model : Model
+        The model.
+
+    Returns
+    -------
+    str
+        32 hexadecimal digits.
+    """
+    from .._version import __version__
+
+    text = repr(("mode structure", __version__, STRUCTURE_VERSION, sp.__version__, model.structure_key()))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _stored_or_derived(model: Model, backend: str) -> ModeStructure:
+    """The structure from its cache entry if there is a valid one, else derived (and the entry written)."""
+    key = structure_cache_key(model)
+    entry = storage.read_entry(key, STRUCTURE_FORMAT, _FIELDS)  # the digest is checked before anything is parsed
+    if entry is not None:
+        try:
+            return structure_from_json(entry["structure"], model)
+        except Exception:  # an entry that does not rebuild (another sympy's srepr, say) is a miss
+            pass
+    structure = _derive(model, backend)
+    try:
+        data = json.loads(json.dumps(structure_to_json(structure), allow_nan=False))
+        exact = same_structure(structure_from_json(data, model), structure)
+    except Exception:  # what cannot be written and read back exactly is not cached
+        exact = False
+    if exact:
+        storage.write_entry(key, STRUCTURE_FORMAT, {"structure": data})
+    return structure
+
+
+def _expr_text(e: Any) -> str:
+    return sp.srepr(e)
+
+
+_NAMESPACE: dict[str, Any] = {}
+_NAME = re.compile(r"[A-Za-z_]\w*")
+
+
+def _parse(text: Any) -> Any:
+    """A sympy object from its :func:`sympy.srepr` (only ever called on an entry whose digest was checked)."""
+    if not isinstance(text, str):
+        raise TypeError(f"expected the srepr of a sympy object, got {type(text).__name__}")
+    for name in set(_NAME.findall(text)) - set(_NAMESPACE):  # the names srepr writes: Symbol, Integer, MatMul, ...
+        if hasattr(sp, name):  # not `from sympy import *`, which loads all of sympy's lazy submodules
+            _NAMESPACE[name] = getattr(sp, name)
+    return sp.parse_expr(text, local_dict={}, global_dict=_NAMESPACE, transformations=())
+
+
+def structure_to_json(structure: ModeStructure) -> dict[str, Any]:
+    """The structure as JSON values, sympy objects as their :func:`sympy.srepr` (the model left out).
+
+    Parameters
+    ----------
+    structure : ModeStructure
+        A derived structure.
+
+    Returns
+    -------
+    dict
+        Lists, strings, numbers and booleans only; :func:`structure_from_json`
+        reads it back.
+    """
+    blocks = [{"pattern": [[v, c] for v, c in b.pattern],
+               "labels": list(b.labels),
+               "template": [[name, [[v, r] for v, r in roles]] for name, roles in b.template],
+               "matrix": _expr_text(b.matrix),
+               "multiplicity": _expr_text(b.multiplicity),
+               "spectral": [_expr_text(x) for x in b.spectral],
+               "indices": [[v, list(letters)] for v, letters in b.indices.items()],
+               "touches_latent": bool(b.touches_latent)} for b in structure.blocks]
+    return {"blocks": blocks,
+            "collapsed": [[k, _expr_text(v)] for k, v in structure.collapsed.items()],
+            "global_values": [[_expr_text(k), _expr_text(v)] for k, v in structure.global_values.items()],
+            "diagonal_values": [[k, _expr_text(v)] for k, v in structure.diagonal_values.items()],
+            "dims": [[k, _expr_text(v)] for k, v in structure.dims.items()],
+            "traces": [[k, _expr_text(v)] for k, v in structure.traces.items()]}
+
+
+def structure_from_json(data: dict[str, Any], model: Model) -> ModeStructure:
+    """Rebuild a structure written by :func:`structure_to_json`.
+
+    The strings are evaluated by :func:`sympy.parse_expr`: call this only on
+    data from a checked cache entry (or from :func:`structure_to_json`).
+
+    Parameters
+    ----------
+    data : dict
+        What :func:`structure_to_json` returned (after a JSON round trip).
+    model : Model
+        A model of the structure's :meth:`Model.structure_key` (its values
+        are made symbolic, as in a derivation).
+
+    Returns
+    -------
+    ModeStructure
+        The structure.
+
+    Raises
+    ------
+    Exception
+        Whatever reading malformed data raises (``KeyError``,
+        ``TypeError``, ``ValueError``, ``SyntaxError``...).
+    """
+    def pairs(items: Any) -> list[tuple[str, Any]]:
+        return [(str(k), _parse(v)) for k, v in items]
+
+    blocks = []
+    for b in data["blocks"]:
+        matrix = _parse(b["matrix"])
+        if not isinstance(matrix, sp.MatrixBase):
+            raise TypeError("a block's matrix is not a matrix")
+        blocks.append(ModeBlock(
+            pattern=tuple((str(v), int(c)) for v, c in b["pattern"]),
+            labels=[str(x) for x in b["labels"]],
+            template=[(str(name), tuple((str(v), int(r)) for v, r in roles)) for name, roles in b["template"]],
+            matrix=matrix,
+            multiplicity=_parse(b["multiplicity"]),
+            spectral=[_parse(x) for x in b["spectral"]],
+            indices={str(v): [str(x) for x in letters] for v, letters in b["indices"]},
+            touches_latent=bool(b["touches_latent"])))
+    return ModeStructure(_symbolic(model), blocks, dict(pairs(data["collapsed"])),
+                         {_parse(k): _parse(v) for k, v in data["global_values"]},
+                         dict(pairs(data["diagonal_values"])), dict(pairs(data["dims"])),
+                         dict(pairs(data["traces"])))
+
+
+def same_structure(a: ModeStructure, b: ModeStructure) -> bool:
+    """Whether two structures agree in everything but their :attr:`~ModeStructure.model`.
+
+    Blocks are compared field by field (patterns, labels, templates, matrices,
+    multiplicities, spectral symbols, index letters) and the dictionaries
+    entry by entry, in order; sympy objects structurally (``==``) and by type.
+
+    Parameters
+    ----------
+    a, b : ModeStructure
+        The structures.
+
+    Returns
+    -------
+    bool
+        True if they are the same.
+    """
+    def same(x: Any, y: Any) -> bool:
+        if isinstance(x, (list, tuple)):
+            return (type(x) is type(y) and len(x) == len(y)
+                    and all(same(u, v) for u, v in zip(x, y)))
+        if isinstance(x, dict):
+            return (isinstance(y, dict) and list(x) == list(y) and all(same(x[k], y[k]) for k in x))
+        return type(x) is type(y) and bool(x == y)
+
+    if len(a.blocks) != len(b.blocks):
+        return False
+    for p, q in zip(a.blocks, b.blocks):
+        if not all(same(getattr(p, f.name), getattr(q, f.name)) for f in fields(ModeBlock)):
+            return False
+    return all(same(getattr(a, name), getattr(b, name))
+               for name in ("collapsed", "global_values", "diagonal_values", "dims", "traces"))
 
 
 def _symbolic(model: Model) -> Model:

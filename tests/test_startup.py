@@ -1,0 +1,231 @@
+"""Fast start-up: what ``import statvae`` and ``statvae --help`` load, and the on-disk cache of mode structures.
+
+* ``import statvae`` loads its public names on first use: neither scipy.optimize nor matplotlib (nor sympy) is
+  imported by it, and every name of ``statvae.__all__`` still resolves;
+* ``statvae --help`` builds its parser without sympy or scipy;
+* the per-mode structure (:func:`statvae.symbolic.modes.mode_structure`) is cached on disk: a structure read
+  back from its entry equals a freshly derived one (presets and a custom graph), and a damaged or edited entry
+  is a miss that is rewritten, never parsed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import statvae
+from statvae import storage
+from statvae.model import Map, ModelGraph, Variable
+from statvae.symbolic import modes as M
+
+pytestmark = pytest.mark.filterwarnings("error::statvae.errors.CacheWarning")
+
+
+def _modules_after(code: str, env: dict[str, str] | None = None) -> set[str]:
+    """The modules loaded after running ``code`` in a fresh interpreter."""
+    script = code + "\nimport sys, json\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, **(env or {})}, check=True).stdout
+    return set(json.loads(out.splitlines()[-1]))
+
+
+def _loaded(mods: set[str], package: str) -> bool:
+    return package in mods or any(m.startswith(package + ".") for m in mods)
+
+
+def test_import_statvae_loads_neither_scipy_optimize_nor_matplotlib():
+    mods = _modules_after("import statvae")
+    for heavy in ("scipy.optimize", "scipy", "matplotlib", "sympy", "networkx"):
+        assert not _loaded(mods, heavy), f"import statvae imports {heavy}"
+
+
+def test_help_imports_neither_sympy_nor_scipy():
+    code = ("import sys\nfrom statvae.cli.main import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "for cmd in ('critical', 'derive', 'track', 'phase-diagram', 'plot', 'cache'):\n"
+            "    try:\n        main([cmd, '--help'])\n    except SystemExit:\n        pass\n")
+    mods = _modules_after(code)
+    for heavy in ("sympy", "scipy", "matplotlib", "networkx", "statvae.model", "statvae.symbolic"):
+        assert not _loaded(mods, heavy), f"statvae --help imports {heavy}"
+
+
+def test_every_public_name_resolves():
+    code = ("import statvae\nnames = [n for n in statvae.__all__ if getattr(statvae, n) is None]\n"
+            "assert not names, names\nassert set(statvae.__all__) <= set(dir(statvae))\n"
+            "import statvae.latex\nassert callable(statvae.latex) and statvae.latex.__module__ == 'statvae.latex'\n")
+    _modules_after(code)
+    for name in statvae.__all__:
+        obj = getattr(statvae, name)
+        assert obj is not None
+        if name != "__version__":
+            assert getattr(obj, "__name__", name) == name
+    from statvae import BifurcationDiagram, LinearVAE, latex, track  # noqa: F401 - `from statvae import X` works
+    with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
+        statvae.no_such_name  # noqa: B018
+
+
+def test_bifurcation_names_resolve():
+    import statvae.bifurcation as B
+
+    for name in B.__all__:
+        assert getattr(B, name).__name__ == name
+    with pytest.raises(AttributeError):
+        B.no_such_name  # noqa: B018
+
+
+# -- the cached structure ------------------------------------------------------------------------------------------
+def _custom() -> statvae.VAEModel:
+    g = ModelGraph()
+    g.add_variable(Variable("x", 3, True, variance="sigma2_x"))
+    g.add_variable(Variable("y", 2, True, variance="sigma2_y"))
+    g.add_variable(Variable("z", 1, False))
+    g.add_map(Map("Wx", "z", "x", "generative"))
+    g.add_map(Map("Wy", "z", "y", "generative"))
+    g.add_map(Map("Vx", "x", "z", "inference"))
+    g.add_map(Map("Vy", "y", "z", "inference"))
+    return statvae.VAEModel(g)
+
+
+MODELS = {
+    "linear": lambda: statvae.LinearVAE(3, 2),
+    "linear learned isotropic": lambda: statvae.LinearVAE(3, 2, encoder="isotropic", decoder_variance="learned"),
+    "conditional": lambda: statvae.ConditionalVAE(2, 3, 2),
+    "hierarchical": lambda: statvae.HierarchicalVAE(3, (2, 1)),
+    "custom two views": _custom,
+}
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch) -> Path:
+    d = tmp_path / "cache"
+    monkeypatch.setenv("STATVAE_CACHE_DIR", str(d))
+    monkeypatch.setattr(M, "_CACHE", {})  # nothing from memory: every structure comes from disk or a derivation
+    return d
+
+
+def _entry(cache: Path, model) -> Path:
+    return cache / f"{M.structure_cache_key(model)}.json"
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_the_cached_structure_equals_the_derived_one(cache, name, monkeypatch):
+    model = MODELS[name]()
+    derived = M.mode_structure(model)
+    p = _entry(cache, model)
+    record = json.loads(p.read_text())
+    assert record["format"] == M.STRUCTURE_FORMAT and record["key"] == p.stem and len(record["sha256"]) == 64
+    monkeypatch.setattr(M, "_CACHE", {})
+
+    def no_derivation(*a, **k):
+        raise AssertionError("a warm cache derives nothing")
+
+    monkeypatch.setattr(M, "_derive", no_derivation)
+    loaded = M.mode_structure(model)
+    assert loaded is not derived and M.same_structure(loaded, derived)
+    assert [b.name() for b in loaded.blocks] == [b.name() for b in derived.blocks]
+    for a, b in zip(loaded.blocks, derived.blocks):
+        assert a == b and a.determinant() == b.determinant()
+    assert loaded.collapsed == derived.collapsed and loaded.global_values == derived.global_values
+    assert (loaded.diagonal_values, loaded.dims, loaded.traces) == (derived.diagonal_values, derived.dims,
+                                                                     derived.traces)
+
+
+def test_a_fresh_process_reads_the_structure_and_derives_nothing(cache):
+    model = statvae.LinearVAE(3, 2)
+    M.mode_structure(model)
+    code = ("import statvae\nfrom statvae.symbolic import modes as M\n"
+            "M._derive = lambda *a, **k: (_ for _ in ()).throw(AssertionError('derived'))\n"
+            "print(statvae.LinearVAE(4, 1).collapse().critical('sigma2', spectrum=[3.0, 2.0, 1.0, 0.5]).value)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "STATVAE_CACHE_DIR": str(cache)})
+    assert out.returncode == 0, out.stderr
+    assert float(out.stdout.split()[-1]) == 3.0
+
+
+def _mangle(kind: str, p: Path) -> None:
+    text = p.read_text()
+    record = json.loads(text)
+    if kind == "truncated":
+        p.write_text(text[: len(text) // 2])
+    elif kind == "edited matrix, digest kept":
+        s = record["structure"]
+        s["blocks"][0]["matrix"] = s["blocks"][0]["matrix"].replace("Integer(-1)", "Integer(-2)", 1)
+        p.write_text(json.dumps(record))
+    elif kind == "edited raw text":
+        assert "Integer(-1)" in text
+        p.write_text(text.replace("Integer(-1)", "Integer(-2)", 1))
+    elif kind == "code instead of an expression":
+        record["structure"]["blocks"][0]["matrix"] = "__import__('os').system('exit 1')"
+        p.write_text(json.dumps(record))
+    elif kind == "wrong digest":
+        p.write_text(json.dumps({**record, "sha256": "0" * 64}))
+    elif kind == "another key":
+        p.write_text(json.dumps({**record, "key": "0" * 32}))
+    elif kind == "another format":
+        p.write_text(json.dumps({**record, "format": "statvae-structure-0"}))
+    elif kind == "structure not an object":
+        p.write_text(json.dumps({**record, "structure": [record["structure"]]}))
+    else:
+        raise AssertionError(kind)
+
+
+def _strings(obj) -> set[str]:
+    if isinstance(obj, str):
+        return {obj}
+    items = obj.values() if isinstance(obj, dict) else obj if isinstance(obj, list) else []
+    return set().union(*(_strings(x) for x in items)) if items else set()
+
+
+@pytest.mark.parametrize("kind", ["truncated", "edited matrix, digest kept", "edited raw text",
+                                  "code instead of an expression", "wrong digest", "another key", "another format",
+                                  "structure not an object"])
+def test_a_damaged_entry_is_ignored_and_rewritten(cache, kind, monkeypatch):
+    model = statvae.LinearVAE(3, 2)
+    derived = M.mode_structure(model)
+    p = _entry(cache, model)
+    good = p.read_bytes()
+    _mangle(kind, p)
+    assert storage.read_entry(p.stem, M.STRUCTURE_FORMAT, {"structure": dict}) is None
+    parsed = []
+    real_parse = M._parse
+    monkeypatch.setattr(M, "_parse", lambda text: parsed.append(text) or real_parse(text))
+    monkeypatch.setattr(M, "_CACHE", {})
+    again = M.mode_structure(model)
+    assert M.same_structure(again, derived)
+    assert set(parsed) <= _strings(json.loads(good))  # nothing of the bad entry was parsed
+    assert p.read_bytes() == good  # rewritten by the normal store path
+    monkeypatch.setattr(M, "_CACHE", {})
+    monkeypatch.setattr(M, "_derive", lambda *a, **k: (_ for _ in ()).throw(AssertionError("derived")))
+    assert M.same_structure(M.mode_structure(model), derived)  # and a hit next time
+
+
+def test_an_entry_that_does_not_rebuild_is_a_miss(cache, monkeypatch):
+    """A consistent entry (digest right) whose text is not a sympy object: derived again, the entry rewritten."""
+    model = statvae.LinearVAE(3, 2)
+    derived = M.mode_structure(model)
+    p = _entry(cache, model)
+    good = p.read_bytes()
+    data = json.loads(p.read_text())["structure"]
+    data["blocks"][0]["matrix"] = "Integer(1)"  # parses, but is not a matrix
+    storage.write_entry(p.stem, M.STRUCTURE_FORMAT, {"structure": data})
+    monkeypatch.setattr(M, "_CACHE", {})
+    assert M.same_structure(M.mode_structure(model), derived)
+    assert p.read_bytes() == good
+
+
+def test_the_cli_critical_is_warm_after_one_run(tmp_path):
+    env = {**os.environ, "STATVAE_CACHE_DIR": str(tmp_path / "cli-cache")}
+    cmd = [sys.executable, "-m", "statvae", "critical", "--spectrum", "3,2,1", "--latent-dim", "2"]
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env, check=True).stdout
+    code = ("import sys\nfrom statvae.symbolic import modes as M\n"
+            "M._derive = lambda *a, **k: (_ for _ in ()).throw(AssertionError('derived'))\n"
+            "from statvae.cli.main import main\nsys.exit(main(sys.argv[1:]))")
+    second = subprocess.run([sys.executable, "-c", code, *cmd[3:]], capture_output=True, text=True, timeout=120,
+                            env=env)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout == first
