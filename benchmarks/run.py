@@ -1,0 +1,105 @@
+"""Run the benchmark suite with one command and regenerate the tables of docs/performance.md.
+
+    python benchmarks/run.py                 # every benchmark, full size
+    python benchmarks/run.py --quick         # the benchmarks that have a quick mode, small sizes
+    python benchmarks/run.py --only certify startup
+    python benchmarks/run.py --update-docs   # also rewrite the tables in docs/performance.md
+
+Each benchmark is a script of this directory that prints markdown (its tables, ratios measured side by
+side in one run).  Its output is kept in ``benchmarks/results/<name>.md`` with the exact command, the
+date and the machine; with ``--update-docs`` it replaces the text between the markers
+``<!-- bench:<name> -->`` and ``<!-- /bench:<name> -->`` of docs/performance.md (sections without
+markers are left alone, and a benchmark that fails leaves its section unchanged).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DOCS = ROOT / "docs" / "performance.md"
+
+#: name -> (script, arguments for the full run, arguments for --quick or None when it has no quick mode)
+BENCHMARKS: dict[str, tuple[str, list[str], list[str] | None]] = {
+    "symbolic": ("bench_symbolic.py", [], ["--quick"]),
+    "numeric": ("bench_numeric.py", [], ["--quick"]),
+    "binding": ("bench_binding.py", [], ["--quick"]),
+    "tracker": ("bench_tracker.py", [], ["--quick"]),
+    "certify": ("bench_certify.py", [], None),
+    "selfcheck": ("bench_selfcheck.py", [], ["--quick"]),
+    "startup": ("bench_startup.py", [], ["--repeats", "3"]),
+}
+
+
+def command(name: str, quick: bool) -> list[str]:
+    """The command line of one benchmark."""
+    script, full, fast = BENCHMARKS[name]
+    return [sys.executable, str(HERE / script)] + (fast if quick and fast is not None else full)
+
+
+def run(name: str, quick: bool) -> tuple[bool, str, float]:
+    """``(ok, markdown output, seconds)`` of one benchmark."""
+    cmd = command(name, quick)
+    if not Path(cmd[1]).exists():
+        return False, f"(no {Path(cmd[1]).name} in benchmarks/)", 0.0
+    t0 = time.perf_counter()
+    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    if res.returncode != 0:
+        return False, (res.stderr.strip().splitlines() or ["failed"])[-1], seconds
+    return True, res.stdout.strip(), seconds
+
+
+def replace_section(text: str, name: str, body: str) -> tuple[str, bool]:
+    """``text`` with the lines between the markers of ``name`` replaced by ``body``."""
+    pattern = re.compile(rf"(<!-- bench:{re.escape(name)} -->\n).*?(\n<!-- /bench:{re.escape(name)} -->)", re.S)
+    if not pattern.search(text):
+        return text, False
+    return pattern.sub(lambda m: m.group(1) + body + m.group(2), text), True
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes where a benchmark has a quick mode")
+    ap.add_argument("--only", nargs="+", choices=sorted(BENCHMARKS), help="run only these")
+    ap.add_argument("--update-docs", action="store_true", help="rewrite the marked tables of docs/performance.md")
+    args = ap.parse_args(argv)
+    names = args.only or list(BENCHMARKS)
+    out_dir = HERE / "results"
+    out_dir.mkdir(exist_ok=True)
+    stamp = f"{datetime.date.today()} on {platform.node() or 'this machine'} ({os.cpu_count()} cores)"
+    docs = DOCS.read_text() if args.update_docs else ""
+    failed = []
+    for name in names:
+        cmd = " ".join(["python"] + [str(Path(c).relative_to(ROOT)) if c.startswith(str(ROOT)) else c
+                                     for c in command(name, args.quick)[1:]])
+        print(f"== {name}: {cmd}", flush=True)
+        ok, body, seconds = run(name, args.quick)
+        print(body if ok else f"FAILED: {body}", flush=True)
+        print(f"({seconds:.0f} s)\n", flush=True)
+        if not ok:
+            failed.append(name)
+            continue
+        (out_dir / f"{name}.md").write_text(f"Command: `{cmd}` ({stamp})\n\n{body}\n")
+        if args.update_docs:
+            docs, found = replace_section(docs, name, f"Command: `{cmd}` ({stamp}).\n\n{body}")
+            if not found:
+                print(f"(docs/performance.md has no bench:{name} markers: not updated)")
+    if args.update_docs:
+        DOCS.write_text(docs)
+    if failed:
+        print(f"failed: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
