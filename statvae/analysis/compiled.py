@@ -333,7 +333,7 @@ class CompiledCollapse:
         dirs = np.zeros((width, self.problem.layout.size))
         for k in keys:
             dirs[np.arange(len(k.indices)), list(k.indices)] = 1.0
-        cols = np.atleast_2d(self.problem.hvp(th, dirs, p))
+        cols = np.atleast_2d(self.problem.hvp(th, dirs, p, check=False))  # th: a converged collapsed point
         out = {}
         for k in keys:
             ix = list(k.indices)

@@ -181,7 +181,7 @@ class ContinuationProblem:
         """
         return self._guard("objective", p, lambda: self.at(p).value(theta))
 
-    def gradient(self, theta: ArrayLike, p: float) -> np.ndarray:
+    def gradient(self, theta: ArrayLike, p: float, check: bool = True) -> np.ndarray:
         """Gradient of the objective in ``theta`` (counted in :attr:`evaluations`).
 
         Parameters
@@ -190,6 +190,9 @@ class ContinuationProblem:
             Flat parameter vector.
         p : float
             The continuation parameter.
+        check : bool, optional
+            Validate ``theta`` (default); ``False`` skips it for a ``theta`` already known valid
+            (:meth:`statvae.numeric.BoundObjective.gradient`).
 
         Returns
         -------
@@ -201,9 +204,9 @@ class ContinuationProblem:
             As for :meth:`value`.
         """
         self.evaluations += 1
-        return self._guard("gradient", p, lambda: self.at(p).gradient(theta))
+        return self._guard("gradient", p, lambda: self.at(p).gradient(theta, check=check))
 
-    def hvp(self, theta: ArrayLike, v: ArrayLike, p: float) -> np.ndarray:
+    def hvp(self, theta: ArrayLike, v: ArrayLike, p: float, check: bool = True) -> np.ndarray:
         """Hessian-vector product(s) at ``theta`` (counted in :attr:`evaluations`).
 
         Parameters
@@ -214,6 +217,9 @@ class ContinuationProblem:
             A direction, or directions as rows.
         p : float
             The continuation parameter.
+        check : bool, optional
+            Validate ``theta`` (default); ``False`` skips it for a ``theta`` already known valid
+            (:meth:`statvae.numeric.BoundObjective.gradient`).
 
         Returns
         -------
@@ -226,9 +232,9 @@ class ContinuationProblem:
             As for :meth:`value`.
         """
         self.evaluations += 1
-        return self._guard("Hessian", p, lambda: self.at(p).hvp(theta, v))
+        return self._guard("Hessian", p, lambda: self.at(p).hvp(theta, v, check=check))
 
-    def dgrad_dp(self, theta: ArrayLike, p: float) -> np.ndarray:
+    def dgrad_dp(self, theta: ArrayLike, p: float, check: bool = True) -> np.ndarray:
         """Derivative of the gradient with respect to the continuation parameter.
 
         Parameters
@@ -237,6 +243,9 @@ class ContinuationProblem:
             Flat parameter vector.
         p : float
             The continuation parameter.
+        check : bool, optional
+            Validate ``theta`` (default); ``False`` skips it for a ``theta`` already known valid
+            (:meth:`statvae.numeric.BoundObjective.gradient`).
 
         Returns
         -------
@@ -247,7 +256,7 @@ class ContinuationProblem:
         OutOfDomain
             As for :meth:`value`.
         """
-        return self._guard("gradient", p, lambda: self.at(p).gradient_hyper(theta, self.parameter))
+        return self._guard("gradient", p, lambda: self.at(p).gradient_hyper(theta, self.parameter, check=check))
 
     def reduced(self, theta: ArrayLike, p: float, S: np.ndarray,
                 with_dp: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -269,11 +278,11 @@ class ContinuationProblem:
         tuple
             Gradient, symmetrised Hessian block and parameter derivative on ``S``.
         """
-        g = self.gradient(theta, p)[S]
+        g = self.gradient(theta, p)[S]  # validates theta once: the HVP and dg/dp below skip the check
         e = np.zeros((len(S), self.layout.size))
         e[np.arange(len(S)), S] = 1.0
-        h = self.hvp(theta, e, p)[:, S]
-        return g, (h + h.T) / 2, (self.dgrad_dp(theta, p)[S] if with_dp else None)
+        h = self.hvp(theta, e, p, check=False)[:, S]
+        return g, (h + h.T) / 2, (self.dgrad_dp(theta, p, check=False)[S] if with_dp else None)
 
     # -- symmetry -----------------------------------------------------------------
     @property
