@@ -229,3 +229,14 @@ def test_the_cli_critical_is_warm_after_one_run(tmp_path):
                             env=env)
     assert second.returncode == 0, second.stderr
     assert second.stdout == first
+
+
+@pytest.mark.parametrize("model_args", [["--latent-dim", "2"], ["--model", "hierarchical", "--latent-dim", "2,1"],
+                                        ["--decoder-variance", "learned", "--encoder", "isotropic"]])
+def test_derive_prints_the_same_latex_from_a_warm_cache(tmp_path, model_args):
+    """The LaTeX names the derivation registers (xi_i^2, tr Sigma, N...) come back with a cached structure."""
+    env = {**os.environ, "STATVAE_CACHE_DIR": str(tmp_path / "derive-cache")}
+    cmd = [sys.executable, "-m", "statvae", "derive", "--format", "latex", *model_args]
+    cold = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, check=True).stdout
+    warm = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, check=True).stdout
+    assert warm == cold and r"\xi" in cold

@@ -64,6 +64,7 @@ import sympy as sp
 
 from .. import storage
 from ..errors import AnalysisError
+from ..model import hyper as H
 from ..model.graph import ModelGraph
 from ..model.vae import Model
 from . import names as NM
@@ -75,7 +76,7 @@ __all__ = ["ModeBlock", "ModeStructure", "mode_structure", "assemble_hessian", "
            "structure_to_json", "structure_from_json", "same_structure", "STRUCTURE_FORMAT"]
 
 #: Version of the derivation's output and of its cached form (part of every key; bump on any change).
-STRUCTURE_VERSION = "1"
+STRUCTURE_VERSION = "2"
 
 #: Format tag of the cache entries holding a structure.
 STRUCTURE_FORMAT = f"statvae-structure-{STRUCTURE_VERSION}"
@@ -309,7 +310,14 @@ def structure_to_json(structure: ModeStructure) -> dict[str, Any]:
                "spectral": [_expr_text(x) for x in b.spectral],
                "indices": [[v, list(letters)] for v, letters in b.indices.items()],
                "touches_latent": bool(b.touches_latent)} for b in structure.blocks]
+    free: set[sp.Symbol] = set()
+    for obj in _sympy_objects(structure):
+        free |= getattr(obj, "free_symbols", set())
+    hyper = H.latex_names()
+    names = NM.latex_names()  # LaTeX the derivation registered for its symbols (x_eig_i -> \xi_{i}^{2}, ...)
+    latex = [[_expr_text(x), names[x]] for x in sorted(free, key=sp.srepr) if x in names and x not in hyper]
     return {"blocks": blocks,
+            "latex": latex,
             "collapsed": [[k, _expr_text(v)] for k, v in structure.collapsed.items()],
             "global_values": [[_expr_text(k), _expr_text(v)] for k, v in structure.global_values.items()],
             "diagonal_values": [[k, _expr_text(v)] for k, v in structure.diagonal_values.items()],
@@ -359,10 +367,24 @@ def structure_from_json(data: dict[str, Any], model: Model) -> ModeStructure:
             spectral=[_parse(x) for x in b["spectral"]],
             indices={str(v): [str(x) for x in letters] for v, letters in b["indices"]},
             touches_latent=bool(b["touches_latent"])))
+    latex = [(_parse(x), str(t)) for x, t in data["latex"]]
+    for x, t in latex:  # as a derivation would have registered them
+        if isinstance(x, sp.Symbol):
+            NM.register_latex(x, t)
     return ModeStructure(_symbolic(model), blocks, dict(pairs(data["collapsed"])),
                          {_parse(k): _parse(v) for k, v in data["global_values"]},
                          dict(pairs(data["diagonal_values"])), dict(pairs(data["dims"])),
                          dict(pairs(data["traces"])))
+
+
+def _sympy_objects(structure: ModeStructure) -> list[Any]:
+    """Every sympy object the structure holds."""
+    out: list[Any] = []
+    for b in structure.blocks:
+        out += [b.matrix, b.multiplicity, *b.spectral]
+    out += [*structure.collapsed.values(), *structure.global_values, *structure.global_values.values(),
+            *structure.diagonal_values.values(), *structure.dims.values(), *structure.traces.values()]
+    return out
 
 
 def same_structure(a: ModeStructure, b: ModeStructure) -> bool:
