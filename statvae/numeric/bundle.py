@@ -15,6 +15,7 @@ cheapest on a :class:`BoundObjective` (:meth:`CompiledObjective.bind`, then
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -611,6 +612,24 @@ def _hashable(v):
     return (a.shape, a.dtype.str, a.tobytes()) if a.dtype != object else repr(v)
 
 
+def _plain_hyper(model: Model, hyper: dict[str, Any]) -> list[Any] | None:
+    """The hyper-parameter values when all are plain finite numbers in their domain, else None.
+
+    The common case of :meth:`BoundObjective._setup` without numpy conversions; anything else (arrays,
+    sympy numbers, missing or invalid values) returns None and takes the general path, which words the error.
+    """
+    vals: list[Any] = []
+    for n, default in model.values.items():
+        v = hyper.get(n, default)
+        if type(v) is not float and type(v) is not int:
+            return None
+        a = float(v)
+        if not math.isfinite(a) or not (a >= 0 if H.spec(n).nonnegative else a > 0):
+            return None
+        vals.append(a)
+    return vals
+
+
 def _raw_numeric(x: Any) -> np.ndarray | None:
     """``x`` as an array when its binding may be cached (bool, integer or float items of at most 8 bytes)."""
     if type(x) is not np.ndarray:
@@ -734,18 +753,20 @@ class BoundObjective:
         self.owner = owner
         model = owner.model
         model.require_hyper(*sorted(hyper))
-        vals = []
-        for n in model.values:
-            v = hyper.get(n, model.values[n])
-            if v is None or (hasattr(v, "is_number") and not v.is_number):
-                raise ModelError(f"{n} has no value: pass {n}=...")
-            a = np.asarray(v, dtype=float)
-            if not np.all(np.isfinite(a)):
-                raise ModelError(f"{n} must be finite")
-            lo_ok = (a >= 0) if H.spec(n).nonnegative else (a > 0)
-            if not np.all(lo_ok):
-                raise ModelError(f"{n} must be {'>= 0' if H.spec(n).nonnegative else '> 0'}, got {v!r}")
-            vals.append(a if a.ndim else float(a))
+        vals = _plain_hyper(model, hyper)  # plain numbers: checked without numpy
+        if vals is None:
+            vals = []
+            for n in model.values:
+                v = hyper.get(n, model.values[n])
+                if v is None or (hasattr(v, "is_number") and not v.is_number):
+                    raise ModelError(f"{n} has no value: pass {n}=...")
+                a = np.asarray(v, dtype=float)
+                if not np.all(np.isfinite(a)):
+                    raise ModelError(f"{n} must be finite")
+                lo_ok = (a >= 0) if H.spec(n).nonnegative else (a > 0)
+                if not np.all(lo_ok):
+                    raise ModelError(f"{n} must be {'>= 0' if H.spec(n).nonnegative else '> 0'}, got {v!r}")
+                vals.append(a if a.ndim else float(a))
         self.cov = data.cov
         self.hyper = dict(zip(model.values, vals))
         mp = owner.mp
