@@ -12,11 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import os
+
 import numpy as np
 from numpy.typing import ArrayLike
 
 from ..errors import AnalysisError, DataError, ModelError
 from ..numeric.bundle import compile_model
+from ..numeric.codegen import DiagonalBlock
 from ..model import hyper as H
 from ..model.layout import scale_name
 from ..symbolic.moments import NumpyAlgebra, objective_terms
@@ -55,6 +58,17 @@ class ContinuationProblem:
         (then only latent flips are symmetries).
     units : Units, optional
         Internal units of the data (identity if omitted).
+    structure : {"auto", "dense", "diagonal"}, optional
+        Products by the data in the compiled code (:meth:`statvae.numeric.CompiledObjective.bind`).
+        Default: the environment variable ``STATVAE_DATA_STRUCTURE`` if set, else ``"diagonal"`` in the
+        canonical basis (``spectra``: the covariance is diagonal there, so every product by it costs
+        O(N n) instead of O(N^2 n)) and ``"auto"`` for a ``covariance`` (diagonal if it is).  ``"dense"``
+        gives the same results with dense products (kept for comparison).
+
+    Attributes
+    ----------
+    structure : str
+        ``"diagonal"`` or ``"dense"``: the products the bound objective uses.
 
     Raises
     ------
@@ -68,7 +82,7 @@ class ContinuationProblem:
 
     def __init__(self, model: Model, spectra: Mapping[str, ArrayLike] | None, parameter: str,
                  values: dict[str, Any] | None = None, covariance: ArrayLike | None = None,
-                 units: Units | None = None):
+                 units: Units | None = None, structure: str | None = None):
         model.require_hyper(parameter, verb="continue in")
         self.model = model
         self.parameter = parameter
@@ -106,7 +120,11 @@ class ContinuationProblem:
         self.layout = self.compiled.layout
         self.theta_factors = self.units.theta_factors(model)
         self.chars = Characters(model, canonical=covariance is None)
-        self._base = self.compiled.bind(covariance=self.covariance, **self.values, **{parameter: 1.0})
+        if structure is None:
+            structure = os.environ.get("STATVAE_DATA_STRUCTURE") or ("auto" if covariance is not None else "diagonal")
+        self._base = self.compiled.bind(covariance=self.covariance, structure=structure, **self.values,
+                                        **{parameter: 1.0})
+        self.structure = self._base.structure
         if not self.units.identity:
             user = self.compiled.bind(covariance=self.user_covariance, **vals,
                                       **{parameter: self.units.value_out(parameter, 1.0)})
@@ -413,7 +431,10 @@ class ContinuationProblem:
         for v in obs:
             sl[v.name] = slice(off, off + v.dim)
             off += v.dim
-        cov = {(a.name, b.name): self.user_covariance[sl[a.name], sl[b.name]] for a in obs for b in obs}
+        cov: dict[tuple[str, str], Any] = {(a.name, b.name): self.user_covariance[sl[a.name], sl[b.name]]
+                                           for a in obs for b in obs}
+        if self.structure == "diagonal":  # the same products as the bound objective: O(N n), not O(N^2 n)
+            cov = {k: DiagonalBlock.from_dense(c) for k, c in cov.items()}
         t = objective_terms(self.model, values, cov, variances, NumpyAlgebra, hyper=hyper)
         out: dict[str, Any] = {}
         recon = sum(t.log_p[v.name] for v in obs if v.name in t.log_p)

@@ -27,7 +27,7 @@ from ..errors import DataError, ModelError, StatvaeError
 from ..model import hyper as H
 from ..model.vae import Model
 from . import cache as C
-from .codegen import NUMPY_NAMESPACE, mpmath_namespace
+from .codegen import NUMPY_NAMESPACE, data_structure, mpmath_namespace, structured_blocks
 from ..model.layout import Layout, ParameterError
 
 __all__ = ["CompiledObjective", "BoundObjective", "compile_model", "VerificationError", "EXPLICIT_MAX_PARAMETERS"]
@@ -348,13 +348,19 @@ class CompiledObjective:
         return self.layout.unpack(theta)
 
     # -- binding ----------------------------------------------------------------
-    def bind(self, covariance: Any = None, spectrum: Any = None, **hyper: Any) -> BoundObjective:
+    def bind(self, covariance: Any = None, spectrum: Any = None, structure: Any = "auto",
+             **hyper: Any) -> BoundObjective:
         """Fix data and hyper-parameters; returns an object with the same methods minus the keywords.
 
         Parameters
         ----------
         covariance, spectrum : array_like, optional
             The data: exactly one of them.
+        structure : {"auto", "dense", "diagonal"}, optional
+            Products by the data on the numpy matrix path
+            (:func:`statvae.numeric.codegen.data_structure`): ``auto`` multiplies diagonal data
+            (a spectrum, a covariance zero off its diagonal) as a diagonal, O(N n) instead of O(N^2 n);
+            ``dense`` always as a dense matrix; ``diagonal`` insists on diagonal data.
         **hyper
             Hyper-parameter values by name (default: the model's numeric values).
 
@@ -370,7 +376,7 @@ class CompiledObjective:
         ModelError
             For an unknown hyper-parameter, or one without a valid value.
         """
-        return BoundObjective(self, covariance, spectrum, hyper)
+        return BoundObjective(self, covariance, spectrum, hyper, structure=structure)
 
     #: Data bindings kept for keyword calls (each holds a snapshot of its data).
     DATA_CACHE_SIZE = 4
@@ -650,15 +656,15 @@ class _DataBinding:
     made from it, by hyper-parameter setting.
     """
 
-    def __init__(self, cov: np.ndarray, data: list[Any]) -> None:
-        self.cov, self.data = cov, data
+    def __init__(self, cov: np.ndarray, data: list[Any], structure: str = "dense") -> None:
+        self.cov, self.data, self.structure = cov, data, structure
         self.kind: str | None = None
         self.source: Any = None
         self.snapshot: np.ndarray | None = None
         self.bound: dict[Any, BoundObjective] = {}
 
     @classmethod
-    def build(cls, owner: CompiledObjective, covariance: Any, spectrum: Any) -> _DataBinding:
+    def build(cls, owner: CompiledObjective, covariance: Any, spectrum: Any, structure: str = "auto") -> _DataBinding:
         """Validate and convert the data (raises :class:`DataError` as :meth:`CompiledObjective.bind`)."""
         g = owner.model.graph
         k = sum(v.dim for v in g.observed())
@@ -683,6 +689,9 @@ class _DataBinding:
                 sl[v.name] = slice(off, off + v.dim)
                 off += v.dim
             data = [conv(np.ascontiguousarray(cov[sl[a], sl[b]])) for a, b in owner.meta["data_pairs"]]
+            if mp is None:  # diagonal data are multiplied as a diagonal (codegen.DiagonalBlock)
+                kind = data_structure(cov, structure)
+                return cls(cov, structured_blocks(data, kind), kind)
         else:
             data = [conv(cov)]
         return cls(cov, data)
@@ -707,6 +716,8 @@ class BoundObjective:
         The data: exactly one of them.
     hyper : dict
         Hyper-parameter values by name (default: the model's numeric values).
+    structure : {"auto", "dense", "diagonal"}, optional
+        Products by the data, as for :meth:`CompiledObjective.bind`.
 
     Raises
     ------
@@ -719,8 +730,9 @@ class BoundObjective:
     #: mpmath numbers given to :meth:`with_hyper`, kept with all their digits (set by it; absent until then).
     _exact: dict[str, Any]
 
-    def __init__(self, owner: CompiledObjective, covariance: Any, spectrum: Any, hyper: dict[str, Any]) -> None:
-        self._setup(owner, _DataBinding.build(owner, covariance, spectrum), hyper)
+    def __init__(self, owner: CompiledObjective, covariance: Any, spectrum: Any, hyper: dict[str, Any],
+                 structure: str = "auto") -> None:
+        self._setup(owner, _DataBinding.build(owner, covariance, spectrum, structure), hyper)
 
     @classmethod
     def from_data(cls, owner: CompiledObjective, data: _DataBinding, hyper: dict[str, Any]) -> BoundObjective:
@@ -773,6 +785,8 @@ class BoundObjective:
         conv = (lambda x: _to_mp(mp, x)) if mp is not None else (lambda x: x)
         self._hyper_args = [conv(self.hyper[n]) for n in owner.hyper_order]
         self._data = data.data
+        #: ``"diagonal"`` if the generated code multiplies the data as a diagonal, else ``"dense"``.
+        self.structure = data.structure
 
     def with_hyper(self, **hyper: float) -> BoundObjective:
         """A copy with some hyper-parameters changed and the (validated) data kept.

@@ -26,9 +26,11 @@ import numpy as np
 import sympy as sp
 from sympy.printing.str import StrPrinter
 
+from ..errors import DataError
 from .tracepoly import Factor, transpose_chain
 
-__all__ = ["ScalarPrinter", "scalar_code", "ChainProgram", "NUMPY_NAMESPACE", "mpmath_namespace"]
+__all__ = ["ScalarPrinter", "scalar_code", "ChainProgram", "NUMPY_NAMESPACE", "mpmath_namespace", "DiagonalBlock",
+           "DATA_STRUCTURES", "data_structure", "structured_blocks"]
 
 
 class ScalarPrinter(StrPrinter):
@@ -101,7 +103,219 @@ def scalar_code(exprs: list[sp.Expr], prefix: str = "c",
 # backends
 
 
+class DiagonalBlock:
+    """A data block that is zero off its diagonal, with the products the generated code performs.
+
+    The matrix-path code multiplies data blocks (``S__x__y``) with parameter
+    matrices (``X @ S``, ``S @ X``, possibly with leading batch dimensions),
+    transposes them (``T(S)``) and takes traces (``tr(S)``, ``trp(S, X)``).
+    For a diagonal block each of these costs O(size of the other factor)
+    instead of a dense product; the results equal the dense ones (the dense
+    products only add exact zeros).  ``__array_ufunc__ = None`` makes numpy
+    defer ``X @ S`` to :meth:`__rmatmul__`.  A rectangular block keeps the
+    leading diagonal (``min(rows, cols)`` entries); a zero block is a
+    diagonal block of zeros.
+
+    Parameters
+    ----------
+    d : array_like
+        The diagonal, ``min(shape)`` entries.
+    shape : tuple of int, optional
+        ``(rows, cols)``; square by default.
+
+    Raises
+    ------
+    ValueError
+        If ``d`` is not one-dimensional or its length is not ``min(shape)``.
+
+    Examples
+    --------
+    >>> S = DiagonalBlock([2.0, 3.0])
+    >>> np.ones((1, 2)) @ S
+    array([[2., 3.]])
+    >>> _trp(S, np.eye(2))
+    5.0
+    """
+
+    __array_ufunc__ = None
+    ndim = 2
+
+    def __init__(self, d: Any, shape: tuple[int, int] | None = None) -> None:
+        dv = np.asarray(d, dtype=float)
+        if dv.ndim != 1:
+            raise ValueError(f"the diagonal must be one-dimensional, got shape {dv.shape}")
+        rows, cols = (dv.size, dv.size) if shape is None else (int(shape[0]), int(shape[1]))
+        if dv.size != min(rows, cols):
+            raise ValueError(f"a {rows} x {cols} diagonal block has {min(rows, cols)} diagonal entries, got {dv.size}")
+        self.d = dv
+        self.shape = (rows, cols)
+
+    @classmethod
+    def from_dense(cls, m: Any) -> DiagonalBlock:
+        """The diagonal block of a dense matrix (its off-diagonal entries are dropped, not checked).
+
+        Parameters
+        ----------
+        m : array_like
+            A two-dimensional array.
+
+        Returns
+        -------
+        DiagonalBlock
+            Its leading diagonal, same shape.
+        """
+        a = np.asarray(m, dtype=float)
+        return cls(np.diagonal(a).copy(), (a.shape[0], a.shape[1]))
+
+    def __repr__(self) -> str:
+        return f"DiagonalBlock({self.d!r}, shape={self.shape})"
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The dtype of the diagonal (float)."""
+        return self.d.dtype
+
+    @property
+    def square(self) -> bool:
+        """Whether the block is square."""
+        return self.shape[0] == self.shape[1]
+
+    @property
+    def T(self) -> DiagonalBlock:
+        """The transpose (the same object for a square block)."""
+        return self if self.square else DiagonalBlock(self.d, (self.shape[1], self.shape[0]))
+
+    def toarray(self) -> np.ndarray:
+        """The dense matrix.
+
+        Returns
+        -------
+        numpy.ndarray
+            Of :attr:`shape`, zero off the diagonal.
+        """
+        out = np.zeros(self.shape)
+        k = self.d.size
+        out[np.arange(k), np.arange(k)] = self.d
+        return out
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        a = self.toarray()
+        return a if dtype is None else a.astype(dtype)
+
+    def trace(self) -> float:
+        """The trace.
+
+        Returns
+        -------
+        float
+            The sum of the diagonal.
+        """
+        return float(self.d.sum())
+
+    def __matmul__(self, other: Any) -> Any:
+        rows, cols = self.shape
+        k = self.d.size
+        if isinstance(other, DiagonalBlock):
+            if cols != other.shape[0]:
+                raise ValueError(f"matmul: shapes {self.shape} and {other.shape} do not match")
+            j = min(k, other.d.size)
+            d = np.zeros(min(rows, other.shape[1]))
+            d[:j] = self.d[:j] * other.d[:j]
+            return DiagonalBlock(d, (rows, other.shape[1]))
+        x = np.asarray(other)
+        if x.ndim == 1:
+            return (self @ x[:, None])[:, 0]
+        if x.shape[-2] != cols:
+            raise ValueError(f"matmul: shapes {self.shape} and {x.shape} do not match")
+        d = self.d if x.dtype != object else self.d.astype(object)
+        if rows == cols:
+            return d[:, None] * x
+        out = np.zeros(x.shape[:-2] + (rows, x.shape[-1]), dtype=np.result_type(self.d, x))
+        out[..., :k, :] = d[:, None] * x[..., :k, :]
+        return out
+
+    def __rmatmul__(self, other: Any) -> Any:
+        rows, cols = self.shape
+        k = self.d.size
+        x = np.asarray(other)
+        if x.ndim == 1:
+            return (x[None, :] @ self)[0]
+        if x.shape[-1] != rows:
+            raise ValueError(f"matmul: shapes {x.shape} and {self.shape} do not match")
+        d = self.d if x.dtype != object else self.d.astype(object)
+        if rows == cols:
+            return x * d
+        out = np.zeros(x.shape[:-1] + (cols,), dtype=np.result_type(self.d, x))
+        out[..., :k] = x[..., :k] * d
+        return out
+
+
+#: The data structures a binding may use: ``auto`` (diagonal when the data are exactly diagonal), ``dense``,
+#: ``diagonal`` (the data must be diagonal).
+DATA_STRUCTURES = ("auto", "dense", "diagonal")
+
+
+def data_structure(cov: np.ndarray, structure: str = "auto") -> str:
+    """Which products the bound code uses for the data ``cov``: ``"diagonal"`` or ``"dense"``.
+
+    Parameters
+    ----------
+    cov : numpy.ndarray
+        The full (validated, float) second moment of the observed variables.
+    structure : {"auto", "dense", "diagonal"}
+        ``auto``: diagonal exactly when every off-diagonal entry of ``cov`` is zero;
+        ``dense``: always dense products; ``diagonal``: the data must be diagonal.
+
+    Returns
+    -------
+    str
+        ``"diagonal"`` or ``"dense"``.
+
+    Raises
+    ------
+    DataError
+        For an unknown ``structure``, or ``"diagonal"`` with data that are not diagonal.
+
+    Examples
+    --------
+    >>> data_structure(np.diag([3.0, 1.0])), data_structure(np.ones((2, 2)))
+    ('diagonal', 'dense')
+    """
+    if structure not in DATA_STRUCTURES:
+        raise DataError(f"structure must be one of {', '.join(map(repr, DATA_STRUCTURES))}, got {structure!r}")
+    if structure == "dense":
+        return "dense"
+    a = np.asarray(cov)
+    diagonal = a.ndim == 2 and a.shape[0] == a.shape[1] and a.dtype != object and \
+        not np.count_nonzero(a - np.diag(np.diagonal(a)))
+    if structure == "diagonal" and not diagonal:
+        raise DataError("structure='diagonal' needs data that are zero off the diagonal")
+    return "diagonal" if diagonal else "dense"
+
+
+def structured_blocks(blocks: list[Any], structure: str) -> list[Any]:
+    """The data blocks in the form the generated numpy code multiplies fastest.
+
+    Parameters
+    ----------
+    blocks : list of numpy.ndarray
+        The data blocks (``cov[x, y]`` for each pair of observed variables).
+    structure : {"diagonal", "dense"}
+        What :func:`data_structure` decided for the whole second moment.
+
+    Returns
+    -------
+    list
+        The blocks unchanged (dense), or as :class:`DiagonalBlock` (diagonal).
+    """
+    if structure == "dense":
+        return list(blocks)
+    return [DiagonalBlock.from_dense(b) for b in blocks]
+
+
 def _sc(c, m):
+    if isinstance(m, DiagonalBlock):
+        m = m.toarray()
     if isinstance(c, (float, int)):
         return c * m
     c = np.asarray(c)
@@ -113,11 +327,24 @@ def _T(m):
 
 
 def _tr(m):
+    if isinstance(m, DiagonalBlock):
+        return m.trace()
     return np.trace(m) if m.ndim == 2 else np.trace(m, axis1=-2, axis2=-1)
 
 
 def _trp(a, b):
-    """``tr(a @ b)`` without the product: ``sum(a * b^T)``."""
+    """``tr(a @ b)`` without the product: ``sum(a * b^T)`` (``sum(d * diag(other))`` for a diagonal block)."""
+    if isinstance(a, DiagonalBlock) or isinstance(b, DiagonalBlock):
+        if isinstance(a, DiagonalBlock) and isinstance(b, DiagonalBlock):
+            j = min(a.d.size, b.d.size)
+            return float(np.dot(a.d[:j], b.d[:j]))
+        diag_, other = (a, b) if isinstance(a, DiagonalBlock) else (b, a)
+        o = np.asarray(other)
+        od = np.diagonal(o, axis1=-2, axis2=-1)
+        if o.dtype == object:
+            return (od * diag_.d.astype(object)).sum(axis=-1)
+        out = od @ diag_.d
+        return float(out) if o.ndim == 2 else out
     if a.ndim == 2 and b.ndim == 2 and a.dtype != object and b.dtype != object:
         return float(np.einsum("ij,ji->", a, b))
     return (a * np.swapaxes(b, -1, -2)).sum(axis=(-2, -1))
