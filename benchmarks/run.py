@@ -28,6 +28,11 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DOCS = ROOT / "docs" / "performance.md"
 
+#: Environment of benchmarks that time BLAS-heavy code in CPU seconds: one BLAS thread (spinning threads of a
+#: loaded machine otherwise count as CPU time).
+SINGLE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+ENV: dict[str, dict[str, str]] = {"tracker": SINGLE_THREAD}
+
 #: name -> (script, arguments for the full run, arguments for --quick or None when it has no quick mode)
 BENCHMARKS: dict[str, tuple[str, list[str], list[str] | None]] = {
     "symbolic": ("bench_symbolic.py", [], ["--quick"]),
@@ -52,7 +57,7 @@ def run(name: str, quick: bool) -> tuple[bool, str, float]:
     if not Path(cmd[1]).exists():
         return False, f"(no {Path(cmd[1]).name} in benchmarks/)", 0.0
     t0 = time.perf_counter()
-    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env={**os.environ, **ENV.get(name, {})})
     seconds = time.perf_counter() - t0
     if res.returncode != 0:
         return False, (res.stderr.strip().splitlines() or ["failed"])[-1], seconds
@@ -80,8 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     docs = DOCS.read_text() if args.update_docs else ""
     failed = []
     for name in names:
-        cmd = " ".join(["python"] + [str(Path(c).relative_to(ROOT)) if c.startswith(str(ROOT)) else c
-                                     for c in command(name, args.quick)[1:]])
+        env = " ".join(f"{k}={v}" for k, v in ENV.get(name, {}).items())
+        cmd = " ".join(([env] if env else []) + ["python"]
+                       + [str(Path(c).relative_to(ROOT)) if c.startswith(str(ROOT)) else c
+                          for c in command(name, args.quick)[1:]])
         print(f"== {name}: {cmd}", flush=True)
         ok, body, seconds = run(name, args.quick)
         print(body if ok else f"FAILED: {body}", flush=True)
