@@ -5,7 +5,11 @@
 
 Process CPU time (imports included, compiled code cached, one BLAS thread), median of two interleaved runs.
 """
-import os, resource, subprocess, sys, statistics
+import os
+import resource
+import subprocess
+import sys
+import statistics
 def cpu(cmd, env):
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(cmd, env=env, capture_output=True, check=True)
