@@ -20,12 +20,13 @@ code = ("import statvae;from statvae.data import digits, covariance_from_samples
         "d=statvae.track(m,covariance=C,parameter='sigma2',start=1.0,stop=0.05);"
         "print(len(d.branches), len(d.special_points('branch point')))")
 base = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "STATVAE_CACHE_DIR": "/tmp/digits-cache"}
-trees = {"before (0e49035)": "/tmp/wt", "now": "/work/main"}
+trees = {"before (0e49035)": "/tmp/wt", "now": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
 for t in trees.values():  # warm the compile caches
     subprocess.run([sys.executable, "-c", code], env={**base, "PYTHONPATH": t}, check=True, capture_output=True)
 res = {k: [] for k in trees}
 for _ in range(2):
     for k, t in trees.items():
         res[k].append(cpu([sys.executable, "-c", code], {**base, "PYTHONPATH": t}))
-for k, v in res.items(): print(k, f"{statistics.median(v):.2f} s CPU")
+for k, v in res.items():
+    print(k, f"{statistics.median(v):.2f} s CPU")
 print("ratio", statistics.median(res["before (0e49035)"]) / statistics.median(res["now"]))
