@@ -19,6 +19,8 @@ import sys as _sys
 import types as _types
 from typing import TYPE_CHECKING, Any
 
+from .lazy import lazy_names
+
 from ._version import __version__
 from .errors import AnalysisError, DataError, ModelError, StatvaeError
 
@@ -47,32 +49,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import the module defining the public ``name`` on first access, and keep the name here.
-
-    Parameters
-    ----------
-    name : str
-        An attribute of the package.
-
-    Returns
-    -------
-    object
-        The public object.
-
-    Raises
-    ------
-    AttributeError
-        If ``name`` is not a public name of the package.
-    """
-    where = _LAZY.get(name)
-    if where is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(where, __name__), name)
-    globals()[name] = value  # later lookups are plain attribute reads
-    return value
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals(), __all__)
 
 
 class _Package(_types.ModuleType):
@@ -100,13 +77,3 @@ class _Package(_types.ModuleType):
 
 _sys.modules[__name__].__class__ = _Package
 
-
-def __dir__() -> list[str]:
-    """The package's attributes, the lazily loaded public names included.
-
-    Returns
-    -------
-    list of str
-        Sorted names.
-    """
-    return sorted(set(globals()) | set(__all__))

@@ -43,6 +43,8 @@ PACKAGES = [
     "statvae.bifurcation",
     "statvae.api",
     "statvae.arguments",
+    "statvae.storage",
+    "statvae.lazy",
 ]
 
 #: Packages whose ``__init__`` alone is checked (their modules are listed in PACKAGES, or not covered yet).

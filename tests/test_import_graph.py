@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1] / "statvae"
 
 #: Bottom to top.  Each entry: layer name -> the top-level modules/subpackages of statvae in it.
 LAYERS = [
-    ("foundation", {"errors", "_version", "validate", "arguments", "storage"}),
+    ("foundation", {"errors", "_version", "validate", "arguments", "storage", "lazy"}),
     ("model", {"model"}),
     ("data", {"data"}),
     ("symbolic", {"symbolic"}),

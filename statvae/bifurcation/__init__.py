@@ -7,7 +7,9 @@ tracker, the diagrams and scipy with it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_names
 
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers
     from .api import TrackRun, follow, run_tracker
@@ -28,40 +30,5 @@ _LAZY = {"follow": ".api", "TrackRun": ".api", "run_tracker": ".api", "Continuat
          "branch_point_loci": ".phase"}
 
 
-def __getattr__(name: str) -> Any:
-    """Import the module defining the public ``name`` on first access, and keep the name here.
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals(), __all__)
 
-    Parameters
-    ----------
-    name : str
-        An attribute of the package.
-
-    Returns
-    -------
-    object
-        The public object.
-
-    Raises
-    ------
-    AttributeError
-        If ``name`` is not a public name of the package.
-    """
-    where = _LAZY.get(name)
-    if where is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(where, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    """The package's attributes, the lazily loaded public names included.
-
-    Returns
-    -------
-    list of str
-        Sorted names.
-    """
-    return sorted(set(globals()) | set(__all__))
