@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import statvae
@@ -32,11 +32,19 @@ def test_critical_result_fields_and_bracket(spec, beta):
 
 @settings(max_examples=15, deadline=None)
 @given(spectra)
+@example([0.05000000000000001, 0.05])  # equal to rounding: one crossing, kernel 4
 def test_crossing_results_match_the_spectrum(spec):
     cs = statvae.LinearVAE(len(spec), 2).collapse().crossings(spectrum=spec)
     assert all(isinstance(c, CrossingResult) and c.status == "confirmed" for c in cs)
-    np.testing.assert_allclose([c.value for c in cs], sorted(spec), rtol=1e-12)
-    assert [c.kernel_dim for c in cs] == [2] * len(spec)  # two latent copies of each mode
+    # eigenvalues equal to rounding (1e-12 relative) are one crossing carrying both kernels
+    groups: list = []
+    for v in sorted(spec):
+        if groups and abs(v - groups[-1][-1]) <= 1e-12 * v:
+            groups[-1].append(v)
+        else:
+            groups.append([v])
+    np.testing.assert_allclose([c.value for c in cs], [g[-1] for g in groups], rtol=1e-12)
+    assert [c.kernel_dim for c in cs] == [2 * len(g) for g in groups]  # two latent copies of each mode
     assert all(c.bracket[0] < c.value < c.bracket[1] for c in cs)
 
 
