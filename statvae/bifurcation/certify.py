@@ -96,6 +96,8 @@ class Certifier:
     ------
     AnalysisError
         If the model is too large for the explicit-entry path or the data have no canonical form.
+    ModelError
+        If ``dps`` is not an integer >= 5.
 
     Notes
     -----
@@ -107,8 +109,10 @@ class Certifier:
     def __init__(self, model: Any, diagram: Any, dps: int = 30) -> None:
         from ..data.resolve import resolve_spectra
         from ..numeric.bundle import compile_model
+        from ..validate import check_integer
         from .problem import ContinuationProblem
 
+        check_integer(dps, "dps", 5)  # fewer digits than a double's are no certificate
         self.model, self.diagram, self.dps = model, diagram, dps
         f = compile_model(model, backend="mpmath", path="explicit", dps=dps + 10)
         if f.layout.size > EXPLICIT_MAX_PARAMETERS:

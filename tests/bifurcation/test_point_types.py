@@ -45,3 +45,13 @@ def test_points_keep_no_driver_scratch_and_expose_typed_views():
         assert s.certificate is None
         assert s.stability_change in (True, False)
     assert [s.stability_change for s in d.special_points("branch point", branch=0)] == [False, False, True]
+
+
+@pytest.mark.parametrize("dps", [0, 4, 2.5, True, "30"])
+def test_certification_digits_are_checked(dps):
+    from statvae.bifurcation.certify import certify_diagram
+
+    m = statvae.LinearVAE(3, 2)
+    d = statvae.track(m, spectrum=[3.0, 2.0, 1.0], start=4.0, stop=0.5, depth=0, switching=False)
+    with pytest.raises(statvae.ModelError, match="dps must be an integer >= 5"):
+        certify_diagram(m, d, dps=dps)
