@@ -423,7 +423,7 @@ class CompiledObjective:
                 return hit
         data = _DataBinding.build(self, cov, spec)
         if raw is not None:
-            data.kind, data.source, data.snapshot = kind, obj, raw.copy()
+            data.kind, data.source, data.snapshot = kind, obj, data.private_copy(raw)
             self._data_cache.insert(0, data)
             del self._data_cache[self.DATA_CACHE_SIZE:]
         return data
@@ -622,18 +622,52 @@ def _plain_hyper(model: Model, hyper: dict[str, Any]) -> list[Any] | None:
     """The hyper-parameter values when all are plain finite numbers in their domain, else None.
 
     The common case of :meth:`BoundObjective._setup` without numpy conversions; anything else (arrays,
-    sympy numbers, missing or invalid values) returns None and takes the general path, which words the error.
+    symbolic values, missing or invalid values) returns None and takes the general path, which words the
+    error.  The model's own numeric values (sympy numbers) are converted to floats once and remembered.
     """
+    defaults = _default_floats(model)
     vals: list[Any] = []
     for n, default in model.values.items():
-        v = hyper.get(n, default)
-        if type(v) is not float and type(v) is not int:
-            return None
-        a = float(v)
-        if not math.isfinite(a) or not (a >= 0 if H.spec(n).nonnegative else a > 0):
+        v = hyper.get(n, _MISSING)
+        if v is _MISSING:
+            a = defaults.get(n)
+            if a is None:
+                return None
+        elif type(v) is float or type(v) is int:
+            a = float(v)
+            if not math.isfinite(a) or not (a >= 0 if H.spec(n).nonnegative else a > 0):
+                return None
+        else:
             return None
         vals.append(a)
     return vals
+
+
+_MISSING = object()
+_DEFAULTS: dict[int, tuple[tuple[Any, ...], dict[str, float]]] = {}
+
+
+def _default_floats(model: Model) -> dict[str, float]:
+    """``model.values`` as floats, for the entries that are plain numbers in their domain (cached per model)."""
+    items = tuple(model.values.items())
+    hit = _DEFAULTS.get(id(model))
+    if hit is not None and len(hit[0]) == len(items) and all(a[0] == b[0] and a[1] is b[1]
+                                                               for a, b in zip(hit[0], items)):
+        return hit[1]
+    out: dict[str, float] = {}
+    for n, v in items:
+        if v is None or (hasattr(v, "is_number") and not (v.is_number and v.is_real)):
+            continue
+        try:
+            a = float(v)
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(a) and (a >= 0 if H.spec(n).nonnegative else a > 0):
+            out[n] = a
+    if len(_DEFAULTS) > 64:
+        _DEFAULTS.clear()
+    _DEFAULTS[id(model)] = (items, out)
+    return out
 
 
 def _raw_numeric(x: Any) -> np.ndarray | None:
@@ -646,6 +680,52 @@ def _raw_numeric(x: Any) -> np.ndarray | None:
     if x.dtype.kind not in "biuf" or x.dtype.itemsize not in (1, 2, 4, 8):
         return None
     return x
+
+
+def _libc_memcmp() -> Callable[..., int] | None:
+    try:
+        import ctypes
+        import ctypes.util
+
+        fn = ctypes.CDLL(ctypes.util.find_library("c") or None).memcmp
+        fn.restype, fn.argtypes = ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
+        return fn  # type: ignore[no-any-return]
+    except (OSError, AttributeError):  # no C library to load: numpy compares
+        return None
+
+
+_MEMCMP = _libc_memcmp()
+
+
+def same_bytes(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two arrays of the same dtype and shape hold bitwise equal items.
+
+    One pass of C ``memcmp`` over both buffers when both are contiguous (no temporary array; stops at the
+    first difference); otherwise numpy compares the items as unsigned integers (so ``-0.0 != 0.0`` and a NaN
+    equals the same NaN, as bytes do).
+
+    Parameters
+    ----------
+    a, b : numpy.ndarray
+        Arrays of equal dtype and shape.
+
+    Returns
+    -------
+    bool
+        True when every byte is equal.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> same_bytes(np.array([0.0, 1.0]), np.array([-0.0, 1.0]))
+    False
+    """
+    if a.dtype != b.dtype or a.shape != b.shape:
+        return False
+    if _MEMCMP is not None and a.flags.c_contiguous and b.flags.c_contiguous:
+        return a.nbytes == 0 or _MEMCMP(a.ctypes.data, b.ctypes.data, a.nbytes) == 0
+    u = np.dtype(f"u{a.dtype.itemsize}")
+    return bool(np.array_equal(a.view(u), b.view(u)))
 
 
 class _DataBinding:
@@ -696,13 +776,35 @@ class _DataBinding:
             data = [conv(cov)]
         return cls(cov, data)
 
+    def private_copy(self, raw: np.ndarray) -> np.ndarray:
+        """A private array equal, byte for byte, to ``raw``: the bound data block itself when it is one.
+
+        Dense data of one block usually are the very bytes of the covariance given (symmetrising an exactly
+        symmetric matrix changes nothing), so the check of a later call reads the array the generated
+        code reads next, rather than a third copy.
+
+        Parameters
+        ----------
+        raw : numpy.ndarray
+            The data as given.
+
+        Returns
+        -------
+        numpy.ndarray
+            An array no caller holds.
+        """
+        block = self.data[0] if len(self.data) == 1 else None
+        if type(block) is np.ndarray and block is not raw and not np.shares_memory(block, raw) \
+                and same_bytes(raw, block):
+            return block
+        return raw.copy()
+
     def matches(self, kind: str, raw: np.ndarray) -> bool:
         """Whether ``raw`` is, byte for byte, the data this binding was made from."""
         snap = self.snapshot
         if snap is None or kind != self.kind or raw.dtype != snap.dtype or raw.shape != snap.shape:
             return False
-        u = np.dtype(f"u{snap.dtype.itemsize}")
-        return bool(np.array_equal(raw.view(u), snap.view(u)))
+        return same_bytes(raw, snap)
 
 
 class BoundObjective:

@@ -137,3 +137,39 @@ def test_public_calls_reject_bad_theta(setup, bad):
     if bad in ("short", "matrix"):  # the unchecked path still tests the shape
         with pytest.raises(StatvaeError):
             b.gradient(t, check=False)
+
+
+arrays = st.integers(0, 3).flatmap(lambda k: st.lists(
+    st.floats(allow_nan=True, allow_infinity=True, width=64), min_size=k * k, max_size=k * k).map(
+    lambda xs, k=k: np.array(xs, dtype=float).reshape(k, k)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(a=arrays, i=st.integers(0, 8), flip=st.booleans(), transpose=st.booleans())
+def test_same_bytes_is_a_bytewise_comparison(a, i, flip, transpose):
+    from statvae.numeric.bundle import same_bytes
+
+    b = a.copy()
+    if flip and a.size:
+        b.flat[i % a.size] = -b.flat[i % a.size]  # also 0.0 -> -0.0: equal numbers, different bytes
+    x, y = (a.T, b.T) if transpose else (a, b)  # non-contiguous views take numpy's route
+    assert same_bytes(x, y) == (x.tobytes() == y.tobytes())
+    assert not same_bytes(a, a.view(np.int64))  # the same bytes as another dtype are not the same data
+
+
+def test_snapshot_shares_nothing_with_the_callers_array(setup):
+    """The private snapshot may be the bound data block itself, never the caller's memory."""
+    f, theta, C = setup
+    C = 0.5 * (C + C.T)  # exactly symmetric: the bound block has the same bytes
+    g1 = f.gradient(theta, covariance=C, sigma2=0.9)
+    entry = f._data_cache[0]
+    assert not np.shares_memory(entry.snapshot, C)
+    C[2, 2] += 1.0
+    assert not np.array_equal(f.gradient(theta, covariance=C, sigma2=0.9), g1)
+
+
+def test_model_defaults_are_read_as_floats():
+    f = statvae.LinearVAE(4, 2, sigma2=0.9, beta=1.2).compile()
+    theta = random_parameters(f.layout, np.random.default_rng(0))
+    spec = [4.0, 3.0, 2.0, 1.0]
+    assert np.array_equal(f.gradient(theta, spectrum=spec), f.bind(spectrum=spec, sigma2=0.9, beta=1.2).gradient(theta))
