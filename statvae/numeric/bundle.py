@@ -27,7 +27,16 @@ from ..errors import DataError, ModelError, StatvaeError
 from ..model import hyper as H
 from ..model.vae import Model
 from . import cache as C
-from .codegen import NUMPY_NAMESPACE, data_structure, mpmath_namespace, structured_blocks
+from ..data.lowrank import LowRankPlusDiagonal
+from .codegen import (
+    DATA_STRUCTURES,
+    LOWRANK_MAX_FRACTION,
+    NUMPY_NAMESPACE,
+    data_structure,
+    lowrank_blocks,
+    mpmath_namespace,
+    structured_blocks,
+)
 from ..model.layout import Layout, ParameterError
 
 __all__ = ["CompiledObjective", "BoundObjective", "compile_model", "VerificationError", "EXPLICIT_MAX_PARAMETERS"]
@@ -348,19 +357,26 @@ class CompiledObjective:
         return self.layout.unpack(theta)
 
     # -- binding ----------------------------------------------------------------
-    def bind(self, covariance: Any = None, spectrum: Any = None, structure: Any = "auto",
-             **hyper: Any) -> BoundObjective:
+    def bind(self, covariance: Any = None, spectrum: Any = None, structure: Any = "auto", samples: Any = None,
+             ddof: Any = 1, **hyper: Any) -> BoundObjective:
         """Fix data and hyper-parameters; returns an object with the same methods minus the keywords.
 
         Parameters
         ----------
-        covariance, spectrum : array_like, optional
-            The data: exactly one of them.
-        structure : {"auto", "dense", "diagonal"}, optional
+        covariance, spectrum, samples : array_like, optional
+            The data: exactly one of them.  ``covariance`` may be a
+            :class:`statvae.data.LowRankPlusDiagonal` (``diag(d) + U U^T``, never formed as a matrix
+            unless bound dense); ``samples`` (rows) stand for their covariance, bound as the centred
+            samples (a factor of rank M, the number of samples) when that is cheaper.
+        structure : {"auto", "dense", "diagonal", "lowrank"}, optional
             Products by the data on the numpy matrix path
             (:func:`statvae.numeric.codegen.data_structure`): ``auto`` multiplies diagonal data
-            (a spectrum, a covariance zero off its diagonal) as a diagonal, O(N n) instead of O(N^2 n);
-            ``dense`` always as a dense matrix; ``diagonal`` insists on diagonal data.
+            (a spectrum, a covariance zero off its diagonal) as a diagonal, O(N n) instead of O(N^2 n),
+            and data of rank ``r <= N / 4`` given as a factor (``samples``, a ``LowRankPlusDiagonal``)
+            as ``diag(d) + U U^T``, O((r + 1) N n); ``dense`` always as a dense matrix (materialised);
+            ``diagonal`` insists on diagonal data; ``lowrank`` on the factor whatever its rank.
+        ddof : {0, 1}, optional
+            Delta degrees of freedom of the covariance of ``samples`` (1: as ``numpy.cov``).
         **hyper
             Hyper-parameter values by name (default: the model's numeric values).
 
@@ -376,7 +392,7 @@ class CompiledObjective:
         ModelError
             For an unknown hyper-parameter, or one without a valid value.
         """
-        return BoundObjective(self, covariance, spectrum, hyper, structure=structure)
+        return BoundObjective(self, covariance, spectrum, hyper, structure=structure, samples=samples, ddof=ddof)
 
     #: Data bindings kept for keyword calls (each holds a snapshot of its data).
     DATA_CACHE_SIZE = 4
@@ -395,7 +411,8 @@ class CompiledObjective:
         (:meth:`BoundObjective.from_data`).
         """
         cov, spec = kw.pop("covariance", None), kw.pop("spectrum", None)
-        data = self._data_binding(cov, spec)
+        samples, ddof = kw.pop("samples", None), kw.pop("ddof", 1)
+        data = self._data_binding(cov, spec, samples, ddof)
         key = tuple(sorted((k, _hashable(v)) for k, v in kw.items()))
         b = data.bound.get(key)
         if b is None:
@@ -405,10 +422,18 @@ class CompiledObjective:
             data.bound[key] = b
         return b
 
-    def _data_binding(self, cov: Any, spec: Any) -> _DataBinding:
-        if (cov is None) == (spec is None):
-            raise DataError("give exactly one of covariance= or spectrum=")
-        kind, obj = ("covariance", cov) if cov is not None else ("spectrum", spec)
+    def _data_binding(self, cov: Any, spec: Any, samples: Any = None, ddof: Any = 1) -> _DataBinding:
+        _check_given(cov, spec, samples)
+        kind, obj = ("covariance", cov) if cov is not None else ("spectrum", spec) if spec is not None else \
+            (f"samples, ddof={ddof!r}", samples)
+        if isinstance(obj, LowRankPlusDiagonal):  # immutable: its binding is cached by identity
+            hit = next((e for e in self._data_cache if e.source is obj and e.kind == "lowrank"), None)
+            if hit is None:
+                hit = _DataBinding.build(self, cov, None)
+                hit.kind, hit.source = "lowrank", obj
+                self._data_cache.insert(0, hit)
+                del self._data_cache[self.DATA_CACHE_SIZE:]
+            return hit
         raw = _raw_numeric(obj)
         if raw is not None:
             cache = self._data_cache
@@ -421,7 +446,7 @@ class CompiledObjective:
                     cache.insert(0, hit)
                 hit.source = obj
                 return hit
-        data = _DataBinding.build(self, cov, spec)
+        data = _DataBinding.build(self, cov, spec, samples=samples, ddof=ddof)
         if raw is not None:
             data.kind, data.source, data.snapshot = kind, obj, data.private_copy(raw)
             self._data_cache.insert(0, data)
@@ -728,29 +753,66 @@ def same_bytes(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.array_equal(a.view(u), b.view(u)))
 
 
+def _check_given(covariance: Any, spectrum: Any, samples: Any) -> None:
+    """Exactly one of the data keywords, or a one-line :class:`DataError`."""
+    given = [n for n, x in (("covariance", covariance), ("spectrum", spectrum), ("samples", samples))
+             if x is not None]
+    if len(given) != 1:
+        raise DataError(f"give exactly one of covariance=, spectrum= or samples=, got "
+                        f"{' and '.join(given) if given else 'none'}")
+
+
 class _DataBinding:
     """Validated, converted data of a :class:`BoundObjective`, shared by every hyper-parameter setting.
 
     ``kind``, ``source`` and ``snapshot`` are set when the binding is cached by
     :meth:`CompiledObjective._data_binding`; ``bound`` holds the bound objectives
-    made from it, by hyper-parameter setting.
+    made from it, by hyper-parameter setting.  Data bound in low-rank form keep
+    their :class:`~statvae.data.LowRankPlusDiagonal` in ``lowrank``, and the dense
+    second moment (:attr:`cov`) is formed only if asked for.
     """
 
-    def __init__(self, cov: np.ndarray, data: list[Any], structure: str = "dense") -> None:
-        self.cov, self.data, self.structure = cov, data, structure
+    def __init__(self, cov: np.ndarray | None, data: list[Any], structure: str = "dense",
+                 lowrank: LowRankPlusDiagonal | None = None) -> None:
+        self._cov, self.data, self.structure, self.lowrank = cov, data, structure, lowrank
         self.kind: str | None = None
         self.source: Any = None
         self.snapshot: np.ndarray | None = None
         self.bound: dict[Any, BoundObjective] = {}
 
+    @property
+    def cov(self) -> np.ndarray:
+        """The dense second moment of the observed variables (formed on first use for low-rank data)."""
+        if self._cov is None:
+            assert self.lowrank is not None, "a binding holds a matrix or a low-rank form"
+            self._cov = self.lowrank.toarray()
+        return self._cov
+
     @classmethod
-    def build(cls, owner: CompiledObjective, covariance: Any, spectrum: Any, structure: str = "auto") -> _DataBinding:
+    def build(cls, owner: CompiledObjective, covariance: Any, spectrum: Any, structure: str = "auto",
+              samples: Any = None, ddof: Any = 1) -> _DataBinding:
         """Validate and convert the data (raises :class:`DataError` as :meth:`CompiledObjective.bind`)."""
         g = owner.model.graph
         k = sum(v.dim for v in g.observed())
-        if (covariance is None) == (spectrum is None):
-            raise DataError("give exactly one of covariance= or spectrum=")
-        if covariance is not None:
+        _check_given(covariance, spectrum, samples)
+        mp = owner.mp
+        numpy_matrix = owner.path == "matrix" and mp is None  # the only code that takes structured blocks
+        if structure not in DATA_STRUCTURES or not isinstance(structure, str):
+            data_structure(np.zeros((1, 1)), structure)  # words the error
+        lowrank: LowRankPlusDiagonal | None = None
+        cov: np.ndarray | None = None
+        if isinstance(covariance, LowRankPlusDiagonal):
+            lowrank = covariance
+        elif samples is not None:
+            from ..data.spectra import covariance_from_samples, validate_samples
+
+            m = validate_samples(samples).shape
+            if structure == "lowrank" or (structure == "auto" and numpy_matrix
+                                          and m[0] <= LOWRANK_MAX_FRACTION * m[1]):
+                lowrank = LowRankPlusDiagonal.from_samples(samples, ddof)
+            else:
+                cov = covariance_from_samples(samples, ddof)
+        elif covariance is not None:
             from ..data.spectra import validate_covariance
 
             cov = validate_covariance(covariance)
@@ -759,22 +821,29 @@ class _DataBinding:
             if s.size == 0 or not np.all(np.isfinite(s)) or np.any(s < 0):
                 raise DataError("spectrum must be non-empty, finite and non-negative")
             cov = np.diag(s)
-        if cov.shape != (k, k):
-            raise DataError(f"the data must be {k}-dimensional for this model, got {cov.shape[0]}")
-        mp = owner.mp
+        dim = lowrank.dim if lowrank is not None else cov.shape[0]  # type: ignore[union-attr]
+        if dim != k:
+            raise DataError(f"the data must be {k}-dimensional for this model, got {dim}")
+        kind = data_structure(lowrank if lowrank is not None else cov, structure) if numpy_matrix else "dense"
         conv = (lambda x: _to_mp(mp, x)) if mp is not None else (lambda x: x)
-        if owner.path == "matrix":
-            off, sl = 0, {}
-            for v in g.observed():
-                sl[v.name] = slice(off, off + v.dim)
-                off += v.dim
-            data = [conv(np.ascontiguousarray(cov[sl[a], sl[b]])) for a, b in owner.meta["data_pairs"]]
-            if mp is None:  # diagonal data are multiplied as a diagonal (codegen.DiagonalBlock)
-                kind = data_structure(cov, structure)
-                return cls(cov, structured_blocks(data, kind), kind)
-        else:
-            data = [conv(cov)]
-        return cls(cov, data)
+        if owner.path != "matrix":
+            full = cov if cov is not None else lowrank.toarray()  # type: ignore[union-attr]
+            return cls(full, [conv(full)], lowrank=lowrank)
+        off, sl = 0, {}
+        for v in g.observed():
+            sl[v.name] = slice(off, off + v.dim)
+            off += v.dim
+        pairs = [(sl[a], sl[b]) for a, b in owner.meta["data_pairs"]]
+        if kind == "lowrank":  # diag(d) + U U^T as codegen.LowRankDiagonalBlock: no N x N matrix
+            assert lowrank is not None, "data_structure gives 'lowrank' only for a low-rank form"
+            return cls(None, lowrank_blocks(lowrank.factor, lowrank.diagonal, pairs), kind, lowrank)
+        if cov is None:
+            assert lowrank is not None, "the data are a matrix or a low-rank form"
+            cov = lowrank.toarray() if kind == "dense" else np.diag(lowrank.diagonal)  # diagonal: the factor is 0
+        data = [conv(np.ascontiguousarray(cov[a, b])) for a, b in pairs]
+        if mp is None:  # diagonal data are multiplied as a diagonal (codegen.DiagonalBlock)
+            return cls(cov, structured_blocks(data, kind), kind, lowrank)
+        return cls(cov, data, lowrank=lowrank)
 
     def private_copy(self, raw: np.ndarray) -> np.ndarray:
         """A private array equal, byte for byte, to ``raw``: the bound data block itself when it is one.
@@ -815,11 +884,16 @@ class BoundObjective:
     owner : CompiledObjective
         The compiled functions.
     covariance, spectrum : array_like or None
-        The data: exactly one of them.
+        The data: exactly one of them and ``samples`` (``covariance`` may be a
+        :class:`statvae.data.LowRankPlusDiagonal`).
     hyper : dict
         Hyper-parameter values by name (default: the model's numeric values).
-    structure : {"auto", "dense", "diagonal"}, optional
+    structure : {"auto", "dense", "diagonal", "lowrank"}, optional
         Products by the data, as for :meth:`CompiledObjective.bind`.
+    samples : array_like or None, optional
+        The data as samples (rows), as for :meth:`CompiledObjective.bind`.
+    ddof : {0, 1}, optional
+        Delta degrees of freedom of the covariance of ``samples``.
 
     Raises
     ------
@@ -833,8 +907,8 @@ class BoundObjective:
     _exact: dict[str, Any]
 
     def __init__(self, owner: CompiledObjective, covariance: Any, spectrum: Any, hyper: dict[str, Any],
-                 structure: str = "auto") -> None:
-        self._setup(owner, _DataBinding.build(owner, covariance, spectrum, structure), hyper)
+                 structure: str = "auto", samples: Any = None, ddof: Any = 1) -> None:
+        self._setup(owner, _DataBinding.build(owner, covariance, spectrum, structure, samples, ddof), hyper)
 
     @classmethod
     def from_data(cls, owner: CompiledObjective, data: _DataBinding, hyper: dict[str, Any]) -> BoundObjective:
@@ -881,14 +955,19 @@ class BoundObjective:
                 if not np.all(lo_ok):
                     raise ModelError(f"{n} must be {'>= 0' if H.spec(n).nonnegative else '> 0'}, got {v!r}")
                 vals.append(a if a.ndim else float(a))
-        self.cov = data.cov
+        self._binding = data
         self.hyper = dict(zip(model.values, vals))
         mp = owner.mp
         conv = (lambda x: _to_mp(mp, x)) if mp is not None else (lambda x: x)
         self._hyper_args = [conv(self.hyper[n]) for n in owner.hyper_order]
         self._data = data.data
-        #: ``"diagonal"`` if the generated code multiplies the data as a diagonal, else ``"dense"``.
+        #: ``"diagonal"`` or ``"lowrank"`` if the generated code multiplies the data in that form, else ``"dense"``.
         self.structure = data.structure
+
+    @property
+    def cov(self) -> np.ndarray:
+        """The dense second moment of the observed variables (formed on first use when bound in low-rank form)."""
+        return self._binding.cov
 
     def with_hyper(self, **hyper: float) -> BoundObjective:
         """A copy with some hyper-parameters changed and the (validated) data kept.

@@ -30,7 +30,8 @@ from ..errors import DataError
 from .tracepoly import Factor, transpose_chain
 
 __all__ = ["ScalarPrinter", "scalar_code", "ChainProgram", "NUMPY_NAMESPACE", "mpmath_namespace", "DiagonalBlock",
-           "DATA_STRUCTURES", "data_structure", "structured_blocks"]
+           "LowRankDiagonalBlock", "DATA_STRUCTURES", "LOWRANK_MAX_FRACTION", "data_structure", "structured_blocks",
+           "lowrank_blocks"]
 
 
 class ScalarPrinter(StrPrinter):
@@ -250,41 +251,209 @@ class DiagonalBlock:
         return out
 
 
-#: The data structures a binding may use: ``auto`` (diagonal when the data are exactly diagonal), ``dense``,
-#: ``diagonal`` (the data must be diagonal).
-DATA_STRUCTURES = ("auto", "dense", "diagonal")
+class LowRankDiagonalBlock:
+    """A data block ``diag(d) + L R^T`` (``L``: rows x r, ``R``: cols x r), with the products the code performs.
 
-
-def data_structure(cov: np.ndarray, structure: str = "auto") -> str:
-    """Which products the bound code uses for the data ``cov``: ``"diagonal"`` or ``"dense"``.
+    The same operations as :class:`DiagonalBlock` (``X @ S``, ``S @ X``, ``T(S)``,
+    ``tr(S)``, ``trp(S, X)``, leading batch dimensions on ``X``), each as
+    skinny products: ``S @ X = d X + L (R^T X)`` costs O((r + 1) rows k) for
+    ``X`` of ``k`` columns instead of O(rows cols k).  A diagonal block of
+    ``diag(d) + U U^T`` is ``LowRankDiagonalBlock(U_a, U_a, d_a)``; a cross block
+    is ``LowRankDiagonalBlock(U_a, U_b)`` (no diagonal).  The results equal the
+    dense products to rounding (the sums are taken in another order).
+    Products with another structured block, and ``sc``, use the dense matrix.
 
     Parameters
     ----------
-    cov : numpy.ndarray
-        The full (validated, float) second moment of the observed variables.
-    structure : {"auto", "dense", "diagonal"}
-        ``auto``: diagonal exactly when every off-diagonal entry of ``cov`` is zero;
-        ``dense``: always dense products; ``diagonal``: the data must be diagonal.
+    left : array_like
+        ``L``, ``(rows, r)``.
+    right : array_like, optional
+        ``R``, ``(cols, r)``; ``L`` itself by default (a symmetric block).
+    d : array_like, optional
+        The leading diagonal, ``min(rows, cols)`` entries (default: none, i.e. zero).
+
+    Raises
+    ------
+    ValueError
+        If the factors are not two-dimensional with equal numbers of columns, or ``d`` has
+        the wrong length.
+
+    Examples
+    --------
+    >>> S = LowRankDiagonalBlock([[1.0], [2.0]], d=[1.0, 0.0])
+    >>> np.asarray(S)
+    array([[2., 2.],
+           [2., 4.]])
+    >>> np.ones((1, 2)) @ S
+    array([[4., 6.]])
+    >>> _trp(S, np.eye(2))
+    6.0
+    """
+
+    __array_ufunc__ = None
+    ndim = 2
+
+    def __init__(self, left: Any, right: Any = None, d: Any = None) -> None:
+        lf = np.asarray(left, dtype=float)
+        rf = lf if right is None else np.asarray(right, dtype=float)
+        if lf.ndim != 2 or rf.ndim != 2 or lf.shape[1] != rf.shape[1]:
+            raise ValueError(f"the factors must be 2-D with equal numbers of columns, got {lf.shape} and {rf.shape}")
+        self.left, self.right = lf, rf
+        self.shape = (lf.shape[0], rf.shape[0])
+        self.d: np.ndarray | None = None
+        if d is not None:
+            dv = np.asarray(d, dtype=float)
+            if dv.shape != (min(self.shape),):
+                raise ValueError(f"a {self.shape[0]} x {self.shape[1]} block has {min(self.shape)} diagonal entries, "
+                                 f"got shape {dv.shape}")
+            self.d = dv
+
+    def __repr__(self) -> str:
+        return f"LowRankDiagonalBlock(shape={self.shape}, rank={self.rank}, diagonal={self.d is not None})"
+
+    @property
+    def rank(self) -> int:
+        """``r``, the columns of the factors."""
+        return int(self.left.shape[1])
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The dtype of the factors (float)."""
+        return self.left.dtype
+
+    @property
+    def T(self) -> LowRankDiagonalBlock:
+        """The transpose (the same object for a symmetric block)."""
+        if self.left is self.right:
+            return self
+        return LowRankDiagonalBlock(self.right, self.left, self.d)
+
+    def toarray(self) -> np.ndarray:
+        """The dense matrix.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``diag(d) + L R^T``, of :attr:`shape`.
+        """
+        out = self.left @ self.right.T
+        if self.d is not None:
+            k = self.d.size
+            out[np.arange(k), np.arange(k)] += self.d
+        return out
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        a = self.toarray()
+        return a if dtype is None else a.astype(dtype)
+
+    def trace(self) -> float:
+        """The trace.
+
+        Returns
+        -------
+        float
+            ``sum(d) + sum_i (L R^T)_ii`` without the product.
+        """
+        k = min(self.shape)
+        t = float(np.einsum("ij,ij->", self.left[:k], self.right[:k]))
+        return t + float(self.d.sum()) if self.d is not None else t
+
+    def _diag_part(self, x: np.ndarray, out: np.ndarray, left: bool) -> np.ndarray:
+        """``out + diag(d) @ x`` (``left``) or ``out + x @ diag(d)``."""
+        d = self.d
+        if d is None:
+            return out
+        if x.dtype == object:
+            d = d.astype(object)
+        k = d.size
+        if self.shape[0] == self.shape[1]:
+            out += d[:, None] * x if left else x * d
+        elif left:
+            out[..., :k, :] += d[:, None] * x[..., :k, :]
+        else:
+            out[..., :k] += x[..., :k] * d
+        return out
+
+    def __matmul__(self, other: Any) -> Any:
+        if isinstance(other, (DiagonalBlock, LowRankDiagonalBlock)):
+            other = other.toarray()
+        x = np.asarray(other)
+        if x.ndim == 1:
+            return (self @ x[:, None])[:, 0]
+        if x.shape[-2] != self.shape[1]:
+            raise ValueError(f"matmul: shapes {self.shape} and {x.shape} do not match")
+        lf, rf = (self.left, self.right) if x.dtype != object else (self.left.astype(object), self.right.astype(object))
+        out = lf @ (rf.T @ x)
+        return self._diag_part(x, out, left=True)
+
+    def __rmatmul__(self, other: Any) -> Any:
+        x = np.asarray(other)
+        if x.ndim == 1:
+            return (x[None, :] @ self)[0]
+        if x.shape[-1] != self.shape[0]:
+            raise ValueError(f"matmul: shapes {x.shape} and {self.shape} do not match")
+        lf, rf = (self.left, self.right) if x.dtype != object else (self.left.astype(object), self.right.astype(object))
+        out = (x @ lf) @ rf.T
+        return self._diag_part(x, out, left=False)
+
+
+#: The data structures a binding may use: ``auto`` (diagonal when the data are exactly diagonal, low-rank when
+#: they come as a factor of small rank), ``dense``, ``diagonal`` (the data must be diagonal), ``lowrank`` (the data
+#: must come as a factor: samples, or a :class:`statvae.data.LowRankPlusDiagonal`).
+DATA_STRUCTURES = ("auto", "dense", "diagonal", "lowrank")
+
+#: ``auto`` binds a ``diag(d) + U U^T`` of ``N`` dimensions with the low-rank products when the rank
+#: ``r <= LOWRANK_MAX_FRACTION * N``, else as a dense matrix (``benchmarks/bench_lowrank.py`` measures the crossover).
+LOWRANK_MAX_FRACTION = 0.25
+
+
+def data_structure(cov: Any, structure: str = "auto") -> str:
+    """Which products the bound code uses for the data ``cov``: ``"diagonal"``, ``"lowrank"`` or ``"dense"``.
+
+    Parameters
+    ----------
+    cov : numpy.ndarray or statvae.data.LowRankPlusDiagonal
+        The full (validated, float) second moment of the observed variables, or its low-rank-plus-diagonal form.
+    structure : {"auto", "dense", "diagonal", "lowrank"}
+        ``auto``: diagonal exactly when every off-diagonal entry of ``cov`` is zero (a low-rank form: when its
+        factor is zero), low-rank for a low-rank form of rank ``r <= LOWRANK_MAX_FRACTION * N``, else dense;
+        ``dense``: always dense products; ``diagonal``: the data must be diagonal; ``lowrank``: the data must
+        be in low-rank form.
 
     Returns
     -------
     str
-        ``"diagonal"`` or ``"dense"``.
+        ``"diagonal"``, ``"lowrank"`` or ``"dense"``.
 
     Raises
     ------
     DataError
-        For an unknown ``structure``, or ``"diagonal"`` with data that are not diagonal.
+        For an unknown ``structure``, ``"diagonal"`` with data that are not diagonal, or ``"lowrank"`` with
+        data given as a matrix or spectrum.
 
     Examples
     --------
     >>> data_structure(np.diag([3.0, 1.0])), data_structure(np.ones((2, 2)))
     ('diagonal', 'dense')
     """
-    if structure not in DATA_STRUCTURES:
+    from ..data.lowrank import LowRankPlusDiagonal
+
+    if not isinstance(structure, str) or structure not in DATA_STRUCTURES:
         raise DataError(f"structure must be one of {', '.join(map(repr, DATA_STRUCTURES))}, got {structure!r}")
     if structure == "dense":
         return "dense"
+    if isinstance(cov, LowRankPlusDiagonal):
+        diagonal = not np.any(cov.factor)
+        if structure == "lowrank":
+            return "lowrank"
+        if structure == "diagonal" and not diagonal:
+            raise DataError("structure='diagonal' needs data that are zero off the diagonal")
+        if diagonal:
+            return "diagonal"
+        return "lowrank" if cov.rank <= LOWRANK_MAX_FRACTION * cov.dim else "dense"
+    if structure == "lowrank":
+        raise DataError("structure='lowrank' needs the data as samples= or a statvae.data.LowRankPlusDiagonal "
+                        "covariance (a matrix or a spectrum has no low-rank factor)")
     a = np.asarray(cov)
     diagonal = a.ndim == 2 and a.shape[0] == a.shape[1] and a.dtype != object and \
         not np.count_nonzero(a - np.diag(np.diagonal(a)))
@@ -301,20 +470,56 @@ def structured_blocks(blocks: list[Any], structure: str) -> list[Any]:
     blocks : list of numpy.ndarray
         The data blocks (``cov[x, y]`` for each pair of observed variables).
     structure : {"diagonal", "dense"}
-        What :func:`data_structure` decided for the whole second moment.
+        What :func:`data_structure` decided for the whole second moment (low-rank data are
+        made into blocks by :func:`lowrank_blocks`, from their factor).
 
     Returns
     -------
     list
         The blocks unchanged (dense), or as :class:`DiagonalBlock` (diagonal).
+
+    Raises
+    ------
+    ValueError
+        For ``"lowrank"``: dense blocks have no factor.
     """
     if structure == "dense":
         return list(blocks)
+    if structure != "diagonal":
+        raise ValueError(f"structured_blocks makes dense or diagonal blocks, not {structure!r} (see lowrank_blocks)")
     return [DiagonalBlock.from_dense(b) for b in blocks]
 
 
+def lowrank_blocks(factor: np.ndarray, diagonal: np.ndarray, pairs: list[tuple[slice, slice]]) -> list[Any]:
+    """The blocks ``cov[a, b]`` of ``cov = diag(diagonal) + factor factor^T`` as :class:`LowRankDiagonalBlock`.
+
+    Parameters
+    ----------
+    factor : numpy.ndarray
+        ``U``, ``(N, r)``.
+    diagonal : numpy.ndarray
+        ``d``, ``(N,)``.
+    pairs : list of tuple of slice
+        The rows and columns of each block (one slice per observed variable, in order).
+
+    Returns
+    -------
+    list of LowRankDiagonalBlock
+        A diagonal block ``(a, a)`` is ``diag(d_a) + U_a U_a^T`` (one factor, so symmetric); a cross block
+        is ``U_a U_b^T`` (no diagonal: the diagonal of ``cov`` has no entry there).
+    """
+    out: list[Any] = []
+    for ra, rb in pairs:
+        if (ra.start, ra.stop) == (rb.start, rb.stop):
+            u = np.ascontiguousarray(factor[ra])
+            out.append(LowRankDiagonalBlock(u, u, diagonal[ra].copy()))
+        else:
+            out.append(LowRankDiagonalBlock(np.ascontiguousarray(factor[ra]), np.ascontiguousarray(factor[rb])))
+    return out
+
+
 def _sc(c, m):
-    if isinstance(m, DiagonalBlock):
+    if isinstance(m, (DiagonalBlock, LowRankDiagonalBlock)):
         m = m.toarray()
     if isinstance(c, (float, int)):
         return c * m
@@ -327,13 +532,19 @@ def _T(m):
 
 
 def _tr(m):
-    if isinstance(m, DiagonalBlock):
+    if isinstance(m, (DiagonalBlock, LowRankDiagonalBlock)):
         return m.trace()
     return np.trace(m) if m.ndim == 2 else np.trace(m, axis1=-2, axis2=-1)
 
 
 def _trp(a, b):
     """``tr(a @ b)`` without the product: ``sum(a * b^T)`` (``sum(d * diag(other))`` for a diagonal block)."""
+    if isinstance(a, LowRankDiagonalBlock) or isinstance(b, LowRankDiagonalBlock):
+        structured = (DiagonalBlock, LowRankDiagonalBlock)
+        if isinstance(a, structured) and isinstance(b, structured):
+            return _trp(a.toarray(), b)
+        lr, other = (a, b) if isinstance(a, LowRankDiagonalBlock) else (b, a)
+        return _trp_lowrank(lr, np.asarray(other))
     if isinstance(a, DiagonalBlock) or isinstance(b, DiagonalBlock):
         if isinstance(a, DiagonalBlock) and isinstance(b, DiagonalBlock):
             j = min(a.d.size, b.d.size)
@@ -348,6 +559,16 @@ def _trp(a, b):
     if a.ndim == 2 and b.ndim == 2 and a.dtype != object and b.dtype != object:
         return float(np.einsum("ij,ji->", a, b))
     return (a * np.swapaxes(b, -1, -2)).sum(axis=(-2, -1))
+
+
+def _trp_lowrank(s, o):
+    """``tr(s @ o) = tr(o @ s)`` for ``s = diag(d) + L R^T``: ``sum(d * diag(o)) + sum((R^T o) * L^T)``."""
+    lf, rf = (s.left, s.right) if o.dtype != object else (s.left.astype(object), s.right.astype(object))
+    out = ((rf.T @ o) * lf.T).sum(axis=(-2, -1))
+    if s.d is not None:
+        od = np.diagonal(o, axis1=-2, axis2=-1)[..., :s.d.size]
+        out = out + ((od * s.d.astype(object)).sum(axis=-1) if o.dtype == object else od @ s.d)
+    return float(out) if o.ndim == 2 and o.dtype != object else out
 
 
 def _flat(m):
