@@ -16,13 +16,15 @@ import numpy as np
 from ..errors import DataError
 from ..model import hyper as H
 from .canonical import canonical_form
-from .spectra import covariance_from_samples, validate_spectrum
+from .preprocess import Preprocessing, check_data_options, sample_moment, standardized_covariance
+from .spectra import validate_spectrum
 
 if TYPE_CHECKING:
     from ..model.vae import Model
     from .units import Units
 
-__all__ = ["TrackData", "ResolvedData", "data_kind", "resolve_data", "resolve_spectra", "spectrum_dict", "known_values"]
+__all__ = ["TrackData", "ResolvedData", "data_kind", "prepare_data", "resolve_data", "resolve_spectra", "spectrum_dict",
+           "known_values"]
 
 
 @dataclass
@@ -39,11 +41,15 @@ class TrackData:
         form for this model (only latent flips are symmetries then).
     reason : str
         Why there is no canonical form ("" when there is).
+    preprocessing : Preprocessing or None
+        How the data given became the matrix analysed (centring,
+        standardisation; :mod:`statvae.data.preprocess`).
     """
 
     spectra: dict[str, np.ndarray]
     covariance: np.ndarray | None = None
     reason: str = ""
+    preprocessing: Preprocessing | None = None
 
     def units(self, model: Model) -> Units:
         """Internal units for these data (:func:`statvae.data.units.units_for`).
@@ -174,9 +180,83 @@ def data_kind(data: Any) -> str:
     return "samples"
 
 
+def prepare_data(data: Any = None, spectrum: Any = None, covariance: Any = None, samples: Any = None,
+                 ddof: int = 1, center: bool = True,
+                 standardize: bool = False) -> tuple[dict[str, Any], Preprocessing]:
+    """Any data description, with the data options applied: ``{"spectrum": ...}`` or ``{"covariance": ...}``.
+
+    The one implementation of ``center`` and ``standardize`` (see
+    :mod:`statvae.data.preprocess`): every entry point that accepts samples
+    goes through here (through :func:`resolve_data`, or directly, as the
+    command line and the finite-sample analyses do).  Samples become their
+    covariance (or second moment about zero, ``center=False``), standardized
+    on request; a covariance is standardized to its correlation matrix on
+    request; a spectrum is passed on as given.
+
+    Parameters
+    ----------
+    data : array_like, optional
+        A spectrum (1-D), a symmetric covariance (square) or samples (other 2-D).
+    spectrum, covariance, samples : array_like, optional
+        The data, if not given as ``data``; exactly one of the four.
+    ddof : {0, 1}, optional
+        The divisor of a second moment of samples is ``M - ddof``.
+    center : bool, optional
+        Centre samples (default).  ``False`` is refused for a spectrum or a
+        covariance, which are taken as given.
+    standardize : bool, optional
+        Divide each feature by its standard deviation (samples), or the
+        covariance by the square roots of its diagonal.  Refused for a spectrum.
+
+    Returns
+    -------
+    data : dict
+        ``{"spectrum": ...}`` (as given: an array or a dict by variable) or
+        ``{"covariance": numpy.ndarray}``.
+    preprocessing : Preprocessing
+
+    Raises
+    ------
+    DataError
+        If the data are not given exactly once, are invalid, or an option does not apply to them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> d, p = prepare_data(samples=np.array([[1.0, 5.0], [2.0, 1.0], [4.0, 3.0]]), standardize=True)
+    >>> np.round(d["covariance"], 6).tolist(), p.standardize
+    ([[1.0, -0.327327], [-0.327327, 1.0]], True)
+    """
+    center, standardize = check_data_options(center, standardize)
+    given = [x is not None for x in (data, spectrum, covariance, samples)]
+    if sum(given) != 1:
+        raise DataError("give the data once: a spectrum, a covariance or samples")
+    if data is not None:
+        a = np.asarray(data, dtype=float)
+        kind = data_kind(a)
+        spectrum, covariance, samples = (a if kind == k else None for k in ("spectrum", "covariance", "samples"))
+    if samples is not None:
+        c, prep = sample_moment(samples, ddof, center, standardize)
+        return {"covariance": c}, prep
+    if not center:
+        raise DataError(f"center=False applies to samples only: a {'covariance' if spectrum is None else 'spectrum'} "
+                        f"is taken as given")
+    if covariance is not None:
+        if standardize:
+            c, scales = standardized_covariance(covariance)
+            return {"covariance": c}, Preprocessing("covariance", True, True, 1, 0, c.shape[0], scales)
+        n = int(np.shape(covariance)[0]) if np.ndim(covariance) == 2 else 0
+        return {"covariance": covariance}, Preprocessing("covariance", True, False, 1, 0, n)
+    if standardize:
+        raise DataError("standardize=True needs samples or a covariance: a spectrum has no features to scale")
+    n = sum(np.size(v) for v in spectrum.values()) if isinstance(spectrum, dict) else int(np.size(spectrum))
+    return {"spectrum": spectrum}, Preprocessing("spectrum", True, False, 1, 0, n)
+
+
 def resolve_data(model: Model, data: Any = None, spectrum: Any = None, covariance: Any = None,
                  samples: Any = None, ddof: int = 1, parameter: str | None = None,
-                 values: dict[str, Any] | None = None) -> TrackData:
+                 values: dict[str, Any] | None = None, center: bool = True,
+                 standardize: bool = False) -> TrackData:
     """Resolve any data description for tracking ``parameter``, checking the canonical form on the data.
 
     A covariance (or samples) is brought to the model's canonical gauge when
@@ -198,6 +278,8 @@ def resolve_data(model: Model, data: Any = None, spectrum: Any = None, covarianc
         The hyper-parameter varied (its value counts as unknown).
     values : dict, optional
         Hyper-parameter values overriding the model's.
+    center, standardize : bool, optional
+        The data options (see :func:`prepare_data`).
 
     Returns
     -------
@@ -209,25 +291,18 @@ def resolve_data(model: Model, data: Any = None, spectrum: Any = None, covarianc
     DataError
         If the data are not given exactly once, or are invalid.
     """
-    given = [x is not None for x in (data, spectrum, covariance, samples)]
-    if sum(given) != 1:
-        raise DataError("give the data once: a spectrum, a covariance or samples")
-    if data is not None:
-        a = np.asarray(data, dtype=float)
-        kind = data_kind(a)
-        spectrum, covariance, samples = (a if kind == k else None for k in ("spectrum", "covariance", "samples"))
-    if samples is not None:
-        covariance = covariance_from_samples(samples, ddof)
-    if covariance is not None:
-        form = canonical_form(model.graph, covariance, known_values(model, parameter, values))
+    prepared, prep = prepare_data(data, spectrum, covariance, samples, ddof, center, standardize)
+    if "covariance" in prepared:
+        form = canonical_form(model.graph, prepared["covariance"], known_values(model, parameter, values))
         if not form.valid:
-            return TrackData(form.spectra, form.covariance, form.describe())
-        return TrackData(form.spectra)
-    return TrackData(spectrum_dict(model, spectrum))
+            return TrackData(form.spectra, form.covariance, form.describe(), prep)
+        return TrackData(form.spectra, preprocessing=prep)
+    return TrackData(spectrum_dict(model, prepared["spectrum"]), preprocessing=prep)
 
 
 def resolve_spectra(model: Model, data: Any = None, spectrum: Any = None, covariance: Any = None,
-                    samples: Any = None, ddof: int = 1) -> dict[str, np.ndarray]:
+                    samples: Any = None, ddof: int = 1, center: bool = True,
+                    standardize: bool = False) -> dict[str, np.ndarray]:
     """Canonical spectra per observed variable from any data description.
 
     Parameters
@@ -238,6 +313,8 @@ def resolve_spectra(model: Model, data: Any = None, spectrum: Any = None, covari
         The data, exactly one given (as for :func:`resolve_data`).
     ddof : {0, 1}, optional
         Delta degrees of freedom of the covariance of samples.
+    center, standardize : bool, optional
+        The data options (see :func:`prepare_data`).
 
     Returns
     -------
@@ -250,7 +327,7 @@ def resolve_spectra(model: Model, data: Any = None, spectrum: Any = None, covari
         If a covariance has no canonical form for this model (see
         :func:`resolve_data`, which then keeps the covariance instead).
     """
-    d = resolve_data(model, data, spectrum, covariance, samples, ddof)
+    d = resolve_data(model, data, spectrum, covariance, samples, ddof, center=center, standardize=standardize)
     if d.covariance is not None:
         raise DataError(f"these data have no canonical form for this model ({d.reason})")
     return d.spectra
