@@ -39,8 +39,13 @@ from typing import Any
 
 from .errors import CacheWarning, StatvaeError
 
-__all__ = ["cache_dir", "entry_digest", "check_record", "read_entry", "write_entry", "entry_files", "count_entries",
-           "clear_entries"]
+__all__ = ["STRUCTURE_VERSION", "cache_dir", "entry_digest", "check_record", "read_entry", "write_entry", "entry_files",
+           "count_entries", "clear_entries"]
+
+#: Version of the per-mode structures derived by :mod:`statvae.symbolic.modes` (part of the keys of their entries and
+#: of the collapse plans of :mod:`statvae.collapse_plan`, which hold what was derived; bump on any change of the
+#: derivation's output).  Kept here, below every layer, so that a plan's key is computed without sympy.
+STRUCTURE_VERSION = "2"
 
 _WARNED: set[str] = set()
 

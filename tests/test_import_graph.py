@@ -23,7 +23,7 @@ LAYERS = [
     ("symbolic", {"symbolic"}),
     ("numeric", {"numeric"}),
     ("bifurcation", {"bifurcation"}),
-    ("analysis", {"analysis"}),
+    ("analysis", {"analysis", "collapse_plan"}),
     ("output", {"latex", "plot"}),
     ("interface", {"cli", "api", "__main__", "__init__"}),
 ]

@@ -131,10 +131,16 @@ class PerModeBlocks:
         for v in g.observed():
             env[structure.traces[v.name]] = float(np.sum(spectra[v.name]))
         self.env = env
+        #: Per block: the arguments of its evaluator, the lambdified function and the spectral slots (see
+        #: :meth:`plan_blocks`).
+        self._made: list[tuple[list, Any, dict]] = []
         self.evals = [self._evaluator(b) for b in structure.blocks]
 
-    def _mode_arrays(self, block: ModeBlock) -> tuple[dict, list]:
-        """Arrays of spectral values for every mode of a block, and the mode indices."""
+    def _mode_arrays(self, block: ModeBlock, slots: dict | None = None) -> tuple[dict, list]:
+        """Arrays of spectral values for every mode of a block, and the mode indices.
+
+        ``slots``, if given, receives ``symbol -> (variable, rank)`` for every array.
+        """
         g = self.model.graph
         per_var = []
         for var_name, count in block.pattern:
@@ -149,6 +155,8 @@ class PerModeBlocks:
             for r in range(max(len(m[k]) for m in modes)):
                 sym = NM.spectral_symbol(var, var.index + "'" * r)
                 arrays[sym] = np.array([self.spectra[var.name][m[k][r]] for m in modes], dtype=float)
+                if slots is not None:
+                    slots[sym] = (var.name, r)
         mode_ids = [{var.name: m[k] for k, (var, _) in enumerate(per_var)} for m in modes]
         return arrays, mode_ids
 
@@ -159,7 +167,9 @@ class PerModeBlocks:
             + list(st.dims.values()) + list(st.traces.values())
         args = list(dict.fromkeys(args))
         f = sp.lambdify(args, list(b.matrix), "numpy")
-        arrays, mode_ids = self._mode_arrays(b)
+        slots: dict = {}
+        arrays, mode_ids = self._mode_arrays(b, slots)
+        self._made.append((args, f, slots))
         nmodes, k = len(mode_ids), b.matrix.shape[0]
 
         def at(pv: float | None) -> np.ndarray:
@@ -268,6 +278,62 @@ class PerModeBlocks:
             n_lo = int(positive_counts(at(lo)[k:k + 1])[0])
             n_hi = int(positive_counts(at(hi)[k:k + 1])[0])
             out.append((c, abs(n_hi - n_lo)))
+        return out
+
+    # -- the collapse plan ----------------------------------------------------------
+    def _slot(self, a: Any, slots: dict) -> list | None:
+        """How a collapse plan gets argument ``a`` of an evaluator (None: it cannot)."""
+        if self.symbol is not None and a is self.symbol:
+            return ["p"]
+        if a in slots:
+            return ["spectral", *slots[a]]
+        for name, t in self.structure.traces.items():
+            if a == t:
+                return ["trace", name]
+        if a in self.env:
+            return ["const", float(self.env[a])]
+        return None
+
+    def plan_blocks(self) -> list[dict] | None:
+        """Every block as a collapse plan holds it (:mod:`statvae.collapse_plan`), or None if one cannot be.
+
+        Each block: its label, size, the observed variables it runs over
+        (``[name, dim, count]``), whether it depends on the parameter, the
+        generated source of its evaluator (:func:`statvae.collapse_plan.describe_function`)
+        with the slot of each argument (``["p"]``, ``["spectral", variable, rank]``,
+        ``["trace", variable]``, ``["const", value]``) and, for the blocks that
+        depend on the parameter, the closed-form roots of the determinant the same
+        way.  None when a root has no closed form or a function cannot be
+        described: such models take the full path.
+
+        Returns
+        -------
+        list of dict or None
+        """
+        from ..collapse_plan import describe_function
+
+        g = self.model.graph
+        out = []
+        for (b, _, _, _), (args, f, slots) in zip(self.evals, self._made):
+            arg_slots = [self._slot(a, slots) for a in args]
+            entries = describe_function(f)
+            if entries is None or any(x is None for x in arg_slots):
+                return None
+            depends = self.symbol is not None and self.symbol in b.matrix.free_symbols
+            roots = root_slots = None
+            if depends:
+                fns, method = self._det_roots(b)
+                if fns is None or method != "closed form":
+                    return None
+                roots = [describe_function(r) for r in fns]
+                root_slots = [self._slot(a, slots) for a in self._root_args(b)]
+                if any(r is None for r in roots) or any(x is None for x in root_slots) \
+                        or any(x[0] == "p" for x in root_slots if x is not None):
+                    return None
+            observed = [[v, g.variable(v).dim, c] for v, c in b.pattern if g.variable(v).observed]
+            out.append({"label": ", ".join(b.labels), "size": int(b.matrix.shape[0]), "observed": observed,
+                        "depends": depends, "args": arg_slots, "entries": entries, "roots": roots,
+                        "root_args": root_slots if root_slots is not None else []})
         return out
 
     # -- roots ---------------------------------------------------------------------

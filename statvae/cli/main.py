@@ -32,7 +32,6 @@ aliases.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import traceback
@@ -299,7 +298,15 @@ def _derive(args: argparse.Namespace) -> int:
 
 
 def _critical(args: argparse.Namespace) -> int:
-    """``statvae critical`` (alias ``threshold``): the critical value of ``--parameter`` for the data given."""
+    """``statvae critical`` (alias ``threshold``): the critical value of ``--parameter`` for the data given.
+
+    A warm run answers from the collapse plan of its specification (:mod:`statvae.cli.fastpath`: no sympy, the
+    same self-check, the same output); otherwise the full analysis answers and writes that plan.
+    """
+    from .fastpath import answer_from_plan, render_critical, write_plan
+
+    if answer_from_plan(args):
+        return 0
     from ..latex import latex
     from ..model import hyper as H
     from .render import text, text_name
@@ -320,46 +327,32 @@ def _critical(args: argparse.Namespace) -> int:
     # the condition solved for the parameter asked for, every other hyper-parameter at its value
     condition = model.with_values(**{name: None}).collapse().criterion_for(name)
     governing = [v.name for v in model.graph.observed() if v.variance is not None]
-    notes = _critical_notes(model, form)
     source = f" from {args.model_file}" if getattr(args, "model_file", None) else ""
-    if args.json:
-        out: dict[str, Any] = {
-            "parameter": name,
-            "critical": cp.value,
-            "condition_latex": latex(condition),
-            "condition_text": text(condition),
-            "condition_applies": canonical,
-            "spectrum": [float(v) for v in spectra[governing[0]]],
-            "stable_side": cp.stable_side,
-            "block": cp.block,
-            "mode": cp.mode,
-            "method": cp.method,
-            "bracket": list(cp.bracket),
-            "assumptions": list(cp.assumptions),
-            "status": cp.status.value,
-            "model": model.kind,
-            "data": desc,
-            "notes": notes,
-        }
-        if len(spectra) > 1:
-            out["spectra"] = {k: [float(x) for x in v] for k, v in spectra.items()}
-        if form is not None and not form.valid:
-            out["reason"] = form.describe()
-        print(json.dumps(out))
-        return 0
-    pname = text_name(H.spec(name).latex)
-    print(f"model:     {model.kind} VAE ({', '.join(f'{k}={v}' for k, v in model.dims.items())}){source}")
-    print(f"data:      {desc}")
-    for k, g in enumerate(governing):
-        top = ", ".join(f"{v:.6g}" for v in spectra[g][:5])
-        more = " ..." if len(spectra[g]) > 5 else ""
-        label = "spectrum:  " if k == 0 else "           "
-        print(f"{label}{top}{more}  ({len(spectra[g])} eigenvalues of {g})")
-    print(f"condition: {text(condition)}")
-    print(f"critical:  {pname} = {cp.value:.12g}  (collapse is stable {cp.stable_side} it; "
-          f"block {text_name(cp.block)}, {cp.method})")
-    for n in notes:
-        print(f"note:      {n}")
+    record: dict[str, Any] = {
+        "parameter": name,
+        "critical": cp.value,
+        "condition_latex": latex(condition),
+        "condition_text": text(condition),
+        "condition_applies": canonical,
+        "governing": governing,
+        "spectra": {k: [float(x) for x in v] for k, v in spectra.items()},
+        "stable_side": cp.stable_side,
+        "block": cp.block,
+        "mode": cp.mode,
+        "method": cp.method,
+        "bracket": list(cp.bracket),
+        "assumptions": list(cp.assumptions),
+        "status": cp.status.value,
+        "model": model.kind,
+        "dims": [[k, v] for k, v in model.dims.items()],
+        "data": desc,
+        "notes": _critical_notes(model, form),
+        "source": source,
+        "pname": text_name(H.spec(name).latex),
+        "reason": form.describe() if form is not None and not form.valid else None,
+    }
+    print(render_critical(record, bool(args.json)))
+    write_plan(args, model, analysis, name, record)
     return 0
 
 

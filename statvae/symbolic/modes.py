@@ -75,8 +75,9 @@ from .stationary import solve_stationary, verify_stationary
 __all__ = ["ModeBlock", "ModeStructure", "mode_structure", "assemble_hessian", "structure_cache_key",
            "structure_to_json", "structure_from_json", "same_structure", "STRUCTURE_FORMAT"]
 
-#: Version of the derivation's output and of its cached form (part of every key; bump on any change).
-STRUCTURE_VERSION = "2"
+#: Version of the derivation's output and of its cached form (part of every key, and of the collapse plans' keys;
+#: bump on any change).  Defined in :mod:`statvae.storage`, so that a plan's key is computed without sympy.
+STRUCTURE_VERSION = storage.STRUCTURE_VERSION
 
 #: Format tag of the cache entries holding a structure.
 STRUCTURE_FORMAT = f"statvae-structure-{STRUCTURE_VERSION}"
