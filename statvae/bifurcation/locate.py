@@ -34,7 +34,8 @@ if TYPE_CHECKING:
     from .problem import ContinuationProblem
     from .symmetry import Span
 
-__all__ = ["SpecialPoint", "PointKind", "PointStatus", "locate_branch_points", "locate_fold"]
+__all__ = ["SpecialPoint", "PointKind", "PointStatus", "locate_branch_points", "locate_fold", "crossing_eigenvalue",
+           "crossing_eigenvalues"]
 
 
 class _Named(str, Enum):
@@ -200,6 +201,41 @@ def crossing_eigenvalue(problem: ContinuationProblem, theta: np.ndarray, p: floa
     return float(ev[rank]) / scale, b, hb, q
 
 
+def crossing_eigenvalues(problem: ContinuationProblem, theta: np.ndarray, p: float, span: Span,
+                         wanted: list[tuple[int, int]]) -> dict[tuple[int, int], tuple[float, np.ndarray, np.ndarray,
+                                                                                    np.ndarray | None]]:
+    """:func:`crossing_eigenvalue` for several ``(key, rank)`` pairs at one point, the blocks evaluated together.
+
+    Parameters
+    ----------
+    problem : ContinuationProblem
+    theta : numpy.ndarray
+        A stationary point.
+    p : float
+        The parameter there.
+    span : Span
+        The branch's symmetry-breaking characters.
+    wanted : list of tuple
+        ``(coset key, rank)`` pairs.
+
+    Returns
+    -------
+    dict
+        ``(key, rank)`` -> as :func:`crossing_eigenvalue` returns.
+    """
+    keys = sorted({key for key, _ in wanted})
+    blocks = {key: (b, hb) for key, b, hb in block_hessians(problem, theta, p, span, only=keys)}
+    gens = problem.zero_modes(theta)
+    out = {}
+    for key, rank in wanted:
+        b, hb = blocks[key]
+        q, _ = symmetry_complement(gens, b)
+        ev = block_eigenvalues(hb, q)
+        scale = max(float(np.abs(hb).max()), 1e-300)
+        out[(key, rank)] = (float(ev[rank]) / scale, b, hb, q)
+    return out
+
+
 def locate_branch_points(problem: ContinuationProblem, run: BranchRun, k: int, span: Span,
                          options: ContinuationOptions, next_id: int) -> list[SpecialPoint]:
     """Locate every crossing between points ``k-1`` and ``k`` of ``run``; returns SpecialPoints.
@@ -226,37 +262,62 @@ def locate_branch_points(problem: ContinuationProblem, run: BranchRun, k: int, s
     """
     S = span.fixed_subspace()
     a, b = run.points[k - 1], run.points[k]
-    found = []
-    located: dict = {}   # symmetry class -> (root, lo, hi): blocks related by a latent permutation cross together
+    memo: dict[float, Any] = {}
+
+    def point(p):
+        """The branch point at ``p`` (Newton from the interpolated start: deterministic, so computed once)."""
+        if p not in memo:
+            memo[p] = _point_at(problem, run.points, k, p, S, options)
+        return memo[p]
+
+    def values(p, wanted):
+        """``{(key, rank): crossing eigenvalue / scale}`` at ``p`` for every wanted pair (NaN off the branch)."""
+        th = point(p)
+        if th is None:
+            return {kr: np.nan for kr in wanted}
+        return {kr: v[0] for kr, v in crossing_eigenvalues(problem, th, p, span, wanted).items()}
+
+    def _locate_one(key, rank, delta, cls):
+        """Brent on the crossing eigenvalue of ``(key, rank)`` between the two points, then its verified bracket."""
+        def f(p):
+            return values(p, [(key, rank)])[(key, rank)]
+
+        fa, fb = f(a.p), f(b.p)
+        if not (np.isfinite(fa) and np.isfinite(fb)) or fa * fb > 0:
+            return
+        try:
+            from scipy.optimize import brentq  # scipy loads when a point is located, not on import
+            root = brentq(f, a.p, b.p, xtol=4e-16 * max(abs(a.p), abs(b.p)), rtol=8.9e-16, maxiter=200)
+            lo, hi = _verified_bracket(f, root, a.p, b.p)
+        except (ValueError, RuntimeError):  # the branch cannot be followed in p here: bracket only
+            root, lo, hi = (a.p + b.p) / 2, min(a.p, b.p), max(a.p, b.p)
+        located.setdefault(cls, (root, lo, hi))
+        found.append((root, lo, hi, key, rank, delta))
+
+    crossings = []   # (class, key, rank, delta) in the order of the keys
     for key in sorted(set(a.counts) | set(b.counts)):
         ca, cb = a.counts.get(key, 0), b.counts.get(key, 0)
-        if ca == cb:
-            continue
         for rank in range(min(ca, cb), max(ca, cb)):
-            def f(p, rank=rank, key=key):
-                th = _point_at(problem, run.points, k, p, S, options)
-                if th is None:
-                    return np.nan
-                return crossing_eigenvalue(problem, th, p, span, key, rank)[0]
-
-            cls = (span.candidate_key(key) if key else (0, ()), ca, cb, rank)
-            if cls in located:
-                root, lo, hi = located[cls]
-                flo, fhi = f(lo), f(hi)   # verify that this copy crosses in the same bracket
+            crossings.append(((span.candidate_key(key) if key else (0, ()), ca, cb, rank), key, rank, cb - ca))
+    found = []
+    located: dict = {}   # symmetry class -> (root, lo, hi): blocks related by a latent permutation cross together
+    pending = list(crossings)
+    while pending:
+        cls, key, rank, delta = pending.pop(0)
+        if cls in located:  # verify every remaining copy of the class in the same bracket, all at once
+            copies = [(key, rank, delta)] + [(k2, r2, d2) for c2, k2, r2, d2 in pending if c2 == cls]
+            pending = [c for c in pending if c[0] != cls]
+            root, lo, hi = located[cls]
+            wanted = [(k2, r2) for k2, r2, _ in copies]
+            vlo, vhi = values(lo, wanted), values(hi, wanted)
+            for k2, r2, d2 in copies:
+                flo, fhi = vlo[(k2, r2)], vhi[(k2, r2)]
                 if np.isfinite(flo) and np.isfinite(fhi) and flo * fhi <= 0:
-                    found.append((root, lo, hi, key, rank, cb - ca))
-                    continue
-            fa, fb = f(a.p), f(b.p)
-            if not (np.isfinite(fa) and np.isfinite(fb)) or fa * fb > 0:
-                continue
-            try:
-                from scipy.optimize import brentq  # scipy loads when a point is located, not on import
-                root = brentq(f, a.p, b.p, xtol=4e-16 * max(abs(a.p), abs(b.p)), rtol=8.9e-16, maxiter=200)
-                lo, hi = _verified_bracket(f, root, a.p, b.p)
-            except (ValueError, RuntimeError):  # the branch cannot be followed in p here: bracket only
-                root, lo, hi = (a.p + b.p) / 2, min(a.p, b.p), max(a.p, b.p)
-            located.setdefault(cls, (root, lo, hi))
-            found.append((root, lo, hi, key, rank, cb - ca))
+                    found.append((root, lo, hi, k2, r2, d2))
+                else:
+                    _locate_one(k2, r2, d2, cls)
+            continue
+        _locate_one(key, rank, delta, cls)
     # merge crossings at the same parameter
     found.sort()
     points: list[dict] = []
@@ -271,10 +332,11 @@ def locate_branch_points(problem: ContinuationProblem, run: BranchRun, k: int, s
     out: list = []
     for g in points:
         p = g["p"]
-        th = _point_at(problem, run.points, k, p, S, options)
+        th = point(p)
         kernel = []
+        blocks = crossing_eigenvalues(problem, th, p, span, g["keys"])
         for key, rank in g["keys"]:
-            _, blk, hb, q = crossing_eigenvalue(problem, th, p, span, key, rank)
+            _, blk, hb, q = blocks[(key, rank)]
             m = hb if q is None else q.T @ hb @ q
             w, v = np.linalg.eigh(m)
             vec_b = v[:, np.argsort(w)[::-1][rank]]

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from ..data.resolve import TrackData
     from ..data.units import Units
     from ..model.vae import Model
-    from ..numeric.bundle import BoundObjective
+    from ..numeric.bundle import BlockPlan, BoundObjective
 
 _T = TypeVar("_T")
 
@@ -130,6 +130,9 @@ class ContinuationProblem:
                                       **{parameter: self.units.value_out(parameter, 1.0)})
             self.units.check_gradient(model, user, self._base)
         self._cache: dict[float, BoundObjective] = {}
+        self._plans: dict[Any, BlockPlan] = {}
+        #: Whether some latent group has continuous rotation symmetry (else :meth:`zero_modes` is always empty).
+        self._rotations = any(z.encoder in ("full", "isotropic", "fixed") and z.dim >= 2 for z in g.latents())
         self.evaluations = 0
 
     # -- evaluation --------------------------------------------------------------
@@ -296,11 +299,52 @@ class ContinuationProblem:
         tuple
             Gradient, symmetrised Hessian block and parameter derivative on ``S``.
         """
-        g = self.gradient(theta, p)[S]  # validates theta once: the HVP and dg/dp below skip the check
-        e = np.zeros((len(S), self.layout.size))
-        e[np.arange(len(S)), S] = 1.0
-        h = self.hvp(theta, e, p, check=False)[:, S]
+        g = self.gradient(theta, p)[S]  # validates theta once: the Hessian block and dg/dp below skip the check
+        S = np.asarray(S)
+        key = ("reduced", S.tobytes())
+        h = self.hessian_blocks(theta, p, key, lambda: {len(S): S[None, :]}, check=False)[len(S)][0] if len(S) \
+            else np.zeros((0, 0))
         return g, (h + h.T) / 2, (self.dgrad_dp(theta, p, check=False)[S] if with_dp else None)
+
+    def hessian_blocks(self, theta: ArrayLike, p: float, key: Any,
+                       blocks: Callable[[], list[np.ndarray] | dict[int, np.ndarray]],
+                       check: bool = True) -> dict[int, np.ndarray]:
+        """Diagonal Hessian blocks ``H[b, b]`` (:meth:`statvae.numeric.BoundObjective.hessian_blocks`).
+
+        Only the requested entries are computed: no full-width HVP row.  Counted in :attr:`evaluations`.
+
+        Parameters
+        ----------
+        theta : array_like
+            Flat parameter vector.
+        p : float
+            The continuation parameter.
+        key : hashable
+            Identifies the set of blocks (its evaluation plan is made once and kept).
+        blocks : callable
+            Returns the index blocks (called only when the plan for ``key`` is made), as a list of arrays or
+            grouped by size (size -> ``(count, size)`` array): disjoint, and the Hessian block diagonal over
+            them (e.g. the cosets of a character span) unless there is one.
+        check : bool, optional
+            Validate ``theta`` (default).
+
+        Returns
+        -------
+        dict
+            Block size -> ``(blocks, size, size)`` array, ``[k, i, j] = H[b_i, b_j]``, not symmetrised.
+
+        Raises
+        ------
+        OutOfDomain
+            As for :meth:`value`.
+        """
+        plan = self._plans.get(key)
+        if plan is None:
+            if len(self._plans) > 256:
+                self._plans.clear()
+            plan = self._plans[key] = self.compiled.block_plan(blocks())
+        self.evaluations += 1
+        return self._guard("Hessian", p, lambda: self.at(p).hessian_blocks(theta, plan, check=check))
 
     # -- symmetry -----------------------------------------------------------------
     @property
@@ -321,6 +365,8 @@ class ContinuationProblem:
         numpy.ndarray
             One row per rotation generator (no rows if there is none).
         """
+        if not self._rotations:
+            return np.zeros((0, self.layout.size))
         return rotation_generators(self.model, theta)
 
     # -- observables -------------------------------------------------------------------

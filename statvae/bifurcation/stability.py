@@ -39,7 +39,7 @@ class Inertia:
     symmetry_zero_modes : int
         Exact zero modes of continuous symmetries that were projected out.
     positive : dict
-        Coset character -> number of positive eigenvalues of that block.
+        Coset character -> number of positive eigenvalues of that block (blocks without any are left out).
     """
 
     index: int
@@ -52,12 +52,38 @@ class Inertia:
         return {k: v for k, v in self.positive.items() if v}
 
 
-def _columns(problem, theta, p, blocks):
-    width = max(len(b) for b in blocks)
+def _block_matrices(problem, theta, p, key, groups):
+    """``{size: (count, size, size)}`` Hessian blocks, ``[k, i, j] = H[b_i, b_j]`` (not symmetrised).
+
+    With ``problem.hessian_blocks`` (a :class:`ContinuationProblem`) only the entries of the blocks are
+    computed; any other problem gives them from stacked HVPs along the compressed directions (one per
+    position inside the largest block; blocks that do not couple share them).
+    """
+    if hasattr(problem, "hessian_blocks"):
+        return problem.hessian_blocks(theta, p, key, lambda: {s: idx for s, (_, idx) in groups.items()}, check=False)
+    width = max(s for s in groups)
     dirs = np.zeros((width, problem.layout.size))
-    for b in blocks:
-        dirs[np.arange(len(b)), b] = 1.0
-    return np.atleast_2d(problem.hvp(theta, dirs, p))
+    for s, (_, idx) in groups.items():
+        dirs[np.broadcast_to(np.arange(s), idx.shape), idx] = 1.0
+    cols = np.atleast_2d(problem.hvp(theta, dirs, p))
+    return {s: cols[np.arange(s)[None, None, :], idx[:, :, None]] for s, (_, idx) in groups.items()}
+
+
+def _eigenvalues(mats: np.ndarray) -> np.ndarray:
+    """Eigenvalues of a stack of symmetric matrices (closed form for 1 x 1 and 2 x 2, else LAPACK).
+
+    The closed form ``(a + d)/2 +- hypot((a - d)/2, b)`` is accurate to a few ulps of the block's largest
+    entry, as LAPACK's are, far inside the zero tolerance of the counts; LAPACK's per-matrix overhead
+    dominates for the thousands of 2 x 2 blocks of a large model's collapsed point.
+    """
+    size = mats.shape[-1]
+    if size == 1:
+        return mats[:, :, 0]
+    if size == 2:
+        a, d, b = mats[:, 0, 0], mats[:, 1, 1], mats[:, 0, 1]
+        mid, r = (a + d) / 2, np.hypot((a - d) / 2, b)
+        return np.stack([mid - r, mid + r], axis=1)
+    return np.linalg.eigvalsh(mats)
 
 
 def block_hessians(problem: ContinuationProblem, theta: np.ndarray, p: float, span: Span,
@@ -82,17 +108,24 @@ def block_hessians(problem: ContinuationProblem, theta: np.ndarray, p: float, sp
     list of tuple
         Coset key, entry indices and symmetrised Hessian block; empty if no block is wanted.
     """
-    blocks, keys = span.blocks(), span.block_keys()
-    if only is not None:
-        pairs = [(k, b) for k, b in zip(keys, blocks) if k in only]
-        keys, blocks = [k for k, _ in pairs], [b for _, b in pairs]
-    if not blocks:
+    if only is None:
+        keys = span.block_keys()
+    else:
+        by_key = span.block_index()
+        keys = sorted(k for k in set(only) if k in by_key)
+    if not keys:
         return []
-    cols = _columns(problem, theta, p, blocks)
-    out = []
-    for k, b in zip(keys, blocks):
-        hb = cols[: len(b)][:, b].T
-        out.append((k, b, (hb + hb.T) / 2))
+    blocks = span.blocks() if only is None else [span.blocks()[span.block_index()[k]] for k in keys]
+    positions: dict[int, list[int]] = {}
+    for m, b in enumerate(blocks):
+        positions.setdefault(len(b), []).append(m)
+    groups = {s: (pos, np.array([blocks[m] for m in pos]).reshape(len(pos), s)) for s, pos in sorted(positions.items())}
+    mats = _block_matrices(problem, theta, p, ("blocks", span.key(), None if only is None else tuple(keys)), groups)
+    out: list[tuple[int, np.ndarray, np.ndarray]] = [None] * len(blocks)  # type: ignore[list-item]
+    for s, (pos, _) in groups.items():
+        for r, m in enumerate(pos):
+            hb = mats[s][r]
+            out[m] = (keys[m], blocks[m], (hb + hb.T) / 2)
     return out
 
 
@@ -169,30 +202,30 @@ def inertia(problem: ContinuationProblem, theta: np.ndarray, p: float, span: Spa
     -------
     Inertia
     """
-    dirs, groups = span.plan()
-    cols = np.atleast_2d(problem.hvp(theta, dirs, p))
+    groups = span.groups()
+    mats_all = _block_matrices(problem, theta, p, ("inertia", span.key()), groups)
     gens = problem.zero_modes(theta)
-    touched = set()
+    touched: set[int] = set()
     if len(gens):
         nz = np.nonzero(np.abs(gens).max(axis=0) > 0)[0]
         touched = {span.coset_of(int(i)) for i in nz}
     index = zero = nsym = 0
     positive: dict = {}
     for size, (keys, idx) in groups.items():
-        mats = cols[np.arange(size)[None, None, :], idx[:, :, None]]  # [k, i, j] = H[b_i, b_j]
+        mats = mats_all[size]  # [k, i, j] = H[b_i, b_j]
         mats = (mats + np.swapaxes(mats, 1, 2)) / 2
         scale = np.maximum(np.abs(mats).reshape(len(keys), -1).max(axis=1), 1e-300)
-        special = [m for m, k in enumerate(keys) if k in touched]
-        ev = np.linalg.eigvalsh(mats)
+        ev = _eigenvalues(mats)
         pos = (ev > rtol * scale[:, None]).sum(axis=1)
         zer = (np.abs(ev) <= rtol * scale[:, None]).sum(axis=1)
-        for m in special:  # blocks holding symmetry zero modes: project them out first
-            q, rank = symmetry_complement(gens, idx[m])
-            nsym += rank
-            e = block_eigenvalues(mats[m], q)
-            pos[m] = int((e > rtol * scale[m]).sum())
-            zer[m] = int((np.abs(e) <= rtol * scale[m]).sum())
+        if touched:
+            for m in (m for m, k in enumerate(keys) if k in touched):  # symmetry zero modes: project them out first
+                q, rank = symmetry_complement(gens, idx[m])
+                nsym += rank
+                e = block_eigenvalues(mats[m], q)
+                pos[m] = int((e > rtol * scale[m]).sum())
+                zer[m] = int((np.abs(e) <= rtol * scale[m]).sum())
         index += int(pos.sum())
         zero += int(zer.sum())
-        positive.update(zip(keys, (int(c) for c in pos)))
+        positive.update((keys[m], int(pos[m])) for m in np.nonzero(pos)[0])
     return Inertia(index, zero, nsym, positive)

@@ -237,51 +237,83 @@ class Span:
 
     def _reduced_all(self) -> list[int]:
         def build() -> list[int]:
+            basis = [(q, self.basis[q]) for q in sorted(self.basis, reverse=True)]  # as :meth:`reduce` runs
             memo: dict[int, int] = {}
             out = []
             for c in self.chars.chars:
-                if c not in memo:
-                    memo[c] = self.reduce(c)
-                out.append(memo[c])
+                r = memo.get(c)
+                if r is None:
+                    r = c
+                    for q, w in basis:
+                        if r >> q & 1:
+                            r ^= w
+                    memo[c] = r
+                out.append(r)
             return out
         return self._cached("reduced", build)
 
+    def _partition(self) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray]:
+        """Cached cosets: keys ascending, entries ordered by coset (each ascending), coset sizes and starts."""
+        def build() -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray]:
+            red = self._reduced_all()
+            ids: dict[int, int] = {}
+            code = np.fromiter((ids.setdefault(c, len(ids)) for c in red), dtype=np.intp, count=len(red))
+            distinct = list(ids)
+            order = sorted(range(len(distinct)), key=distinct.__getitem__)
+            rank = np.empty(len(distinct), dtype=np.intp)
+            rank[order] = np.arange(len(distinct))
+            r = rank[code]
+            perm = np.argsort(r, kind="stable")
+            sizes = np.bincount(r, minlength=len(distinct))
+            starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
+            return [distinct[i] for i in order], perm, sizes, starts
+        return self._cached("partition", build)
+
     def fixed_subspace(self) -> np.ndarray:
         """Indices of entries whose character lies in the span (the branch's own parameters)."""
-        return self._cached("fixed", lambda: np.array([k for k, c in enumerate(self._reduced_all()) if c == 0],
-                                                       dtype=int))
+        def build() -> np.ndarray:
+            keys, perm, sizes, _ = self._partition()
+            return perm[:sizes[0]].copy() if keys and keys[0] == 0 else np.zeros(0, dtype=np.intp)
+        return self._cached("fixed", build)
 
     def blocks(self) -> list[np.ndarray]:
         """Cosets: lists of entry indices whose characters agree modulo the span (Hessian blocks)."""
         def build() -> list[np.ndarray]:
-            groups: dict[int, list[int]] = {}
-            for k, c in enumerate(self._reduced_all()):
-                groups.setdefault(c, []).append(k)
-            return [np.array(v, dtype=int) for _, v in sorted(groups.items())]
+            _, perm, _, starts = self._partition()
+            return np.split(perm, starts[1:])
         return self._cached("blocks", build)
 
+    def groups(self) -> dict[int, tuple[list[int], np.ndarray]]:
+        """Cached blocks grouped by size: size -> (coset keys, indices ``(count, size)``), sizes ascending."""
+        def build() -> dict[int, tuple[list[int], np.ndarray]]:
+            keys, perm, sizes, starts = self._partition()
+            out = {}
+            for sz in np.unique(sizes).tolist():
+                which = np.nonzero(sizes == sz)[0]
+                out[sz] = ([keys[b] for b in which.tolist()], perm[starts[which][:, None] + np.arange(sz)])
+            return out
+        return self._cached("groups", build)
+
     def plan(self) -> tuple[np.ndarray, dict[int, tuple[list[int], np.ndarray]]]:
-        """Cached layout of the compressed Hessian evaluation: directions and blocks grouped by size."""
+        """Cached layout of the compressed Hessian evaluation: directions and blocks grouped by size.
+
+        Direction ``j`` has ones at the ``j``-th entry of every block longer than ``j``.
+        """
         def build() -> tuple[np.ndarray, dict[int, tuple[list[int], np.ndarray]]]:
-            blocks, keys = self.blocks(), self.block_keys()
-            width = max(len(b) for b in blocks)
-            size = len(self.chars.chars)
-            dirs = np.zeros((width, size))
-            rows = np.concatenate([np.arange(len(b)) for b in blocks])
-            cols = np.concatenate(blocks)
-            dirs[rows, cols] = 1.0
-            by_size: dict[int, tuple[list[int], list[np.ndarray]]] = {}
-            for k, b in zip(keys, blocks):
-                by_size.setdefault(len(b), ([], []))
-                by_size[len(b)][0].append(k)
-                by_size[len(b)][1].append(b)
-            groups = {sz: (ks, np.array(bs)) for sz, (ks, bs) in by_size.items()}
+            groups = self.groups()
+            dirs = np.zeros((max(groups), len(self.chars.chars)))
+            for sz, (_, idx) in groups.items():
+                dirs[np.broadcast_to(np.arange(sz), idx.shape), idx] = 1.0
             return dirs, groups
         return self._cached("plan", build)
 
     def block_keys(self) -> list[int]:
         """The coset representative of each of :meth:`blocks`, in the same order."""
-        return self._cached("keys", lambda: [self._reduced_all()[int(b[0])] for b in self.blocks()])
+        return self._partition()[0]
+
+    def block_index(self) -> dict[int, int]:
+        """Coset key -> position of its block in :meth:`blocks` (cached)."""
+        return self._cached("index", lambda: {k: m for m, k in enumerate(self.block_keys())})
 
     def coset_of(self, index: int) -> int:
         """The coset (block key) of a parameter entry.

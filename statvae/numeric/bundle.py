@@ -39,7 +39,8 @@ from .codegen import (
 )
 from ..model.layout import Layout, ParameterError
 
-__all__ = ["CompiledObjective", "BoundObjective", "compile_model", "VerificationError", "EXPLICIT_MAX_PARAMETERS"]
+__all__ = ["CompiledObjective", "BoundObjective", "BlockPlan", "compile_model", "VerificationError",
+           "EXPLICIT_MAX_PARAMETERS"]
 
 #: The explicit-entry path is refused above this many parameters (its cost grows like their square).
 EXPLICIT_MAX_PARAMETERS = 80
@@ -324,6 +325,23 @@ class CompiledObjective:
     def __repr__(self) -> str:
         return (f"<CompiledObjective {self.path} path, {self.backend} backend, {self.layout.size} parameters, "
                 f"hyper {', '.join(self.hyper_names)}>")
+
+    def block_plan(self, blocks: list[np.ndarray] | dict[int, np.ndarray]) -> BlockPlan:
+        """The evaluation plan of :meth:`BoundObjective.hessian_blocks` for disjoint index blocks.
+
+        Parameters
+        ----------
+        blocks : list of numpy.ndarray or dict
+            Disjoint, non-empty arrays of entry indices (of the flat parameter vector), or the same grouped
+            by size: size -> ``(count, size)`` array.
+
+        Returns
+        -------
+        BlockPlan
+            Reusable for every binding of this compiled objective.
+        """
+        pairs = self.meta.get("hvp_pairs") if self.path == "matrix" and self.mp is None else None
+        return BlockPlan(self.layout, blocks, pairs)
 
     # -- layout ---------------------------------------------------------------
     def pack(self, **blocks: Any) -> np.ndarray:
@@ -876,6 +894,138 @@ class _DataBinding:
         return same_bytes(raw, snap)
 
 
+def _unpack_local(b: Any, vals: np.ndarray) -> np.ndarray:
+    """:meth:`Layout.unpack_block` of stacked values of one block alone (``(k, b.size)``, not full vectors)."""
+    k = vals.shape[0]
+    if b.kind == "map":
+        return vals.reshape((k,) + tuple(b.shape))
+    if b.kind in ("diagonal", "full"):
+        n = b.shape[0]
+        m = np.zeros((k, n, n))
+        if b.kind == "diagonal":
+            idx = np.arange(n)
+            m[:, idx, idx] = vals
+        else:
+            iu, ju = np.triu_indices(n)
+            m[:, iu, ju] = vals
+            m[:, ju, iu] = vals
+        return m
+    return vals[:, 0]
+
+
+class BlockPlan:
+    """How :meth:`BoundObjective.hessian_blocks` evaluates ``H[b, b]`` for disjoint index blocks ``b``.
+
+    Direction ``j`` is the sum of the unit vectors ``e_{b[j]}`` of every block longer than ``j`` (a
+    compressed Hessian evaluation: blocks that do not couple share directions).  For every parameter
+    block ``x`` the plan keeps the directions' part in ``x`` (constant unit stacks, unpacked once), and
+    for every generated Hessian block ``H[y, x]`` that reaches a wanted entry the directions it is needed
+    on and where each result entry goes: ``[k, i, j] = H[b_i, b_j]`` in the array of the blocks of that
+    size.  Contributions are added in the layout's block order (as :meth:`BoundObjective.hvp` adds its
+    per-block products).
+
+    Parameters
+    ----------
+    layout : Layout
+        The parameter layout.
+    blocks : list of numpy.ndarray or dict
+        Disjoint, non-empty arrays of entry indices, or already grouped: size -> ``(count, size)`` array.
+    pairs : list of [str, str, str] or None
+        ``[x, y, function name]`` for every generated Hessian block ``H[y, x]`` that is not identically
+        zero (``meta["hvp_pairs"]`` of the matrix path); None if there are none (then
+        :meth:`BoundObjective.hessian_blocks` takes stacked HVPs).
+
+    Attributes
+    ----------
+    groups : dict
+        Block size -> indices ``(count, size)`` of the blocks of that size, sizes ascending (a list of blocks
+        is grouped in its own order).
+    width : int
+        Number of compressed directions (the largest block's size).
+    steps : list
+        ``(function name, directions, result shape, [(size, target offsets, source offsets)])`` per
+        generated product.
+
+    Raises
+    ------
+    ParameterError
+        If a block is empty, blocks overlap, or an index is outside the parameter vector.
+    """
+
+    def __init__(self, layout: Layout, blocks: list[np.ndarray] | dict[int, np.ndarray],
+                 pairs: list[list[str]] | None = None) -> None:
+        self.layout = layout
+        groups: dict[int, np.ndarray] = {}
+        if isinstance(blocks, dict):
+            for s, idx in sorted(blocks.items()):
+                groups[int(s)] = np.asarray(idx, dtype=np.intp).reshape(-1, int(s))
+        else:
+            bl = [np.asarray(b, dtype=np.intp).ravel() for b in blocks]
+            for s in sorted({len(b) for b in bl}):
+                groups[s] = np.array([b for b in bl if len(b) == s], dtype=np.intp).reshape(-1, s)
+        if not groups or min(groups) < 1 or not all(len(idx) for idx in groups.values()):
+            raise ParameterError("every block of a Hessian-block plan needs at least one index")
+        flat_all = np.concatenate([idx.ravel() for idx in groups.values()])
+        if flat_all.min() < 0 or flat_all.max() >= layout.size or len(np.unique(flat_all)) != len(flat_all):
+            raise ParameterError(f"Hessian blocks must be disjoint indices in [0, {layout.size})")
+        self.width = max(groups)
+        self.groups = groups
+        self.steps: list[tuple[str, np.ndarray, tuple[int, int], list[tuple[int, np.ndarray, np.ndarray]]]] = []
+        if not pairs:
+            return
+        # every entry: its group size, block number within the group, position within the block
+        size_of = np.concatenate([np.full(idx.size, s) for s, idx in groups.items()])
+        kb_of = np.concatenate([np.repeat(np.arange(len(idx)), s) for s, idx in groups.items()])
+        pos_of = np.concatenate([np.tile(np.arange(s), len(idx)) for s, idx in groups.items()])
+        entry = flat_all
+        part: dict[str, tuple[np.ndarray, np.ndarray]] = {}   # block -> (entries inside, local offsets)
+        for b in layout.blocks:
+            inside = np.nonzero((entry >= b.offset) & (entry < b.offset + b.size))[0]
+            if len(inside):
+                part[b.name] = (inside, entry[inside] - b.offset)
+        for xname, yname, fname in pairs:
+            if xname not in part or yname not in part:
+                continue
+            xin, xloc = part[xname]
+            yin, yloc = part[yname]
+            rows_x = np.unique(pos_of[xin])                    # directions with a component in x
+            rows = rows_x[rows_x < size_of[yin].max()]         # ... that reach a wanted entry of y
+            if not len(rows):
+                continue
+            xb = layout.by_name[xname]
+            vals = np.zeros((len(rows), xb.size))
+            keep = np.isin(pos_of[xin], rows)
+            vals[np.searchsorted(rows, pos_of[xin][keep]), xloc[keep]] = 1.0
+            d = _unpack_local(xb, vals)
+            scatter = []
+            for s in groups:
+                sel = size_of[yin] == s
+                if not sel.any():
+                    continue
+                js = rows[rows < s]
+                if not len(js):
+                    continue
+                kb, i, loc = kb_of[yin][sel], pos_of[yin][sel], yloc[sel]
+                tgt = ((kb[:, None] * s + i[:, None]) * s + js[None, :]).ravel()
+                src = (np.searchsorted(rows, js)[None, :] * layout.by_name[yname].size + loc[:, None]).ravel()
+                scatter.append((s, tgt, src))
+            if scatter:
+                self.steps.append((fname, d, (len(rows), layout.by_name[yname].size), scatter))
+
+    def dense_directions(self) -> np.ndarray:
+        """The compressed directions as full vectors, ``(width, parameters)`` (for the stacked-HVP route).
+
+        Returns
+        -------
+        numpy.ndarray
+            Row ``j`` has ones at ``b[j]`` of every block longer than ``j``.
+        """
+        dirs = np.zeros((self.width, self.layout.size))
+        for s, idx in self.groups.items():
+            dirs[np.broadcast_to(np.arange(s), idx.shape), idx] = 1.0
+        return dirs
+
+
 class BoundObjective:
     """A :class:`CompiledObjective` with data and hyper-parameters fixed (made by :meth:`CompiledObjective.bind`).
 
@@ -1199,6 +1349,48 @@ class BoundObjective:
                 out[rows] += res
         assert out is not None, "touched is not empty"
         return self._out(out if two else out[0])
+
+    def hessian_blocks(self, theta: npt.ArrayLike, plan: BlockPlan, check: bool = True) -> dict[int, np.ndarray]:
+        """Diagonal blocks ``H[b, b]`` of the Hessian for the index blocks of ``plan``, and nothing else.
+
+        The blocks must be ones on which the Hessian is block diagonal (entries of different blocks do not
+        couple, as the cosets of a symmetry span, :mod:`statvae.bifurcation.symmetry`); a plan of one block
+        may hold any indices.  One compressed direction per position inside the largest block carries
+        every block at once, and on the numpy matrix path only the Hessian blocks ``H[y, x]`` (generated
+        per pair of parameter blocks, ``hvpb__x__y``) that land on a wanted entry are evaluated, on the
+        directions that need them: no full-width HVP row is formed.  Other backends and paths (and code
+        generated before the pair functions existed) take the stacked :meth:`hvp` and gather.
+
+        Parameters
+        ----------
+        theta : array_like
+            The flat parameter vector.
+        plan : BlockPlan
+            The index blocks (:meth:`CompiledObjective.block_plan`, made once per set of blocks).
+        check : bool, optional
+            Validate ``theta`` (the default); ``False`` as for :meth:`hvp`.
+
+        Returns
+        -------
+        dict
+            Block size -> array ``(blocks, size, size)`` with ``[k, i, j] = H[b_i, b_j]`` for the ``k``-th block
+            ``b`` of that size in :attr:`BlockPlan.groups`; not symmetrised.
+        """
+        owner = self.owner
+        if owner.mp is not None or owner.path != "matrix" or not plan.steps:
+            cols = np.atleast_2d(self.hvp(theta, plan.dense_directions(), check=check))
+            return {s: cols[np.arange(s)[None, None, :], idx[:, :, None]] for s, idx in plan.groups.items()}
+        _, blocks = self._theta(theta, check)
+        args = self._matrix_args(blocks)
+        fn = owner._fn
+        mats = {s: np.zeros((len(idx), s, s)) for s, idx in plan.groups.items()}
+        flat = {s: m.reshape(-1) for s, m in mats.items()}
+        for name, d, shape, scatter in plan.steps:
+            res = np.asarray(fn[name](*args, d))
+            res = (res if res.shape == shape else np.broadcast_to(res, shape)).reshape(-1)
+            for s, tgt, src in scatter:
+                flat[s][tgt] += res[src]
+        return mats
 
     def gradient_hyper(self, theta: npt.ArrayLike, name: str, check: bool = True) -> np.ndarray:
         """``d gradient / d name`` for a hyper-parameter ``name`` (for continuation).

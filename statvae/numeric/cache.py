@@ -34,7 +34,7 @@ from ..storage import (cache_dir, check_record, clear_entries, count_entries, en
 __all__ = ["cache_dir", "cache_key", "load", "store", "clear_cache", "count_entries", "entry_digest"]
 
 #: Version of the generated code and of the entry format (part of every key; bump on any change).
-CODEGEN_VERSION = "5"
+CODEGEN_VERSION = "7"
 
 #: Format tag written in every entry.
 ENTRY_FORMAT = f"statvae-cache-{CODEGEN_VERSION}"
