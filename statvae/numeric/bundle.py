@@ -30,10 +30,10 @@ from . import cache as C
 from ..data.lowrank import LowRankPlusDiagonal
 from .codegen import (
     DATA_STRUCTURES,
-    LOWRANK_MAX_FRACTION,
     NUMPY_NAMESPACE,
     data_structure,
     lowrank_blocks,
+    lowrank_pays,
     mpmath_namespace,
     structured_blocks,
 )
@@ -390,8 +390,9 @@ class CompiledObjective:
             Products by the data on the numpy matrix path
             (:func:`statvae.numeric.codegen.data_structure`): ``auto`` multiplies diagonal data
             (a spectrum, a covariance zero off its diagonal) as a diagonal, O(N n) instead of O(N^2 n),
-            and data of rank ``r <= N / 4`` given as a factor (``samples``, a ``LowRankPlusDiagonal``)
-            as ``diag(d) + U U^T``, O((r + 1) N n); ``dense`` always as a dense matrix (materialised);
+            and data given as a factor (``samples``, a ``LowRankPlusDiagonal``) of rank ``r <= N / 4``,
+            ``N >= 160`` (:func:`statvae.numeric.codegen.lowrank_pays`) as ``diag(d) + U U^T``,
+            O((r + 1) N n); ``dense`` always as a dense matrix (materialised);
             ``diagonal`` insists on diagonal data; ``lowrank`` on the factor whatever its rank.
         ddof : {0, 1}, optional
             Delta degrees of freedom of the covariance of ``samples`` (1: as ``numpy.cov``).
@@ -825,8 +826,7 @@ class _DataBinding:
             from ..data.spectra import covariance_from_samples, validate_samples
 
             m = validate_samples(samples).shape
-            if structure == "lowrank" or (structure == "auto" and numpy_matrix
-                                          and m[0] <= LOWRANK_MAX_FRACTION * m[1]):
+            if structure == "lowrank" or (structure == "auto" and numpy_matrix and lowrank_pays(m[0], m[1])):
                 lowrank = LowRankPlusDiagonal.from_samples(samples, ddof)
             else:
                 cov = covariance_from_samples(samples, ddof)

@@ -30,7 +30,8 @@ from ..errors import DataError
 from .tracepoly import Factor, transpose_chain
 
 __all__ = ["ScalarPrinter", "scalar_code", "ChainProgram", "NUMPY_NAMESPACE", "mpmath_namespace", "DiagonalBlock",
-           "LowRankDiagonalBlock", "DATA_STRUCTURES", "LOWRANK_MAX_FRACTION", "data_structure", "structured_blocks",
+           "LowRankDiagonalBlock", "DATA_STRUCTURES", "LOWRANK_MAX_FRACTION", "LOWRANK_MIN_DIM", "lowrank_pays",
+           "data_structure", "structured_blocks",
            "lowrank_blocks"]
 
 
@@ -403,8 +404,34 @@ class LowRankDiagonalBlock:
 DATA_STRUCTURES = ("auto", "dense", "diagonal", "lowrank")
 
 #: ``auto`` binds a ``diag(d) + U U^T`` of ``N`` dimensions with the low-rank products when the rank
-#: ``r <= LOWRANK_MAX_FRACTION * N``, else as a dense matrix (``benchmarks/bench_lowrank.py`` measures the crossover).
+#: ``r <= LOWRANK_MAX_FRACTION * N`` and ``N >= LOWRANK_MIN_DIM``, else as a dense matrix.  Measured
+#: (``benchmarks/bench_lowrank.py``, one BLAS thread): the products by the factor break even near r = 0.4 N at
+#: N = 784, and below N of about 150 the extra numpy calls cost more than the dense products save.
 LOWRANK_MAX_FRACTION = 0.25
+LOWRANK_MIN_DIM = 160
+
+
+def lowrank_pays(rank: int, dim: int) -> bool:
+    """Whether ``structure="auto"`` multiplies a rank-``rank`` factor of ``dim`` dimensions as a factor.
+
+    Parameters
+    ----------
+    rank : int
+        ``r``, the columns of the factor.
+    dim : int
+        ``N``, the dimension of the data.
+
+    Returns
+    -------
+    bool
+        ``N >= LOWRANK_MIN_DIM`` and ``r <= LOWRANK_MAX_FRACTION * N``.
+
+    Examples
+    --------
+    >>> lowrank_pays(10, 784), lowrank_pays(400, 784), lowrank_pays(2, 64)
+    (True, False, False)
+    """
+    return dim >= LOWRANK_MIN_DIM and rank <= LOWRANK_MAX_FRACTION * dim
 
 
 def data_structure(cov: Any, structure: str = "auto") -> str:
@@ -416,7 +443,7 @@ def data_structure(cov: Any, structure: str = "auto") -> str:
         The full (validated, float) second moment of the observed variables, or its low-rank-plus-diagonal form.
     structure : {"auto", "dense", "diagonal", "lowrank"}
         ``auto``: diagonal exactly when every off-diagonal entry of ``cov`` is zero (a low-rank form: when its
-        factor is zero), low-rank for a low-rank form of rank ``r <= LOWRANK_MAX_FRACTION * N``, else dense;
+        factor is zero), low-rank for a low-rank form when :func:`lowrank_pays`, else dense;
         ``dense``: always dense products; ``diagonal``: the data must be diagonal; ``lowrank``: the data must
         be in low-rank form.
 
@@ -450,7 +477,7 @@ def data_structure(cov: Any, structure: str = "auto") -> str:
             raise DataError("structure='diagonal' needs data that are zero off the diagonal")
         if diagonal:
             return "diagonal"
-        return "lowrank" if cov.rank <= LOWRANK_MAX_FRACTION * cov.dim else "dense"
+        return "lowrank" if lowrank_pays(cov.rank, cov.dim) else "dense"
     if structure == "lowrank":
         raise DataError("structure='lowrank' needs the data as samples= or a statvae.data.LowRankPlusDiagonal "
                         "covariance (a matrix or a spectrum has no low-rank factor)")

@@ -22,6 +22,7 @@ from statvae.errors import DataError
 from statvae.numeric import random_parameters
 from statvae.numeric.codegen import (
     LOWRANK_MAX_FRACTION,
+    LOWRANK_MIN_DIM,
     DiagonalBlock,
     LowRankDiagonalBlock,
     _tr,
@@ -171,7 +172,7 @@ def test_block_products_equal_dense(rows, cols, r, k, batch, with_diagonal, seed
 
 def test_structure_choice_and_errors():
     rng = np.random.default_rng(3)
-    N = 40
+    N = max(LOWRANK_MIN_DIM, 40)
     f = statvae.LinearVAE(N, 2).compile()
     few = rng.standard_normal((int(LOWRANK_MAX_FRACTION * N), N))
     many = rng.standard_normal((int(LOWRANK_MAX_FRACTION * N) + 1, N))
@@ -181,7 +182,7 @@ def test_structure_choice_and_errors():
     assert f.bind(samples=few, sigma2=1.0, structure="dense").structure == "dense"
     small = LowRankPlusDiagonal(rng.standard_normal((N, 3)), np.ones(N))
     assert f.bind(covariance=small, sigma2=1.0).structure == "lowrank"
-    big = LowRankPlusDiagonal(rng.standard_normal((N, 11)))
+    big = LowRankPlusDiagonal(rng.standard_normal((N, int(LOWRANK_MAX_FRACTION * N) + 1)))
     assert f.bind(covariance=big, sigma2=1.0).structure == "dense"
     assert f.bind(covariance=LowRankPlusDiagonal(np.zeros((N, 2)), np.ones(N)), sigma2=1.0).structure == "diagonal"
     assert f.bind(covariance=LowRankPlusDiagonal(np.zeros((N, 0)), np.ones(N)), sigma2=1.0).structure == "diagonal"
@@ -196,7 +197,12 @@ def test_structure_choice_and_errors():
         f.bind(covariance=small, sigma2=1.0, structure="sparse")
     with pytest.raises(DataError, match="exactly one of"):
         f.bind(samples=few, spectrum=np.ones(N), sigma2=1.0)
-    with pytest.raises(DataError, match="40-dimensional"):
+    # below LOWRANK_MIN_DIM the dense products are cheaper: auto forms the matrix, lowrank still forces the factor
+    g = statvae.LinearVAE(LOWRANK_MIN_DIM - 1, 2).compile()
+    x = rng.standard_normal((2, LOWRANK_MIN_DIM - 1))
+    assert g.bind(samples=x, sigma2=1.0).structure == "dense"
+    assert g.bind(samples=x, sigma2=1.0, structure="lowrank").structure == "lowrank"
+    with pytest.raises(DataError, match=f"{N}-dimensional"):
         f.bind(samples=few[:, :5], sigma2=1.0)
     with pytest.raises(DataError, match="ddof"):
         f.bind(samples=few, ddof=2, sigma2=1.0)
@@ -247,7 +253,7 @@ def test_lowrank_data_are_read_only_and_materialise():
 
 def test_keyword_calls_reuse_the_lowrank_binding():
     rng = np.random.default_rng(5)
-    N = 30
+    N = LOWRANK_MIN_DIM
     f = statvae.LinearVAE(N, 2).compile()
     theta = random_parameters(f.layout, rng)
     x = rng.standard_normal((4, N))
