@@ -67,7 +67,16 @@ def _compare(f, low, dense, rng):
     e = np.zeros((len(idx), p))
     e[np.arange(len(idx)), idx] = 1.0
     _close(low.hvp(theta, e), dense.hvp(theta, e), "Hessian columns")
-    _close(low.hessian(theta), dense.hessian(theta), "hessian")
+    h = dense.hessian(theta)
+    _close(low.hessian(theta), h, "hessian")
+    if hasattr(f, "block_plan"):  # Hessian blocks as the tracker takes them (pair functions of the data blocks)
+        plan = f.block_plan([np.sort(idx)])
+        got = low.hessian_blocks(theta, plan)
+        ref = dense.hessian_blocks(theta, plan)
+        assert sorted(got) == sorted(ref), "hessian_blocks"
+        for size in ref:
+            _close(got[size], ref[size], "hessian_blocks")
+        _close(got[len(idx)][0], h[np.ix_(np.sort(idx), np.sort(idx))], "hessian_blocks vs hessian")
     for n in f.model.values:
         _close(low.gradient_hyper(theta, n), dense.gradient_hyper(theta, n), f"d gradient / d {n}")
 
