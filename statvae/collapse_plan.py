@@ -28,11 +28,16 @@ answer that is not one confirmed boundary, a failed check) raises
 :class:`PlanMiss`, and the caller takes the full path, which answers or words
 the error.
 
-A plan is written by the full path only after a run whose answer the plan
-reproduces exactly (:mod:`statvae.cli.fastpath`); it is read only after its
-digest is checked (:func:`statvae.storage.read_entry`).  Generated source
-from a checked entry is executed, as the code cache does: the digest guards
-against corruption, it is not a signature.
+A plan is keyed by the specification it answers for (:func:`plan_key`: the
+command line's model options as given, with the versions of statvae, of the
+plans, of the derivation, of numpy and sympy, and a fingerprint of the
+package's source files, so that an edited or upgraded statvae never reads an
+old plan).  It is written by the full path only after a run whose answer the
+plan reproduces exactly, every field and every bit (:mod:`statvae.cli.fastpath`),
+and read only after its digest is checked (:func:`statvae.storage.read_entry`).
+Generated source from a checked entry is executed, as the code cache does: the
+digest guards against corruption, it is not a signature.  ``statvae cache
+--clear`` removes plans with the other entries.
 """
 
 from __future__ import annotations
@@ -47,8 +52,9 @@ import numpy as np
 
 from . import storage
 
-__all__ = ["PlanMiss", "PLAN_FORMAT", "PLAN_VERSION", "CODE_FIELDS", "plan_key", "sympy_version", "load_plan",
-           "store_plan", "function_from_source", "describe_function", "critical_record", "DiagonalBlock"]
+__all__ = ["PlanMiss", "PLAN_FORMAT", "PLAN_VERSION", "CODE_FIELDS", "plan_key", "source_fingerprint", "sympy_version",
+           "load_plan", "store_plan", "function_from_source", "describe_function", "critical_record", "DiagonalBlock",
+           "NUMPY_NAMESPACE"]
 
 #: Version of the plans' content (part of every key; bump on any change).
 PLAN_VERSION = "1"
@@ -91,14 +97,54 @@ def plan_key(spec: Any) -> str:
     str
         32 hexadecimal digits; the versions of statvae, of the plans
         (:data:`PLAN_VERSION`), of the per-mode derivation
-        (:data:`statvae.storage.STRUCTURE_VERSION`), of numpy and of sympy are
-        part of it.
+        (:data:`statvae.storage.STRUCTURE_VERSION`), of numpy and of sympy, and
+        :func:`source_fingerprint` are part of it.
     """
     from ._version import __version__
 
     text = repr(("collapse plan", __version__, PLAN_VERSION, storage.STRUCTURE_VERSION, np.__version__,
-                 sympy_version(), spec))
+                 sympy_version(), source_fingerprint(), spec))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def source_fingerprint() -> str:
+    """SHA-256 of the name, size and modification time of every Python file of the statvae package.
+
+    Part of every plan's key: a plan holds what the full analysis printed and
+    derived, so any edit of the package (a development tree, an upgrade in
+    place) makes every plan a miss, and the next run writes the plan again.
+    About a millisecond (one ``stat`` per file); computed once per process
+    (the code a process runs is the code it loaded).
+
+    Returns
+    -------
+    str
+        64 hexadecimal digits.
+    """
+    if not _FINGERPRINT:
+        _FINGERPRINT.append(_fingerprint())
+    return _FINGERPRINT[0]
+
+
+_FINGERPRINT: list[str] = []
+
+
+def _fingerprint() -> str:
+    import os
+
+    root = os.path.dirname(os.path.abspath(__file__))
+    h = hashlib.sha256()
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for f in sorted(filenames):
+            if f.endswith(".py"):
+                path = os.path.join(dirpath, f)
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    continue
+                h.update(f"{os.path.relpath(path, root)}:{st.st_size}:{st.st_mtime_ns};".encode())
+    return h.hexdigest()
 
 
 _SYMPY_VERSION: list[str | None] = []
@@ -168,11 +214,20 @@ def store_plan(key: str, plan: dict[str, Any]) -> bool:
 
 
 # -- generated functions ---------------------------------------------------------------------------------------------
+def _module(name: str) -> Any:
+    """A module of :data:`_MODULES` (``numpy.emath`` is an attribute of numpy, not an importable name)."""
+    head, *rest = name.split(".")
+    m = importlib.import_module(head)
+    for part in rest:
+        m = getattr(m, part)
+    return m
+
+
 def _resolve(path: str) -> Any:
     mod, _, attr = path.rpartition(".")
     if mod not in _MODULES:
         raise PlanMiss(f"generated code names {path}, outside {', '.join(_MODULES)}")
-    return getattr(importlib.import_module(mod), attr)
+    return getattr(_module(mod), attr)
 
 
 def function_from_source(source: str, name: str, names: dict[str, str]) -> Callable[..., Any]:
@@ -252,8 +307,7 @@ def describe_function(fn: Callable[..., Any]) -> dict[str, Any] | None:
     names: dict[str, str] = {}
     for n in dict.fromkeys(_code_names(code)):
         obj = glb[n] if n in glb else getattr(builtins, n, None)
-        path = next((f"{m}.{n}" for m in _MODULES
-                     if getattr(importlib.import_module(m), n, _NOTHING) is obj), None)
+        path = next((f"{m}.{n}" for m in _MODULES if getattr(_module(m), n, _NOTHING) is obj), None)
         if path is None:
             return None
         names[n] = path

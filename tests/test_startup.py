@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import statvae
@@ -240,3 +241,193 @@ def test_derive_prints_the_same_latex_from_a_warm_cache(tmp_path, model_args):
     cold = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, check=True).stdout
     warm = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, check=True).stdout
     assert warm == cold and r"\xi" in cold
+
+
+# -- the warm `statvae critical`: collapse plans ---------------------------------------------------------------------
+WARM = {
+    "linear": ["--latent-dim", "2"],
+    "learned isotropic, json": ["--latent-dim", "2", "--decoder-variance", "learned", "--encoder", "isotropic",
+                                "--json"],
+    "hierarchical, beta": ["--model", "hierarchical", "--latent-dim", "2,1", "--beta", "1,2"],
+}
+HEAVY = ("sympy", "networkx", "scipy", "matplotlib", "statvae.model", "statvae.symbolic", "statvae.analysis",
+         "statvae.numeric", "statvae.bifurcation", "statvae.data", "statvae.api")
+
+
+@pytest.mark.parametrize("name", list(WARM))
+def test_a_warm_critical_imports_neither_sympy_nor_networkx(tmp_path, name):
+    """After one run, `statvae critical` answers from the plan: same output, none of the heavy modules loaded."""
+    env = {**os.environ, "STATVAE_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("STATVAE_NO_PLAN", None)
+    cold_argv = ["critical", "--spectrum", "3,2,1,0.5", *WARM[name]]
+    warm_argv = ["critical", "--spectrum", "0.7,5,2.5,1", *WARM[name]]
+    subprocess.run([sys.executable, "-m", "statvae", *cold_argv], capture_output=True, text=True, timeout=300,
+                   env=env, check=True)
+    code = ("import sys, json\nfrom statvae.cli.main import main\nfrom statvae.cli import fastpath\n"
+            "code = main(sys.argv[1:])\n"
+            "sys.stderr.write(json.dumps([code, fastpath.ANSWERED[0], sorted(sys.modules)]))\n")
+    warm = subprocess.run([sys.executable, "-c", code, *warm_argv], capture_output=True, text=True, timeout=300,
+                          env=env)
+    status, answered, mods = json.loads(warm.stderr.splitlines()[-1])
+    assert status == 0 and answered == 1, warm.stderr
+    for heavy in HEAVY:
+        assert not _loaded(set(mods), heavy), f"a warm statvae critical imports {heavy}"
+    full = subprocess.run([sys.executable, "-m", "statvae", *warm_argv], capture_output=True, text=True, timeout=300,
+                          env={**env, "STATVAE_NO_PLAN": "1"}, check=True)
+    assert warm.stdout == full.stdout and warm.stdout
+
+
+def _in_process(argv: list[str]) -> tuple[int, str, str, bool]:
+    import contextlib
+    import io
+
+    from statvae.cli import fastpath
+    from statvae.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    before = fastpath.ANSWERED[0]
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    return code, out.getvalue(), err.getvalue(), fastpath.ANSWERED[0] > before
+
+
+ARGV = ["critical", "--spectrum", "3,2,1", "--latent-dim", "2", "--decoder-variance", "learned", "--json"]
+
+
+def _plan_file(cache: Path) -> Path:
+    from statvae.cli.fastpath import plan_spec
+    from statvae.cli.main import build_parser
+    from statvae.collapse_plan import plan_key
+
+    return cache / f"{plan_key(plan_spec(build_parser().parse_args(ARGV), 3))}.json"
+
+
+def _mangle_plan(kind: str, p: Path) -> None:
+    text = p.read_text()
+    record = json.loads(text)
+    plan = record["plan"]
+    if kind == "truncated":
+        p.write_text(text[: len(text) // 2])
+    elif kind == "wrong digest":
+        p.write_text(json.dumps({**record, "sha256": "0" * 64}))
+    elif kind == "another key":
+        p.write_text(json.dumps({**record, "key": "0" * 32}))
+    elif kind == "another format":
+        p.write_text(json.dumps({**record, "format": "statvae-plan-0"}))
+    elif kind == "edited value, digest kept":
+        plan["static"]["condition_text"] = "edited"
+        p.write_text(json.dumps(record))
+    elif kind in ("a consistent entry with code that is not the plan's", "a consistent entry naming os.system",
+                  "a consistent entry with the wrong code digest"):
+        if kind.endswith("plan's"):
+            plan["blocks"][0]["entries"]["source"] = "def _lambdifygenerated(*a):\n    return 1/0\n"
+        elif kind.endswith("os.system"):
+            plan["blocks"][0]["entries"]["names"] = {"sqrt": "os.system"}
+        else:
+            plan["compiled"]["code_sha256"] = "0" * 64
+        storage.write_entry(p.stem, record["format"], {"plan": plan})
+    else:
+        raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind", ["truncated", "wrong digest", "another key", "another format",
+                                  "edited value, digest kept", "a consistent entry with code that is not the plan's",
+                                  "a consistent entry naming os.system", "a consistent entry with the wrong code digest"])
+def test_a_damaged_plan_is_a_miss_and_is_rewritten(cache, kind):
+    """A damaged plan: the full path answers (the same output), rewrites the plan, and the next run is warm."""
+    first = _in_process(ARGV)
+    assert first[0] == 0 and not first[3]
+    p = _plan_file(cache)
+    good = p.read_bytes()
+    assert _in_process(ARGV)[:4] == (*first[:3], True)
+    _mangle_plan(kind, p)
+    again = _in_process(ARGV)
+    assert again[:3] == first[:3] and not again[3]
+    assert p.read_bytes() == good
+    assert _in_process(ARGV)[:4] == (*first[:3], True)
+
+
+def test_a_damaged_code_entry_makes_the_plan_miss(cache):
+    """The self-check runs the cached compiled code: if that entry is damaged, the full path answers."""
+    first = _in_process(ARGV)
+    plan = json.loads(_plan_file(cache).read_text())["plan"]
+    code = cache / f"{plan['compiled']['code_key']}.json"
+    record = json.loads(code.read_text())
+    code.write_text(json.dumps({**record, "source": record["source"] + "\n# edited"}))
+    again = _in_process(ARGV)
+    assert again[:3] == first[:3] and not again[3]
+    assert _in_process(ARGV)[:4] == (*first[:3], True)  # compile_model rewrote the entry: the plan's code again
+
+
+def test_no_plan_is_written_unless_it_reproduces_the_answer(cache, monkeypatch):
+    from statvae import collapse_plan as CP
+
+    real = CP.critical_record
+
+    def off_by_one_ulp(plan, values):
+        out = real(plan, values)
+        return {**out, "critical": float(np.nextafter(out["critical"], np.inf))}
+
+    monkeypatch.setattr(CP, "critical_record", off_by_one_ulp)
+    assert _in_process(ARGV)[0] == 0
+    assert not _plan_file(cache).exists()
+    monkeypatch.setattr(CP, "critical_record", real)
+    assert _in_process(ARGV)[0] == 0 and _plan_file(cache).exists()
+
+
+def test_the_plan_key_depends_on_the_sources_and_the_options(monkeypatch):
+    from statvae import collapse_plan as CP
+
+    a = CP.plan_key(("critical", (("beta", "2"),), 3))
+    assert CP.plan_key(("critical", (("beta", "2.0"),), 3)) != a != CP.plan_key(("critical", (("beta", "2"),), 4))
+    monkeypatch.setattr(CP, "_FINGERPRINT", ["another tree"])
+    assert CP.plan_key(("critical", (("beta", "2"),), 3)) != a
+
+
+def test_generated_functions_load_only_from_the_modules_allowed():
+    import sympy as sp
+
+    from statvae.collapse_plan import PlanMiss, describe_function, function_from_source
+
+    x, y = sp.symbols("x y")
+    f = sp.lambdify([x, y], [sp.sqrt(x) * y + sp.Max(x, y), sp.exp(-x) / y], "numpy")
+    d = describe_function(f)
+    assert d is not None and set(d["names"].values()) <= {"numpy.sqrt", "numpy.exp", "numpy.maximum",
+                                                          "functools.reduce"}
+    g = function_from_source(d["source"], d["name"], d["names"])
+    args = (np.array([0.3, 2.0, 5.0]), np.array([1.5, -0.25, 3.0]))
+    for a, b in zip(f(*args), g(*args)):
+        assert np.array_equal(a, b)
+    with pytest.raises(PlanMiss):
+        function_from_source(d["source"], d["name"], {**d["names"], "sqrt": "os.system"})
+    with pytest.raises(PlanMiss):
+        function_from_source("def other():\n    return 1\n", d["name"], {})
+
+
+def test_the_plan_namespace_multiplies_diagonal_data_as_the_code_generator_does():
+    """The compiled code runs in the plans' own namespace: the same names, the same numbers on diagonal data."""
+    from statvae import collapse_plan as CP
+    from statvae.numeric import codegen as CG
+
+    assert set(CP.NUMPY_NAMESPACE) == set(CG.NUMPY_NAMESPACE)
+    rng = np.random.default_rng(3)
+    for shape in [(3, 3), (3, 2), (2, 4)]:
+        d = rng.uniform(0.5, 2.0, min(shape))
+        mine, theirs = CP.DiagonalBlock(d, shape), CG.DiagonalBlock(d, shape)
+        x = rng.standard_normal((2, shape[1], 3))
+        y = rng.standard_normal((3, shape[0]))
+        sq = rng.standard_normal((shape[1], shape[0]))
+        assert np.array_equal(mine @ x, theirs @ x) and np.array_equal(y @ mine, y @ theirs)
+        assert np.array_equal(mine.toarray(), theirs.toarray()) and np.array_equal(mine.T.toarray(), theirs.T.toarray())
+        for name in ("tr", "T", "sc"):
+            args = {"tr": (mine,), "T": (rng.standard_normal((2, 3, 4)),), "sc": (np.array([1.0, 2.0]), mine)}[name]
+            targs = {"tr": (theirs,), "T": args, "sc": (args[0], theirs)}[name]
+            assert np.array_equal(np.asarray(CP.NUMPY_NAMESPACE[name](*args)),
+                                  np.asarray(CG.NUMPY_NAMESPACE[name](*targs)))
+        assert CP.NUMPY_NAMESPACE["trp"](mine, sq) == CG.NUMPY_NAMESPACE["trp"](theirs, sq)
+        assert CP.NUMPY_NAMESPACE["trp"](sq, mine) == CG.NUMPY_NAMESPACE["trp"](sq, theirs)
+    m = rng.standard_normal((2, 3, 3))
+    for name in ("flat", "diag", "sym_upper", "col", "logdet"):
+        assert np.array_equal(CP.NUMPY_NAMESPACE[name](m), CG.NUMPY_NAMESPACE[name](m), equal_nan=True)
+    assert np.array_equal(CP.NUMPY_NAMESPACE["concat"](m[0, 0], m[0, 1]), CG.NUMPY_NAMESPACE["concat"](m[0, 0], m[0, 1]))
+    assert np.array_equal(CP.NUMPY_NAMESPACE["trp"](m[0], m[1]), CG.NUMPY_NAMESPACE["trp"](m[0], m[1]))

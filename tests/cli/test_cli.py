@@ -221,3 +221,151 @@ def test_cache_command(tmp_path, monkeypatch, capsys):
     assert code == 0 and "removed" in out
     code, out, _ = run(["cache"], capsys)
     assert "0 entries" in out
+
+
+# -- the warm path of `statvae critical` (collapse plans): the same output as the full path ------------------------------
+import contextlib  # noqa: E402
+import io  # noqa: E402
+import os  # noqa: E402
+
+from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from statvae.cli import fastpath  # noqa: E402
+from strength import full_strength  # noqa: E402
+
+
+def run_path(argv, plans):
+    """``(exit status, stdout, stderr, answered by a plan)`` of one in-process run, plans allowed or not."""
+    old = os.environ.pop("STATVAE_NO_PLAN", None)
+    if not plans:
+        os.environ["STATVAE_NO_PLAN"] = "1"
+    out, err = io.StringIO(), io.StringIO()
+    before = fastpath.ANSWERED[0]
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(argv)
+            except SystemExit as e:  # argparse errors
+                code = e.code
+    finally:
+        os.environ.pop("STATVAE_NO_PLAN", None)
+        if old is not None:
+            os.environ["STATVAE_NO_PLAN"] = old
+    return code, out.getvalue(), err.getvalue(), fastpath.ANSWERED[0] > before
+
+
+def _numbers(lo, hi):
+    return st.floats(lo, hi, allow_nan=False, allow_infinity=False).map(lambda v: f"{v:.6g}")
+
+
+@st.composite
+def critical_options(draw):
+    """Model options the plans cover, with drawn hyper-parameter values (the parameter left free)."""
+    n = draw(st.integers(1, 3))
+    kind = draw(st.sampled_from(["plain", "beta", "encoder", "learned", "learned isotropic", "solve beta",
+                                 "solve decay", "decays", "set", "conditional", "hierarchical"]))
+    opts = ["--latent-dim", str(n)]
+    if kind == "beta":
+        opts += ["--beta", draw(_numbers(0.2, 5))]
+    elif kind == "encoder":
+        opts += ["--encoder", draw(st.sampled_from(["full", "isotropic", "fixed:0.5", "fixed:2"]))]
+    elif kind == "learned":
+        opts += ["--decoder-variance", "learned"]
+    elif kind == "learned isotropic":
+        opts += ["--decoder-variance", "learned", "--encoder", "isotropic"]
+    elif kind == "solve beta":
+        opts += ["--parameter", "beta", "--sigma2", draw(_numbers(0.05, 3))]
+    elif kind == "solve decay":
+        opts += ["--parameter", draw(st.sampled_from(["weight_decay_enc", "weight_decay_dec"])),
+                 "--sigma2", draw(_numbers(0.05, 3))]
+    elif kind == "decays":
+        opts += ["--weight-decay-enc", draw(_numbers(0, 1)), "--weight-decay-dec", draw(_numbers(0, 1)),
+                 "--prior-variance", draw(_numbers(0.2, 4))]
+    elif kind == "set":
+        opts += ["--set", f"beta={draw(_numbers(0.2, 5))}"]
+    elif kind == "conditional":
+        opts = ["--model", "conditional", "--x-dim", "1", "--latent-dim", str(n)]
+    elif kind == "hierarchical":
+        opts = ["--model", "hierarchical", "--latent-dim", f"{n},{draw(st.integers(1, 2))}"]
+    if draw(st.booleans()):
+        opts.append("--json")
+    return kind, opts
+
+
+def _spectrum(size):
+    return st.lists(st.sampled_from([0.1, 0.5, 1.0, 2.0, 3.0]) | st.floats(0.01, 50.0), min_size=size,
+                    max_size=size).map(lambda xs: ",".join(repr(float(x)) for x in xs))
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(critical_options(), st.data())
+def test_warm_critical_prints_what_the_full_path_prints(case, data):
+    """A plan written on one spectrum answers another exactly as the full analysis does (text, JSON, errors)."""
+    kind, opts = case
+    size = data.draw(st.integers(2 if kind == "conditional" else 1, 5), label="data dimension")
+    first = run_path(["critical", "--spectrum", data.draw(_spectrum(size), label="first"), *opts], plans=True)
+    argv = ["critical", "--spectrum", data.draw(_spectrum(size), label="second"), *opts]
+    warm = run_path(argv, plans=True)
+    full = run_path(argv, plans=False)
+    assert warm[:3] == full[:3]
+    assert not full[3]
+    if first[0] == 0 and full[0] == 0:  # the plan was written by the first run, and it answered the second
+        assert warm[3], f"the plan did not answer: {' '.join(argv)}"
+    assume(warm[3])
+
+
+test_warm_critical_prints_what_the_full_path_prints_full = full_strength(
+    test_warm_critical_prints_what_the_full_path_prints, critical_options(), st.data(), max_examples=150,
+    deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+#: Bad input for `statvae critical`, each with a valid spectrum of the same length: a plan for the same options
+#: (when they are valid) is written first, so that the warm path has its chance on every case.
+CRITICAL_ERRORS = [(args, good) for args, _ in BAD if args[0] == "critical" for good in ["3,1"]] + [
+    (["critical", "--spectrum", "3,inf"], "3,1"),
+    (["critical", "--spectrum", "3,-1", "--latent-dim", "2", "--json"], "3,1"),
+    (["critical", "--spectrum", "0,0"], "3,1"),
+    (["critical", "--spectrum", "3,,1"], "3,2,1"),
+    (["critical", "--spectrum", "3,1", "--parameter", "weight_decay_enc", "--sigma2", "5"], "0.5,0.2"),
+    (["critical", "--spectrum", "3,1", "--seed", "-1"], "3,1"),
+    (["critical", "--spectrum", "3,1", "--synthetic-samples", "1"], "3,1"),
+    (["critical", "--spectrum", "3,1", "--synthetic-spectrum", "1,-2"], "3,1"),
+    (["critical", "--spectrum", "3,1", "--model", "hierarchical", "--latent-dim", "1,1", "--beta", "1,nan"], "3,1"),
+    (["critical", "--spectrum", "3,1", "--tau2", "2"], "3,1"),
+    (["threshold", "--spectrum", "3,-1"], "3,1"),
+]
+
+
+@pytest.mark.parametrize("args,good", CRITICAL_ERRORS, ids=[" ".join(a) for a, _ in CRITICAL_ERRORS])
+def test_critical_errors_are_the_same_on_both_paths(args, good):
+    """Every bad input gives the full path's one line and exit status 2, whether a plan exists or not."""
+    spectrum_at = args.index("--spectrum") + 1 if "--spectrum" in args else None
+    if spectrum_at is not None:  # a plan for these options (if they are valid) on good data of the same length
+        ok = run_path([*args[:spectrum_at], good, *args[spectrum_at + 1:]], plans=True)[0] == 0
+        if ok and args[spectrum_at] in ("3,-1", "3,nan", "3,inf", "0,0", "3,1") and len(good.split(",")) == 2:
+            from statvae.cli.main import build_parser
+            from statvae.collapse_plan import load_plan, plan_key
+
+            ns = build_parser().parse_args(args)
+            spec = fastpath.plan_spec(ns, 2)
+            assert spec is None or load_plan(plan_key(spec)) is not None  # the warm path had its chance
+    warm = run_path(args, plans=True)
+    full = run_path(args, plans=False)
+    assert warm[:3] == full[:3]
+    assert not warm[3] and full[0] == 2 and full[1] == ""
+    assert full[2].count("\n") == 1 and full[2].startswith("statvae") and "Traceback" not in full[2]
+
+
+def test_a_plan_answers_after_one_full_run(tmp_path, monkeypatch):
+    """The first run writes the plan, the second answers from it: same output, no model built."""
+    monkeypatch.setenv("STATVAE_CACHE_DIR", str(tmp_path))
+    argv = ["critical", "--spectrum", "3,1.7,0.9", "--latent-dim", "2", "--json"]
+    first = run_path(argv, plans=True)
+    assert first[0] == 0 and not first[3]
+    import statvae.cli.main as M
+
+    monkeypatch.setattr(M, "build_model", lambda *a, **k: (_ for _ in ()).throw(AssertionError("model built")))
+    second = run_path(argv, plans=True)
+    assert second[3] and second[:3] == first[:3]
+    assert json.loads(second[1])["critical"] == 3.0
