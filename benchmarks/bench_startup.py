@@ -9,8 +9,11 @@ Each command runs in a fresh process; its CPU time (user + system) is the
 ``subprocess.run``.  The commands are interleaved, repeated, and the median
 is reported with its ratio to ``python -c 'import numpy'``.  The warm
 ``statvae critical`` runs once first, with ``STATVAE_CACHE_DIR`` pointing at
-a temporary directory, so that the measured runs find the compiled code and
-the per-mode structure in the cache.  Prints a markdown table.
+a temporary directory, so that the measured runs find the compiled code, the
+per-mode structure and the collapse plan in the cache.  The same command
+with ``STATVAE_NO_PLAN=1`` (the full path with everything else cached: what
+a warm run cost before the plans) is measured in the same rounds.  Prints a
+markdown table.
 """
 
 from __future__ import annotations
@@ -33,22 +36,29 @@ def _statvae() -> list[str]:
     return [exe] if os.path.exists(exe) else [PY, "-m", "statvae"]
 
 
-def commands() -> list[tuple[str, list[str]]]:
-    """The measured commands: ``(label, argv)``.
+#: The warm ``statvae critical`` measured (the command of issue 10).
+CRITICAL = ["critical", "--spectrum", "3,2,1", "--latent-dim", "2"]
+
+
+def commands() -> list[tuple[str, list[str], dict[str, str]]]:
+    """The measured commands: ``(label, argv, extra environment)``.
 
     Returns
     -------
     list of tuple
-        Label and argument vector of each command, the reference first.
+        Label, argument vector and environment variables of each command, the reference first.
     """
     sv = _statvae()
     return [
-        ("python -c 'import numpy'", [PY, "-c", "import numpy"]),
-        ("python -c 'import numpy, sympy, networkx'", [PY, "-c", "import numpy, sympy, networkx"]),
-        ("python -c 'import statvae'", [PY, "-c", "import statvae"]),
-        ("statvae --help", [*sv, "--help"]),
-        ("statvae critical --spectrum 3,2,1 --latent-dim 2 (warm)",
-         [*sv, "critical", "--spectrum", "3,2,1", "--latent-dim", "2"]),
+        ("python -c 'import numpy'", [PY, "-c", "import numpy"], {}),
+        ("python -c 'import numpy, sympy, networkx'", [PY, "-c", "import numpy, sympy, networkx"], {}),
+        ("python -c 'import statvae'", [PY, "-c", "import statvae"], {}),
+        ("statvae --help", [*sv, "--help"], {}),
+        ("statvae critical --spectrum 3,2,1 --latent-dim 2 (warm: collapse plan)", [*sv, *CRITICAL], {}),
+        ("statvae critical --spectrum 3,2,1 --latent-dim 2 --json (warm: collapse plan)", [*sv, *CRITICAL, "--json"],
+         {}),
+        ("statvae critical --spectrum 3,2,1 --latent-dim 2 (warm, full path: STATVAE_NO_PLAN=1)", [*sv, *CRITICAL],
+         {"STATVAE_NO_PLAN": "1"}),
     ]
 
 
@@ -87,16 +97,17 @@ def measure(repeats: int) -> list[tuple[str, float]]:
         ``(label, median seconds)`` per command.
     """
     cache = tempfile.mkdtemp(prefix="statvae-bench-startup-")
-    env = {**os.environ, "STATVAE_CACHE_DIR": cache}
+    env = {k: v for k, v in os.environ.items() if k not in ("STATVAE_NO_PLAN", "STATVAE_DATA_STRUCTURE")}
+    env["STATVAE_CACHE_DIR"] = cache
     try:
         cmds = commands()
-        for _, argv in cmds:  # warm: the cache (compiled code, structure) and the OS's file cache
-            cpu_time(argv, env)
-        times: dict[str, list[float]] = {label: [] for label, _ in cmds}
+        for _, argv, extra in cmds:  # warm: the cache (compiled code, structure, plan) and the OS's file cache
+            cpu_time(argv, {**env, **extra})
+        times: dict[str, list[float]] = {label: [] for label, _, _ in cmds}
         for _ in range(repeats):
-            for label, argv in cmds:
-                times[label].append(cpu_time(argv, env))
-        return [(label, statistics.median(times[label])) for label, _ in cmds]
+            for label, argv, extra in cmds:
+                times[label].append(cpu_time(argv, {**env, **extra}))
+        return [(label, statistics.median(times[label])) for label, _, _ in cmds]
     finally:
         shutil.rmtree(cache, ignore_errors=True)
 

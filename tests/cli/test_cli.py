@@ -369,3 +369,22 @@ def test_a_plan_answers_after_one_full_run(tmp_path, monkeypatch):
     second = run_path(argv, plans=True)
     assert second[3] and second[:3] == first[:3]
     assert json.loads(second[1])["critical"] == 3.0
+
+
+def test_a_model_file_plan_follows_the_file(tmp_path):
+    """A plan of a --model-file is keyed by the file's bytes: an edited file is another specification."""
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[2] / "docs" / "examples" / "twoview.toml"
+    f = tmp_path / "twoview.toml"
+    f.write_text(src.read_text())
+    opts = ["--model-file", str(f), "--json"]
+    assert run_path(["critical", "--spectrum", "3,2,1,0.5,0.2", *opts], plans=True)[0] == 0
+    argv = ["critical", "--spectrum", "1,5,2,0.3,0.25", *opts]
+    warm, full = run_path(argv, plans=True), run_path(argv, plans=False)
+    assert warm[3] and warm[:3] == full[:3] and json.loads(warm[1])["critical"] == 5.0
+    text = f.read_text()
+    assert "sigma2_y = 2.0" in text
+    f.write_text(text.replace("sigma2_y = 2.0", "sigma2_y = 1.5"))
+    edited, edited_full = run_path(argv, plans=True), run_path(argv, plans=False)
+    assert not edited[3] and edited[:3] == edited_full[:3] and edited[1] != warm[1]
