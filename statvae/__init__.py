@@ -25,6 +25,8 @@ from ._version import __version__
 from .errors import AnalysisError, DataError, ModelError, StatvaeError
 
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers
+    from .analysis.diagnostics import Diagnostics, diagnose
+    from .analysis.optimum import OptimumResult, optimum
     from .analysis.tracking import track
     from .api import ConditionalVAE, HierarchicalVAE, LinearVAE, VAEModel, load_model, save_model
     from .bifurcation.diagram import BifurcationDiagram
@@ -33,7 +35,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
     from .model.graph import Map, ModelGraph, Variable
 
 __all__ = ["LinearVAE", "ConditionalVAE", "HierarchicalVAE", "ModelGraph", "Variable", "Map", "VAEModel",
-           "load_model", "save_model", "latex", "track",
+           "load_model", "save_model", "latex", "track", "optimum", "OptimumResult", "diagnose", "Diagnostics",
            "branch_point_loci", "BifurcationDiagram", "PhaseDiagram",
            "StatvaeError", "ModelError", "DataError", "AnalysisError", "__version__"]
 
@@ -44,6 +46,8 @@ _LAZY = {
     "ModelGraph": ".model.graph", "Variable": ".model.graph", "Map": ".model.graph",
     "latex": ".latex",
     "track": ".analysis.tracking",
+    "optimum": ".analysis.optimum", "OptimumResult": ".analysis.optimum",
+    "diagnose": ".analysis.diagnostics", "Diagnostics": ".analysis.diagnostics",
     "BifurcationDiagram": ".bifurcation.diagram",
     "PhaseDiagram": ".bifurcation.phase", "branch_point_loci": ".bifurcation.phase",
 }
