@@ -16,7 +16,7 @@ Sub-commands:
 ``statvae plot``
     figures of saved results;
 ``statvae cache``
-    the cache of compiled code.
+    the on-disk cache (compiled code, derived structures, collapse plans).
 
 Exit status: 0 on success; 2 for bad input or an analysis that cannot be
 done (one line on stderr: ``statvae: error: ...``); 3 for an internal
@@ -185,7 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_track_parser(sub, add_model_options, add_data_options)
     add_phase_parser(sub, add_model_options, add_data_options)
     add_plot_parser(sub)
-    c = sub.add_parser("cache", help="show or clear the on-disk cache of compiled code",
+    c = sub.add_parser("cache", help="show or clear the on-disk cache (compiled code, derived structures, collapse "
+                       "plans)",
                        description="Show where compiled code is cached ($STATVAE_CACHE_DIR or ~/.cache/statvae) "
                        "and how many entries it holds; --clear deletes them.")
     c.add_argument("--clear", action="store_true", help="delete every cached entry")
