@@ -12,7 +12,10 @@ each size (N, n) the script measures, in one run and interleaved:
   ``sympy.lambdify`` of the explicit-entry Hessian without cse, at growing sizes until it takes a minute;
 * dense Hessian assembly at (64, 8).
 
-Every timing is the median of repeated runs; the output is Markdown with ratios.
+The value + gradient and HVP figures are CPU-time ratios measured interleaved (``timing.ratio``: alternating
+batches, median of the per-round ratios) with one BLAS thread and JAX on one thread (``timing`` sets
+``OPENBLAS_NUM_THREADS=1`` and ``XLA_FLAGS`` unless given).  JAX is optional: without it the JAX columns are
+skipped with a message.  The output is Markdown with ratios.
 """
 
 from __future__ import annotations
@@ -20,8 +23,14 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from timing import ratio, summary
 
 import numpy as np
 
@@ -101,7 +110,7 @@ def jax_functions(N, n, hyper):
     return vg, hvp, jnp
 
 
-def bench_sizes(sizes, use_jax):
+def bench_sizes(sizes, use_jax, rounds=9, target=0.05):
     hyper = (0.9, 1.2, 1.0, 0.05, 0.02)
     rows = []
     for N, n in sizes:
@@ -120,20 +129,23 @@ def bench_sizes(sizes, use_jax):
         v1, g1 = handwritten(W, V, d, S, hyper[0], hyper[1], hyper[2], hyper[3], hyper[4], trS)
         assert abs(v0 - v1) <= 1e-9 * abs(v1) and np.allclose(g0, g1, rtol=1e-9, atol=1e-9), "mismatch"
         vdir = rng.standard_normal(theta.size)
-        t_sv = median_time(lambda: b.value_and_gradient(theta))
-        t_hw = median_time(lambda: handwritten(W, V, d, S, hyper[0], hyper[1], hyper[2], hyper[3], hyper[4], trS))
-        t_g = median_time(lambda: b.gradient(theta))
-        t_h = median_time(lambda: b.hvp(theta, vdir))
-        row = {"N": N, "n": n, "P": theta.size, "statvae_vg": t_sv, "hand_vg": t_hw, "grad": t_g, "hvp": t_h}
+        sv = lambda: b.value_and_gradient(theta)
+        r_hand, t_sv, t_hw = ratio(sv, lambda: handwritten(W, V, d, S, hyper[0], hyper[1], hyper[2], hyper[3],
+                                                            hyper[4], trS), rounds, target)
+        r_hg, t_h, t_g = ratio(lambda: b.hvp(theta, vdir), lambda: b.gradient(theta), rounds, target)
+        row = {"N": N, "n": n, "P": theta.size, "statvae_vg": t_sv, "hand_vg": t_hw, "grad": t_g, "hvp": t_h,
+               "r_hand": r_hand, "r_hvp_grad": r_hg}
         jf = jax_functions(N, n, hyper) if use_jax else None
         if jf is not None:
             vg, hvp, jnp = jf
             th, Sj, vj = jnp.asarray(theta), jnp.asarray(S), jnp.asarray(vdir)
             jv, jg = vg(th, Sj)
-            assert abs(float(jv) - v0) <= 1e-8 * abs(v0)
-            row["jax_vg"] = median_time(lambda: [x.block_until_ready() for x in vg(th, Sj)])
-            row["jax_hvp"] = median_time(lambda: hvp(th, vj, Sj).block_until_ready())
+            assert abs(float(jv) - v0) <= 1e-8 * abs(v0) and np.allclose(np.asarray(jg), g0, rtol=1e-8, atol=1e-8)
             assert np.allclose(np.asarray(hvp(th, vj, Sj)), b.hvp(theta, vdir), rtol=1e-8, atol=1e-8)
+            row["r_jax"], _, row["jax_vg"] = ratio(sv, lambda: [x.block_until_ready() for x in vg(th, Sj)], rounds,
+                                                   target)
+            row["r_jax_hvp"], _, row["jax_hvp"] = ratio(lambda: b.hvp(theta, vdir),
+                                                        lambda: hvp(th, vj, Sj).block_until_ready(), rounds, target)
         rows.append(row)
     return rows
 
@@ -192,10 +204,12 @@ def main():
     sizes = [(8, 2), (64, 8), (784, 16), (784, 64)]
     if args.quick:
         sizes = sizes[:3]
-    rows = bench_sizes(sizes, not args.no_jax)
+    rows = bench_sizes(sizes, not args.no_jax, rounds=5 if args.quick else 9, target=0.02 if args.quick else 0.05)
     have_jax = any("jax_vg" in r for r in rows)
     if not have_jax and not args.no_jax:
-        print("JAX is not installed: JAX columns skipped (pip install jax jaxlib to include them).\n")
+        print("JAX is not installed: JAX columns skipped (pip install jax to include them; it is not a "
+              "dependency).\n")
+        summary("numeric: JAX not installed, JAX ratios skipped")
     print("### value + gradient, and HVP\n")
     head = "| N | n | parameters | statvae v+g (ms) | hand-written (ms) | statvae / hand |"
     if have_jax:
@@ -207,13 +221,19 @@ def main():
     print("|" + "---|" * (head.count("|") - 1))
     for r in rows:
         line = (f"| {r['N']} | {r['n']} | {r['P']} | {r['statvae_vg'] * 1e3:.3f} | {r['hand_vg'] * 1e3:.3f} | "
-                f"{r['statvae_vg'] / r['hand_vg']:.2f} |")
+                f"{r['r_hand']:.2f} |")
         if have_jax:
-            line += f" {r['jax_vg'] * 1e3:.3f} | {r['statvae_vg'] / r['jax_vg']:.2f} |"
-        line += f" {r['hvp'] / r['grad']:.2f} |"
+            line += f" {r['jax_vg'] * 1e3:.3f} | {r['r_jax']:.2f} |"
+        line += f" {r['r_hvp_grad']:.2f} |"
         if have_jax:
-            line += f" {r['hvp'] / r['jax_hvp']:.2f} |"
+            line += f" {r['r_jax_hvp']:.2f} |"
         print(line)
+        jax_part = f", / JAX {r['r_jax']:.2f}, HVP / JAX HVP {r['r_jax_hvp']:.2f}" if have_jax else ""
+        summary(f"numeric {r['N']} x {r['n']}: value+gradient / hand-written numpy {r['r_hand']:.2f}{jax_part}")
+    print(f"\nCPU time (process_time), ratios are medians of {5 if args.quick else 9} interleaved rounds; "
+          f"OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}"
+          + (f", JAX {__import__('jax').__version__} on one thread (XLA_FLAGS={os.environ['XLA_FLAGS']})"
+             if have_jax else "") + ".")
 
     print("\n### dense Hessian assembly at (64, 8)\n")
     model = statvae.LinearVAE(64, 8, sigma2=0.9)
@@ -222,18 +242,17 @@ def main():
     theta = random_parameters(f.layout, rng, scale=0.05)
     a = rng.standard_normal((64, 64)) / 8
     b = f.bind(covariance=a @ a.T)
-    t_h = median_time(lambda: b.hessian(theta), repeat=3)
-    t_g = median_time(lambda: b.gradient(theta))
-    print(f"{theta.size} x {theta.size} Hessian (stacked HVPs): {t_h * 1e3:.1f} ms = {t_h / t_g:.0f} gradients")
+    r_hg, t_h, _ = ratio(lambda: b.hessian(theta), lambda: b.gradient(theta), 5, 0.1)
+    print(f"{theta.size} x {theta.size} Hessian (stacked HVPs): {t_h * 1e3:.1f} ms CPU = {r_hg:.0f} gradients")
 
     print("\n### compile time (cold cache) versus plain sympy.lambdify of the explicit Hessian (no cse)\n")
     print("| N | n | parameters | statvae compile (s) | cache hit (s) | plain lambdify Hessian (s) | plain / statvae |")
     print("|---|---|---|---|---|---|---|")
     for r in bench_compile(args.max_seconds, args.quick):
         plain = f"{r['plain']:.2f}" if r["plain"] is not None else "-"
-        ratio = f"{r['plain'] / r['statvae']:.1f}" if r["plain"] is not None else "-"
+        rel = f"{r['plain'] / r['statvae']:.1f}" if r["plain"] is not None else "-"
         hit = f"{r['hit']:.3f}" if r["hit"] is not None else "-"
-        print(f"| {r['N']} | {r['n']} | {r['P']} | {r['statvae']:.2f} | {hit} | {plain} | {ratio} |")
+        print(f"| {r['N']} | {r['n']} | {r['P']} | {r['statvae']:.2f} | {hit} | {plain} | {rel} |")
 
 
 if __name__ == "__main__":
