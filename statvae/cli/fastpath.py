@@ -224,19 +224,19 @@ def write_plan(args: argparse.Namespace, model: VAEModel, analysis: Any, name: s
     spec = None if values is None else plan_spec(args, len(values))
     if spec is None or values is None or record.get("reason") is not None:
         return False
+    from ..collapse_plan import critical_record, plan_key, store_plan
+
     try:
-        with warnings.catch_warnings(record=True):  # a plan is a by-product: it warns nothing
+        with warnings.catch_warnings(record=True):  # building and checking a plan warns nothing
             plan = _build_plan(model, analysis, name, record)
             if plan is None:
                 return False
-            from ..collapse_plan import critical_record, plan_key, store_plan
-
             again = critical_record(plan, values)
-            if json.dumps(again, sort_keys=True) != json.dumps(record, sort_keys=True) or again != record:
-                return False
-            return store_plan(plan_key(spec), plan)
+        if json.dumps(again, sort_keys=True) != json.dumps(record, sort_keys=True) or again != record:
+            return False
     except Exception:  # no plan: the next run takes the full path again
         return False
+    return store_plan(plan_key(spec), plan)  # an unwritable directory warns as for compiled code (once)
 
 
 def _build_plan(model: VAEModel, analysis: Any, name: str, record: dict[str, Any]) -> dict[str, Any] | None:
