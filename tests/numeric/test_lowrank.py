@@ -277,3 +277,11 @@ def test_keyword_calls_reuse_the_lowrank_binding():
     x[0, 0] += 1.0  # samples edited in place are bound again
     np.testing.assert_array_equal(f.gradient(theta, sigma2=0.7, samples=x),
                                   f.bind(samples=x, sigma2=0.7).gradient(theta))
+
+
+def test_analyses_take_the_lowrank_form_as_its_matrix():
+    """Outside the compiled objective a LowRankPlusDiagonal is the matrix it stands for (numpy.asarray)."""
+    rng = np.random.default_rng(11)
+    c = LowRankPlusDiagonal(rng.standard_normal((6, 2)), np.full(6, 0.1))
+    a = statvae.LinearVAE(6, 2).collapse()
+    assert float(a.critical(covariance=c)) == pytest.approx(float(np.linalg.eigvalsh(c.toarray()).max()), rel=1e-12)
