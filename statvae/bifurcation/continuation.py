@@ -178,19 +178,22 @@ def _correct_at(problem, theta, p, S, tol, max_iter, jac, ascent):
     theta = np.array(theta, dtype=float)
     h = jac
     last = first = np.inf
+    g_full = None  # the gradient at theta when the damped search below already computed it
     for it in range(max_iter + 1):
-        g = problem.gradient(theta, p)[S]
+        if g_full is None:
+            g_full = problem.gradient(theta, p)
+        g = g_full[S]
         norm = np.linalg.norm(g)
         first = min(first, norm) if it == 0 else first
         if norm <= tol * (1 + np.linalg.norm(theta[S])):
             if h is not None and norm > 0:  # one polishing step: Newton's last step is nearly free accuracy
                 trial = theta.copy()
                 trial[S] += np.linalg.lstsq(h, -g, rcond=None)[0]
-                if _valid(problem, trial) and np.linalg.norm(problem.gradient(trial, p)[S]) < norm:
+                if _valid(problem, trial) and np.linalg.norm(_gradient(problem, trial, p)[S]) < norm:
                     theta = trial
             return theta, it, True
         if h is None or norm > 0.5 * last:
-            _, h, _ = problem.reduced(theta, p, S, with_dp=False)
+            h = _reduced_hessian(problem, theta, p, S)
         last = norm
         hh = h
         if ascent:  # modified Newton: an ascent direction even where the Hessian is not negative definite
@@ -200,22 +203,45 @@ def _correct_at(problem, theta, p, S, tol, max_iter, jac, ascent):
         step = np.linalg.lstsq(hh, -g, rcond=None)[0]
         if it > 0 and np.linalg.norm(step) <= 1e-14 * (1 + np.linalg.norm(theta[S])) and norm <= 1e-9 * first:
             return theta, it, True  # converged to round-off (badly scaled gradients), residual down 1e9-fold
+        here = problem.value(theta, p) if ascent else 0.0
         for _ in range(30):  # damped: stay inside the domain and do not let the residual explode
             trial = theta.copy()
             trial[S] += step
             try:
-                if np.all(np.isfinite(trial)) and _valid(problem, trial) and \
-                        np.linalg.norm(problem.gradient(trial, p)[S]) < 10 * norm + 1e-300 and \
-                        (not ascent or problem.value(trial, p) >= problem.value(theta, p) - 1e-12 * (
-                            1 + abs(problem.value(theta, p)))):
-                    break
+                if np.all(np.isfinite(trial)) and _valid(problem, trial):
+                    g_trial = _gradient(problem, trial, p)
+                    if np.linalg.norm(g_trial[S]) < 10 * norm + 1e-300 and \
+                            (not ascent or problem.value(trial, p) >= here - 1e-12 * (1 + abs(here))):
+                        break
             except AnalysisError:
                 pass
             step = step / 2
         else:
             return theta, it, False
-        theta = trial
+        theta, g_full = trial, g_trial
     return theta, max_iter, False
+
+
+def _tangent_system(problem, theta, p, S):
+    """``(H_SS, dg_S/dp)`` at a validated ``theta`` (the reduced gradient is not needed for a tangent)."""
+    if hasattr(problem, "reduced_hessian"):
+        return problem.reduced_hessian(theta, p, S), problem.dgrad_dp(theta, p, check=False)[S]
+    _, h, gp = problem.reduced(theta, p, S)
+    return h, gp
+
+
+def _gradient(problem, theta, p):
+    """The gradient at a ``theta`` already validated (:func:`_valid`): unchecked where the problem allows it."""
+    if hasattr(problem, "reduced_hessian"):
+        return problem.gradient(theta, p, check=False)
+    return problem.gradient(theta, p)
+
+
+def _reduced_hessian(problem, theta, p, S):
+    """``H_SS`` at a validated ``theta`` (without the gradient where the problem can)."""
+    if hasattr(problem, "reduced_hessian"):
+        return problem.reduced_hessian(theta, p, S)
+    return problem.reduced(theta, p, S, with_dp=False)[1]
 
 
 def _valid(problem, theta) -> bool:
@@ -325,7 +351,7 @@ def continue_branch(problem: ContinuationProblem, theta0: np.ndarray, p0: float,
                 ds *= 0.5
                 continue
             th_new, p_new = new
-            _, h, gp = problem.reduced(th_new, p_new, S)
+            h, gp = _tangent_system(problem, th_new, p_new, S)
             tau_new = unit_tangent(h, gp, prev=tau)
             angle = np.arccos(np.clip(tau_new @ tau, -1, 1))
             if angle > o.angle_max and ds > ds_min * 4:

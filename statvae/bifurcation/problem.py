@@ -300,11 +300,33 @@ class ContinuationProblem:
             Gradient, symmetrised Hessian block and parameter derivative on ``S``.
         """
         g = self.gradient(theta, p)[S]  # validates theta once: the Hessian block and dg/dp below skip the check
+        return g, self.reduced_hessian(theta, p, S), (self.dgrad_dp(theta, p, check=False)[S] if with_dp else None)
+
+    def reduced_hessian(self, theta: ArrayLike, p: float, S: np.ndarray) -> np.ndarray:
+        """The symmetrised Hessian block ``H_SS`` (as :meth:`reduced` gives it) at a ``theta`` known valid.
+
+        ``theta`` is not validated (the caller's promise, as ``check=False`` of :meth:`gradient`).
+
+        Parameters
+        ----------
+        theta : array_like
+            Flat parameter vector.
+        p : float
+            The continuation parameter.
+        S : numpy.ndarray
+            Indices of the entries kept.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(len(S), len(S))``, symmetric.
+        """
         S = np.asarray(S)
-        key = ("reduced", S.tobytes())
-        h = self.hessian_blocks(theta, p, key, lambda: {len(S): S[None, :]}, check=False)[len(S)][0] if len(S) \
-            else np.zeros((0, 0))
-        return g, (h + h.T) / 2, (self.dgrad_dp(theta, p, check=False)[S] if with_dp else None)
+        if not len(S):
+            return np.zeros((0, 0))
+        plan_key = ("reduced", S.tobytes())
+        h = self.hessian_blocks(theta, p, plan_key, lambda: {len(S): S[None, :]}, check=False)[len(S)][0]
+        return (h + h.T) / 2
 
     def hessian_blocks(self, theta: ArrayLike, p: float, key: Any,
                        blocks: Callable[[], list[np.ndarray] | dict[int, np.ndarray]],

@@ -943,8 +943,8 @@ class BlockPlan:
     width : int
         Number of compressed directions (the largest block's size).
     steps : list
-        ``(function name, directions, result shape, [(size, target offsets, source offsets)])`` per
-        generated product.
+        ``(function name, directions, result shape, target offsets, source offsets)`` per generated product
+        (targets in one flat buffer holding the blocks of each size in turn).
 
     Raises
     ------
@@ -970,7 +970,14 @@ class BlockPlan:
             raise ParameterError(f"Hessian blocks must be disjoint indices in [0, {layout.size})")
         self.width = max(groups)
         self.groups = groups
-        self.steps: list[tuple[str, np.ndarray, tuple[int, int], list[tuple[int, np.ndarray, np.ndarray]]]] = []
+        #: Where the blocks of each size start in one flat result buffer.
+        self._offsets: dict[int, int] = {}
+        total = 0
+        for s, idx in groups.items():
+            self._offsets[s] = total
+            total += idx.size * s
+        self._total = total
+        self.steps: list[tuple[str, np.ndarray, tuple[int, int], np.ndarray, np.ndarray]] = []
         if not pairs:
             return
         # every entry: its group size, block number within the group, position within the block
@@ -983,34 +990,34 @@ class BlockPlan:
             inside = np.nonzero((entry >= b.offset) & (entry < b.offset + b.size))[0]
             if len(inside):
                 part[b.name] = (inside, entry[inside] - b.offset)
-        for xname, yname, fname in pairs:
+        for xname, yname, fname in pairs:  # x in the layout's order, so contributions add up in that order
             if xname not in part or yname not in part:
                 continue
             xin, xloc = part[xname]
-            yin, yloc = part[yname]
-            rows_x = np.unique(pos_of[xin])                    # directions with a component in x
-            rows = rows_x[rows_x < size_of[yin].max()]         # ... that reach a wanted entry of y
-            if not len(rows):
+            rows_x = np.unique(pos_of[xin])  # directions with a component in x
+            rows = rows_x[rows_x < size_of[part[yname][0]].max()]  # ... that reach a wanted entry of y
+            if len(rows):
+                self._add_step(fname, layout.by_name[xname], xin, xloc, rows, yname, pos_of, size_of, kb_of, part)
+
+    def _add_step(self, fname, xb, xin, xloc, rows, yname, pos_of, size_of, kb_of, part) -> None:
+        """One generated product ``H[y, x] dx`` on the directions ``rows``, scattered into the wanted entries."""
+        vals = np.zeros((len(rows), xb.size))
+        keep = np.isin(pos_of[xin], rows)
+        vals[np.searchsorted(rows, pos_of[xin][keep]), xloc[keep]] = 1.0
+        d = _unpack_local(xb, vals)
+        width = self.layout.by_name[yname].size
+        yin, yloc = part[yname]
+        tgt, src = [], []
+        for s, offset in self._offsets.items():
+            sel = size_of[yin] == s
+            js = rows[rows < s]
+            if not sel.any() or not len(js):
                 continue
-            xb = layout.by_name[xname]
-            vals = np.zeros((len(rows), xb.size))
-            keep = np.isin(pos_of[xin], rows)
-            vals[np.searchsorted(rows, pos_of[xin][keep]), xloc[keep]] = 1.0
-            d = _unpack_local(xb, vals)
-            scatter = []
-            for s in groups:
-                sel = size_of[yin] == s
-                if not sel.any():
-                    continue
-                js = rows[rows < s]
-                if not len(js):
-                    continue
-                kb, i, loc = kb_of[yin][sel], pos_of[yin][sel], yloc[sel]
-                tgt = ((kb[:, None] * s + i[:, None]) * s + js[None, :]).ravel()
-                src = (np.searchsorted(rows, js)[None, :] * layout.by_name[yname].size + loc[:, None]).ravel()
-                scatter.append((s, tgt, src))
-            if scatter:
-                self.steps.append((fname, d, (len(rows), layout.by_name[yname].size), scatter))
+            kb, i, loc = kb_of[yin][sel], pos_of[yin][sel], yloc[sel]
+            tgt.append((offset + (kb[:, None] * s + i[:, None]) * s + js[None, :]).ravel())
+            src.append((np.searchsorted(rows, js)[None, :] * width + loc[:, None]).ravel())
+        if tgt:
+            self.steps.append((fname, d, (len(rows), width), np.concatenate(tgt), np.concatenate(src)))
 
     def dense_directions(self) -> np.ndarray:
         """The compressed directions as full vectors, ``(width, parameters)`` (for the stacked-HVP route).
@@ -1383,14 +1390,11 @@ class BoundObjective:
         _, blocks = self._theta(theta, check)
         args = self._matrix_args(blocks)
         fn = owner._fn
-        mats = {s: np.zeros((len(idx), s, s)) for s, idx in plan.groups.items()}
-        flat = {s: m.reshape(-1) for s, m in mats.items()}
-        for name, d, shape, scatter in plan.steps:
+        buf = np.zeros(plan._total)
+        for name, d, shape, tgt, src in plan.steps:
             res = np.asarray(fn[name](*args, d))
-            res = (res if res.shape == shape else np.broadcast_to(res, shape)).reshape(-1)
-            for s, tgt, src in scatter:
-                flat[s][tgt] += res[src]
-        return mats
+            buf[tgt] += (res if res.shape == shape else np.broadcast_to(res, shape)).reshape(-1)[src]
+        return {s: buf[o:o + plan.groups[s].size * s].reshape(-1, s, s) for s, o in plan._offsets.items()}
 
     def gradient_hyper(self, theta: npt.ArrayLike, name: str, check: bool = True) -> np.ndarray:
         """``d gradient / d name`` for a hyper-parameter ``name`` (for continuation).
