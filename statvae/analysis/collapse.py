@@ -36,7 +36,7 @@ from ..validate import check_analysis_data, check_parameter
 from ..symbolic import names as NM
 from ..symbolic.modes import ModeBlock, ModeStructure, assemble_hessian, mode_structure
 from . import thresholds as T
-from .results import CriticalResult, CrossingResult
+from .results import BootstrapResult, CriticalResult, CrossingResult, NoiseReport
 from .thresholds import Question, ask
 from ..symbolic.stability import (
     Given,
@@ -509,17 +509,17 @@ class CollapseAnalysis:
 
     # -- numeric data ---------------------------------------------------------
     def _question(self, parameter: str | None, data: Any, spectrum: Any, covariance: Any, samples: Any, ddof: int,
-                  values: dict[str, Any]) -> Question:
+                  values: dict[str, Any], center: bool = True, standardize: bool = False) -> Question:
         """Check the arguments of a numeric question, resolve the data and compile (:func:`thresholds.ask`)."""
         check_parameter(self.model, parameter)
         name = parameter or self.default_parameter()
         self._target_symbol(name)
         check_analysis_data(self.model, spectrum, covariance, samples, values, data=data, ddof=ddof)
-        return ask(self, name, data, spectrum, covariance, samples, ddof, values)
+        return ask(self, name, data, spectrum, covariance, samples, ddof, values, center, standardize)
 
     def data_form(self, covariance: Any = None, samples: Any = None, parameter: str | None = None, *,
                   ddof: int = 1, values: dict[str, Any] | None = None, solve_for: str | None = None,
-                  **kw: Any) -> CanonicalForm:
+                  center: bool = True, standardize: bool = False, **kw: Any) -> CanonicalForm:
         """The canonical form of these data for this model, and why it has none if so.
 
         Parameters
@@ -533,6 +533,9 @@ class CollapseAnalysis:
         values : dict, optional
             Values of the hyper-parameters (override the model's); also as
             keywords.
+        center, standardize : bool, optional
+            The data options: centre samples (default), divide each feature
+            by its standard deviation (see :func:`statvae.data.resolve.prepare_data`).
 
         Returns
         -------
@@ -551,19 +554,20 @@ class CollapseAnalysis:
         False
         """
         from ..data.canonical import canonical_form
-        from ..data.spectra import covariance_from_samples
+        from ..data.resolve import prepare_data
 
         parameter = parameter_alias(parameter, solve_for)
         values = merged_values(values, kw)
         check_analysis_data(self.model, None, covariance, samples, values, ddof=ddof)
         if (covariance is None) == (samples is None):
             raise DataError("give the data once: a covariance or samples")
-        if samples is not None:
-            covariance = covariance_from_samples(samples, ddof)
+        covariance = prepare_data(covariance=covariance, samples=samples, ddof=ddof, center=center,
+                                  standardize=standardize)[0]["covariance"]
         return canonical_form(self.model.graph, covariance, known_values(self.model, parameter, values))
 
     def spectra(self, spectrum: Any = None, covariance: Any = None, samples: Any = None, *, data: Any = None,
-                ddof: int = 1, values: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+                ddof: int = 1, values: dict[str, Any] | None = None, center: bool = True, standardize: bool = False,
+                **kw: Any) -> dict[str, Any]:
         """Eigenvalues per observed variable in the canonical gauge, validated.
 
         For a covariance the valid regression shifts are applied first (see
@@ -577,6 +581,9 @@ class CollapseAnalysis:
             The data, once (as for :meth:`critical`).
         values : dict, optional
             Values of the hyper-parameters (also as keywords).
+        center, standardize : bool, optional
+            The data options: centre samples (default), divide each feature
+            by its standard deviation (see :func:`statvae.data.resolve.prepare_data`).
 
         Returns
         -------
@@ -585,10 +592,12 @@ class CollapseAnalysis:
         """
         values = merged_values(values, kw)
         check_analysis_data(self.model, spectrum, covariance, samples, values, data=data, ddof=ddof)
-        return resolve_data(self.model, data, spectrum, covariance, samples, ddof, None, values).spectra
+        return resolve_data(self.model, data, spectrum, covariance, samples, ddof, None, values, center,
+                            standardize).spectra
 
     def ascent_directions(self, spectrum: Any = None, covariance: Any = None, samples: Any = None, *,
-                          data: Any = None, ddof: int = 1, values: dict[str, Any] | None = None, **kw: Any) -> int:
+                          data: Any = None, ddof: int = 1, values: dict[str, Any] | None = None,
+                          center: bool = True, standardize: bool = False, **kw: Any) -> int:
         """Number of positive Hessian eigenvalues at collapse (the Morse index of the ELBO).
 
         From the per-mode blocks when the data have a canonical form (and
@@ -601,6 +610,9 @@ class CollapseAnalysis:
         values : dict, optional
             Values of the hyper-parameters (also as keywords); every one needs
             a value.
+        center, standardize : bool, optional
+            The data options: centre samples (default), divide each feature
+            by its standard deviation (see :func:`statvae.data.resolve.prepare_data`).
 
         Returns
         -------
@@ -608,15 +620,16 @@ class CollapseAnalysis:
         """
         values = merged_values(values, kw)
         check_analysis_data(self.model, spectrum, covariance, samples, values, data=data, ddof=ddof)
-        return T.ascent_directions(self, data, spectrum, covariance, samples, ddof, values)
+        return T.ascent_directions(self, data, spectrum, covariance, samples, ddof, values, center, standardize)
 
     def stable(self, spectrum: Any = None, covariance: Any = None, samples: Any = None, *, data: Any = None,
-               ddof: int = 1, values: dict[str, Any] | None = None, **kw: Any) -> bool:
+               ddof: int = 1, values: dict[str, Any] | None = None, center: bool = True, standardize: bool = False,
+               **kw: Any) -> bool:
         """Whether collapse has no ascent direction for numeric data and values (self-checked).
 
         Parameters
         ----------
-        spectrum, covariance, samples, data, ddof, values
+        spectrum, covariance, samples, data, ddof, values, center, standardize
             As for :meth:`ascent_directions`.
 
         Returns
@@ -624,11 +637,12 @@ class CollapseAnalysis:
         bool
         """
         return self.ascent_directions(spectrum, covariance, samples, data=data, ddof=ddof, values=values,
-                                      **kw) == 0
+                                      center=center, standardize=standardize, **kw) == 0
 
     def critical_points(self, parameter: str | None = None, spectrum: Any = None, covariance: Any = None,
                         samples: Any = None, *, data: Any = None, ddof: int = 1, values: dict[str, Any] | None = None,
-                        solve_for: str | None = None, **kw: Any) -> list[CriticalResult]:
+                        solve_for: str | None = None, center: bool = True, standardize: bool = False,
+                        **kw: Any) -> list[CriticalResult]:
         """Every value of ``parameter`` at which collapse gains or loses stability.
 
         The per-mode closed forms answer when the data have a canonical form
@@ -638,7 +652,7 @@ class CollapseAnalysis:
 
         Parameters
         ----------
-        parameter, spectrum, covariance, samples, data, ddof, values
+        parameter, spectrum, covariance, samples, data, ddof, values, center, standardize
             As for :meth:`critical`.
 
         Returns
@@ -647,12 +661,13 @@ class CollapseAnalysis:
             Sorted by value.
         """
         q = self._question(parameter_alias(parameter, solve_for), data, spectrum, covariance, samples, ddof,
-                           merged_values(values, kw))
+                           merged_values(values, kw), center, standardize)
         return T.critical_points(q)
 
     def crossings(self, parameter: str | None = None, spectrum: Any = None, covariance: Any = None,
                   samples: Any = None, *, data: Any = None, ddof: int = 1, values: dict[str, Any] | None = None,
-                  solve_for: str | None = None, **kw: Any) -> list[CrossingResult]:
+                  solve_for: str | None = None, center: bool = True, standardize: bool = False,
+                  **kw: Any) -> list[CrossingResult]:
         """Every value of ``parameter`` where a Hessian eigenvalue at collapse crosses zero.
 
         These are the branch points of the collapsed branch.  The kernel
@@ -662,7 +677,7 @@ class CollapseAnalysis:
 
         Parameters
         ----------
-        parameter, spectrum, covariance, samples, data, ddof, values
+        parameter, spectrum, covariance, samples, data, ddof, values, center, standardize
             As for :meth:`critical`.
 
         Returns
@@ -671,12 +686,13 @@ class CollapseAnalysis:
             Sorted by value.
         """
         q = self._question(parameter_alias(parameter, solve_for), data, spectrum, covariance, samples, ddof,
-                           merged_values(values, kw))
+                           merged_values(values, kw), center, standardize)
         return T.crossings(q)
 
     def critical(self, parameter: str | None = None, spectrum: Any = None, covariance: Any = None,
                  samples: Any = None, *, data: Any = None, ddof: int = 1, values: dict[str, Any] | None = None,
-                 solve_for: str | None = None, **kw: Any) -> CriticalResult:
+                 solve_for: str | None = None, center: bool = True, standardize: bool = False,
+                 **kw: Any) -> CriticalResult:
         """Critical value of one hyper-parameter where collapse loses stability.
 
         Parameters
@@ -705,6 +721,14 @@ class CollapseAnalysis:
         values : dict, optional
             Values of the other hyper-parameters (override the model's); they
             may also be given as keywords (``sigma2=1.0``).
+        center : bool, optional
+            Centre samples (default); ``False`` analyses their second moment
+            about zero.  Refused for a spectrum or a covariance.
+        standardize : bool, optional
+            Divide each feature of samples by its standard deviation (a
+            covariance: analyse its correlation matrix), so the value does not
+            depend on the features' units.  For a bootstrap interval see
+            :meth:`bootstrap_critical`.
 
         Returns
         -------
@@ -727,9 +751,82 @@ class CollapseAnalysis:
         (1.5, 'above')
         """
         pts = self.critical_points(parameter_alias(parameter, solve_for), spectrum, covariance, samples, data=data,
-                                   ddof=ddof, values=values, **kw)
+                                   ddof=ddof, values=values, center=center, standardize=standardize, **kw)
         if len(pts) > 1:
             desc = ", ".join(f"{c.value:.6g} (stable {c.stable_side})" for c in pts)
             raise AnalysisError(f"collapse changes stability at several values of {pts[0].parameter}: {desc}")
         return pts[0]
+
+    # -- finite samples -------------------------------------------------------
+    def bootstrap_critical(self, parameter: str | None = None, samples: Any = None, *, data: Any = None,
+                           bootstrap: int = 200, seed: Any = 0, confidence: float = 0.95, method: str = "percentile",
+                           ddof: int = 1, center: bool = True, standardize: bool = False,
+                           values: dict[str, Any] | None = None, solve_for: str | None = None,
+                           **kw: Any) -> BootstrapResult:
+        """The critical value for samples with a seeded bootstrap confidence interval.
+
+        See :func:`statvae.analysis.finite.bootstrap_critical`.
+
+        Parameters
+        ----------
+        parameter : str, optional
+            As for :meth:`critical`.
+        samples : array_like
+            Rows are samples (``data=`` recognised as samples works too).
+        bootstrap : int
+            Number of resamples (>= 2).
+        seed : int, optional
+            Seed of the resampling (default 0).
+        confidence : float
+            Nominal coverage of the interval (default 0.95).
+        method : {"percentile", "basic"}
+            The interval.
+        ddof, center, standardize
+            The data options, applied to every resample alike.
+        values : dict, optional
+            Values of the other hyper-parameters (also as keywords).
+
+        Returns
+        -------
+        BootstrapResult
+        """
+        from .finite import bootstrap_critical
+
+        values = merged_values(values, kw)
+        check_parameter(self.model, parameter_alias(parameter, solve_for))
+        check_analysis_data(self.model, None, None, samples, values, data=data, ddof=ddof)
+        return bootstrap_critical(self, parameter_alias(parameter, solve_for), samples, data=data,
+                                  bootstrap=bootstrap, seed=seed, confidence=confidence, method=method, ddof=ddof,
+                                  center=center, standardize=standardize, values=values)
+
+    def noise_report(self, samples: Any = None, *, data: Any = None, noise_variance: float | None = None,
+                     estimator: str = "median", ddof: int = 1, center: bool = True, standardize: bool = False,
+                     values: dict[str, Any] | None = None, **kw: Any) -> NoiseReport:
+        """Active directions at these values above and below the noise edge of the samples.
+
+        See :func:`statvae.analysis.finite.noise_report`.
+
+        Parameters
+        ----------
+        samples : array_like
+            Rows are samples (``data=`` recognised as samples works too).
+        noise_variance : float, optional
+            The noise variance (in the units analysed); estimated when omitted.
+        estimator : {"median", "bulk"}
+            Its estimator.
+        ddof, center, standardize
+            The data options.
+        values : dict, optional
+            Hyper-parameter values (also as keywords); every one needs a value.
+
+        Returns
+        -------
+        NoiseReport
+        """
+        from .finite import noise_report
+
+        values = merged_values(values, kw)
+        check_analysis_data(self.model, None, None, samples, values, data=data, ddof=ddof)
+        return noise_report(self, samples, data=data, noise_variance=noise_variance, estimator=estimator, ddof=ddof,
+                            center=center, standardize=standardize, values=values)
 

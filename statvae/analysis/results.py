@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import DataError
 
-__all__ = ["ResultStatus", "CriticalResult", "CrossingResult"]
+__all__ = ["ResultStatus", "CriticalResult", "CrossingResult", "BootstrapResult", "NoiseReport", "FiniteDataPrediction"]
 
 
 class ResultStatus(str, enum.Enum):
@@ -209,3 +209,346 @@ class CrossingResult:
         CrossingResult
         """
         return cls(**d)
+
+
+def _floats(values: Any) -> tuple[float, ...]:
+    return tuple(float(v) for v in values)
+
+
+def _ints(values: Any) -> tuple[int, ...]:
+    return tuple(int(v) for v in values)
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    """A critical value from samples with its bootstrap confidence interval.
+
+    The samples are resampled with replacement ``resamples`` times (a
+    ``numpy.random.default_rng(seed)`` stream); each resample goes through
+    the same preprocessing (centring, standardisation) and the same
+    :meth:`~statvae.analysis.collapse.CollapseAnalysis.critical` as the
+    samples themselves, so every replicate is a confirmed critical value.
+
+    Attributes
+    ----------
+    parameter : str
+    value : float
+        The critical value of all the samples (the point estimate).
+    interval : tuple of float
+        ``(lo, hi)``, the confidence interval.
+    confidence : float
+        Its nominal coverage (0.95: a 95% interval).
+    method : str
+        ``"percentile"`` (the ``(1 -+ confidence) / 2`` quantiles of the
+        replicates) or ``"basic"`` (those quantiles reflected about ``value``).
+    resamples : int
+        Number of bootstrap resamples ``B``.
+    seed : int or None
+        The seed of the resampling.
+    replicates : tuple of float
+        The critical value of each resample, in the order drawn.
+    stable_side : str
+        ``"above"`` or ``"below"``, as for :class:`CriticalResult` (the same for every replicate).
+    preprocessing : dict
+        How the samples became the matrix analysed
+        (:meth:`statvae.data.preprocess.Preprocessing.to_dict`).
+    status : ResultStatus
+        ``confirmed``: the value and every replicate were confirmed by the compiled Hessian.
+
+    Examples
+    --------
+    >>> import statvae
+    >>> x = statvae.data.synthetic([4.0, 1.0, 0.5], samples=400, seed=1)
+    >>> r = statvae.LinearVAE(3, 1).collapse().bootstrap_critical("sigma2", samples=x, bootstrap=50, seed=0)
+    >>> r.interval[0] < r.value < r.interval[1], r.resamples, str(r.status)
+    (True, 50, 'confirmed')
+    """
+
+    parameter: str
+    value: float
+    interval: tuple[float, ...]
+    confidence: float
+    method: str
+    resamples: int
+    seed: int | None
+    replicates: tuple[float, ...]
+    stable_side: str
+    preprocessing: dict[str, Any] = field(default_factory=dict)
+    status: ResultStatus = ResultStatus.UNCHECKED
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "value", float(self.value))
+        object.__setattr__(self, "interval", _floats(self.interval))
+        object.__setattr__(self, "replicates", _floats(self.replicates))
+        object.__setattr__(self, "confidence", float(self.confidence))
+        object.__setattr__(self, "resamples", int(self.resamples))
+        object.__setattr__(self, "status", _status(self.status))
+        if len(self.interval) != 2 or not self.interval[0] <= self.interval[1]:
+            raise DataError(f"interval must be (lo, hi) with lo <= hi, got {self.interval!r}")
+        if not 0 < self.confidence < 1:
+            raise DataError(f"confidence must be between 0 and 1, got {self.confidence!r}")
+        if self.method not in ("percentile", "basic"):
+            raise DataError(f"method must be 'percentile' or 'basic', got {self.method!r}")
+        if self.stable_side not in ("above", "below"):
+            raise DataError(f"stable_side must be 'above' or 'below', got {self.stable_side!r}")
+        if len(self.replicates) != self.resamples:
+            raise DataError(f"{len(self.replicates)} replicates for {self.resamples} resamples")
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+    def __str__(self) -> str:
+        lo, hi = self.interval
+        return (f"{self.parameter} = {self.value:.8g}, {100 * self.confidence:g}% bootstrap interval "
+                f"[{lo:.8g}, {hi:.8g}] ({self.method}, {self.resamples} resamples, seed {self.seed}; "
+                f"standard error {self.standard_error:.3g}; {self.status})")
+
+    @property
+    def standard_error(self) -> float:
+        """Standard deviation of the replicates (``ddof=1``; ``nan`` for one resample)."""
+        n = len(self.replicates)
+        if n < 2:
+            return math.nan
+        mean = sum(self.replicates) / n
+        return math.sqrt(sum((r - mean) ** 2 for r in self.replicates) / (n - 1))
+
+    @property
+    def bias(self) -> float:
+        """Mean of the replicates minus :attr:`value` (the bootstrap estimate of the bias)."""
+        return sum(self.replicates) / len(self.replicates) - self.value
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready fields (``status`` as its word), with ``standard_error`` and ``bias``."""
+        d = asdict(self)
+        d["status"] = self.status.value
+        d["interval"] = list(self.interval)
+        d["replicates"] = list(self.replicates)
+        d["standard_error"] = self.standard_error
+        d["bias"] = self.bias
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> BootstrapResult:
+        """Inverse of :meth:`to_dict` (the derived ``standard_error`` and ``bias`` are recomputed).
+
+        Parameters
+        ----------
+        d : dict
+            As returned by :meth:`to_dict`.
+
+        Returns
+        -------
+        BootstrapResult
+        """
+        return cls(**{k: v for k, v in d.items() if k not in ("standard_error", "bias")})
+
+
+@dataclass(frozen=True)
+class NoiseReport:
+    """Which directions of a sample spectrum collapse would learn, and how many of them are noise.
+
+    A direction (a sample eigenvalue, with its eigenvector) is *active* when
+    collapse is unstable along it at the hyper-parameter values given: its
+    per-mode Hessian block at the collapsed point has a positive eigenvalue
+    (statvae's own blocks, confirmed by the compiled Hessian's Morse index).
+    It is *above* the noise edge when its eigenvalue exceeds the top of the
+    Marchenko-Pastur bulk of the noise, and *below* it otherwise: an active
+    direction below the edge is noise the VAE would learn.
+
+    Attributes
+    ----------
+    samples : int
+        ``M``.
+    features : int
+        ``N``.
+    alpha : float
+        Effective samples per dimension, ``M_eff / N`` (``M_eff = M - 1`` after centring).
+    noise_variance : float
+        The noise variance ``eta`` (given, or estimated by ``noise_method``).
+    noise_method : str
+        ``"given"``, ``"median"`` or ``"bulk"`` (see
+        :func:`statvae.data.rmt.estimate_noise_variance`).
+    edge : float
+        The noise edge in the units of the matrix analysed:
+        ``scale * eta * (1 + sqrt(1 / alpha))^2``, ``scale = M_eff / (M - ddof)``.
+    eigenvalues : tuple of float
+        The sample spectrum analysed, descending.
+    active : tuple of int
+        Indices (into ``eigenvalues``) of the active directions.
+    above, below : tuple of int
+        The active directions above the edge, and at or below it.
+    outliers : tuple of int
+        Every eigenvalue above the edge, active or not.
+    spikes : tuple of float
+        For each outlier, the population spike above the noise whose BBP
+        outlier it is (:func:`statvae.data.rmt.spike_from_outlier`).
+    overlaps : tuple of float
+        For each outlier, the predicted squared overlap of its sample
+        eigenvector with the population direction.
+    values : dict
+        The hyper-parameter values the active set was computed at.
+    preprocessing : dict
+        How the samples became the matrix analysed.
+    ascent_directions : int
+        The Morse index of the collapsed point (confirmed by the compiled Hessian).
+    status : ResultStatus
+
+    Examples
+    --------
+    >>> import numpy as np, statvae
+    >>> x = np.random.default_rng(0).standard_normal((2000, 50))
+    >>> x[:, 0] *= 2.0
+    >>> r = statvae.LinearVAE(50, 50).collapse().noise_report(samples=x, sigma2=1.2)
+    >>> len(r.above), len(r.below) > 0, r.outliers
+    (1, True, (0,))
+    """
+
+    samples: int
+    features: int
+    alpha: float
+    noise_variance: float
+    noise_method: str
+    edge: float
+    eigenvalues: tuple[float, ...]
+    active: tuple[int, ...]
+    above: tuple[int, ...]
+    below: tuple[int, ...]
+    outliers: tuple[int, ...]
+    spikes: tuple[float, ...]
+    overlaps: tuple[float, ...]
+    values: dict[str, float] = field(default_factory=dict)
+    preprocessing: dict[str, Any] = field(default_factory=dict)
+    ascent_directions: int = 0
+    status: ResultStatus = ResultStatus.UNCHECKED
+
+    def __post_init__(self) -> None:
+        for name in ("eigenvalues", "spikes", "overlaps"):
+            object.__setattr__(self, name, _floats(getattr(self, name)))
+        for name in ("active", "above", "below", "outliers"):
+            object.__setattr__(self, name, _ints(getattr(self, name)))
+        for name in ("alpha", "noise_variance", "edge"):
+            object.__setattr__(self, name, float(getattr(self, name)))
+        object.__setattr__(self, "status", _status(self.status))
+        if self.noise_method not in ("given", "median", "bulk"):
+            raise DataError(f"noise_method must be given, median or bulk, got {self.noise_method!r}")
+        if sorted(self.above + self.below) != sorted(self.active):
+            raise DataError("above and below must split the active directions")
+        if len(self.spikes) != len(self.outliers) or len(self.overlaps) != len(self.outliers):
+            raise DataError("one spike and one overlap per outlier")
+
+    def __str__(self) -> str:
+        return (f"{len(self.active)} active direction(s): {len(self.above)} above the noise edge "
+                f"{self.edge:.6g}, {len(self.below)} below it (learning noise); noise variance "
+                f"{self.noise_variance:.6g} ({self.noise_method}); {self.status}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready fields (``status`` as its word; NaN spikes as None)."""
+        d = asdict(self)
+        d["status"] = self.status.value
+        for k in ("eigenvalues", "active", "above", "below", "outliers", "overlaps"):
+            d[k] = list(getattr(self, k))
+        d["spikes"] = [None if math.isnan(v) else v for v in self.spikes]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> NoiseReport:
+        """Inverse of :meth:`to_dict`.
+
+        Parameters
+        ----------
+        d : dict
+            As returned by :meth:`to_dict`.
+
+        Returns
+        -------
+        NoiseReport
+        """
+        return cls(**{**d, "spikes": [math.nan if v is None else v for v in d.get("spikes", [])]})
+
+
+@dataclass(frozen=True)
+class FiniteDataPrediction:
+    """The large-size prediction for a linear VAE trained on ``M = alpha N`` samples of a spiked covariance.
+
+    The setting of Ichikawa and Hukushima (one latent, fixed decoder
+    variance ``sigma2``, ridge weight decay ``weight_decay`` on the summed
+    training loss, no biases, data ``sqrt(rho) u c + sqrt(eta) noise``); see
+    :func:`statvae.analysis.finite.finite_data_prediction` for the derivation.
+
+    Attributes
+    ----------
+    alpha, rho, eta, beta, weight_decay, sigma2 : float
+        The setting.
+    top_eigenvalue : float
+        The top eigenvalue of the sample second moment (BBP outlier, or the bulk edge).
+    visible : bool
+        Whether the spike is above the BBP transition.
+    overlap2 : float
+        Squared overlap of the top sample eigenvector with the spike direction.
+    effective_weight_decay : float
+        ``weight_decay / alpha``: the weight decay per sample, statvae's ``weight_decay_enc/dec``.
+    beta_critical : float
+        The ``beta`` below which collapse is unstable (statvae's critical value at the top eigenvalue);
+        ``nan`` if collapse is stable (or unstable) for every ``beta``.
+    collapsed : bool
+        Whether the global optimum at ``beta`` is the collapsed point.
+    q : float
+        ``||w||^2`` of the decoder at the optimum (0 when collapsed).
+    m : float
+        ``|<w, u>|``, the decoder's overlap with the spike direction.
+    generalization_error : float
+        ``||sqrt(rho) u - w||^2`` with the sign of ``w`` aligned: ``rho - 2 sqrt(rho) m + q``.
+    status : ResultStatus
+    """
+
+    alpha: float
+    rho: float
+    eta: float
+    beta: float
+    weight_decay: float
+    sigma2: float
+    top_eigenvalue: float
+    visible: bool
+    overlap2: float
+    effective_weight_decay: float
+    beta_critical: float
+    collapsed: bool
+    q: float
+    m: float
+    generalization_error: float
+    status: ResultStatus = ResultStatus.UNCHECKED
+
+    def __post_init__(self) -> None:
+        for name in ("alpha", "rho", "eta", "beta", "weight_decay", "sigma2", "top_eigenvalue", "overlap2",
+                     "effective_weight_decay", "beta_critical", "q", "m", "generalization_error"):
+            object.__setattr__(self, name, float(getattr(self, name)))
+        object.__setattr__(self, "visible", bool(self.visible))
+        object.__setattr__(self, "collapsed", bool(self.collapsed))
+        object.__setattr__(self, "status", _status(self.status))
+
+    def __str__(self) -> str:
+        return (f"alpha = {self.alpha:g}: top eigenvalue {self.top_eigenvalue:.6g} "
+                f"({'outlier' if self.visible else 'bulk edge'}), overlap^2 {self.overlap2:.4g}, beta_c "
+                f"{self.beta_critical:.6g}, {'collapsed' if self.collapsed else f'q {self.q:.4g}, m {self.m:.4g}'}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready fields (``status`` as its word; NaN as None)."""
+        d = asdict(self)
+        d["status"] = self.status.value
+        return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in d.items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FiniteDataPrediction:
+        """Inverse of :meth:`to_dict`.
+
+        Parameters
+        ----------
+        d : dict
+            As returned by :meth:`to_dict`.
+
+        Returns
+        -------
+        FiniteDataPrediction
+        """
+        fields: dict[str, Any] = {k: (math.nan if v is None else v) for k, v in d.items()}
+        return cls(**fields)

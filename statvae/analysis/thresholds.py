@@ -96,7 +96,8 @@ class Question:
 
 
 def ask(analysis: Any, parameter: str, data: Any = None, spectrum: Any = None, covariance: Any = None,
-        samples: Any = None, ddof: int = 1, values: dict | None = None) -> Question:
+        samples: Any = None, ddof: int = 1, values: dict | None = None, center: bool = True,
+        standardize: bool = False) -> Question:
     """Resolve the data and compile the Hessian at collapse for a question about ``parameter``.
 
     Parameters
@@ -108,6 +109,8 @@ def ask(analysis: Any, parameter: str, data: Any = None, spectrum: Any = None, c
         The data, once (see :func:`statvae.data.resolve.resolve_data`).
     values : dict, optional
         Values of the other hyper-parameters.
+    center, standardize : bool, optional
+        The data options (:func:`statvae.data.resolve.prepare_data`).
 
     Returns
     -------
@@ -115,7 +118,7 @@ def ask(analysis: Any, parameter: str, data: Any = None, spectrum: Any = None, c
     """
     model = analysis.model
     values = dict(values or {})
-    resolved = resolve_data(model, data, spectrum, covariance, samples, ddof, parameter, values)
+    resolved = resolve_data(model, data, spectrum, covariance, samples, ddof, parameter, values, center, standardize)
     cc = _compiled(model, parameter, hyper_numbers(model, parameter, values), resolved)
     given_spectrum = spectrum is not None or (data is not None and np.ndim(data) == 1)
     assumed = tuple(str(a) for a in analysis.assumptions) if given_spectrum else ()
@@ -276,7 +279,8 @@ def crossings(q: Question) -> list[CrossingResult]:
 
 
 def ascent_directions(analysis: Any, data: Any = None, spectrum: Any = None, covariance: Any = None,
-                      samples: Any = None, ddof: int = 1, values: dict | None = None) -> int:
+                      samples: Any = None, ddof: int = 1, values: dict | None = None, center: bool = True,
+                      standardize: bool = False) -> int:
     """Positive Hessian eigenvalues at collapse (the Morse index of the ELBO) at the given values, confirmed.
 
     From the per-mode blocks when the data have a canonical form (and then
@@ -292,6 +296,8 @@ def ascent_directions(analysis: Any, data: Any = None, spectrum: Any = None, cov
         Degrees of freedom removed when samples are reduced to a covariance.
     values : dict, optional
         Values of the hyper-parameters (all must have one).
+    center, standardize : bool, optional
+        The data options (:func:`statvae.data.resolve.prepare_data`).
 
     Returns
     -------
@@ -302,7 +308,7 @@ def ascent_directions(analysis: Any, data: Any = None, spectrum: Any = None, cov
     model = analysis.model
     values = dict(values or {})
     numbers = hyper_numbers(model, None, values)  # every hyper-parameter needs a value here
-    resolved = resolve_data(model, data, spectrum, covariance, samples, ddof, None, values)
+    resolved = resolve_data(model, data, spectrum, covariance, samples, ddof, None, values, center, standardize)
     parameter = next(iter(model.values))
     p = float(numbers[H.symbol(parameter)])
     cc = _compiled(model, parameter, numbers, resolved)
