@@ -258,7 +258,8 @@ class BootstrapResult:
     Examples
     --------
     >>> import statvae
-    >>> x = statvae.data.synthetic([4.0, 1.0, 0.5], samples=400, seed=1)
+    >>> from statvae.data import synthetic
+    >>> x = synthetic([4.0, 1.0, 0.5], samples=400, seed=1)
     >>> r = statvae.LinearVAE(3, 1).collapse().bootstrap_critical("sigma2", samples=x, bootstrap=50, seed=0)
     >>> r.interval[0] < r.value < r.interval[1], r.resamples, str(r.status)
     (True, 50, 'confirmed')

@@ -31,7 +31,7 @@ __all__ = ["track"]
 def track(model: Model, data: ArrayLike | None = None, *, spectrum: Any = None, covariance: ArrayLike | None = None,
           samples: ArrayLike | None = None, parameter: str = "sigma2", start: float, stop: float,
           values: dict[str, Any] | None = None, ddof: int = 1, progress: Callable[[str], object] | None = None,
-          **options: Any) -> BifurcationDiagram:
+          center: bool = True, standardize: bool = False, **options: Any) -> BifurcationDiagram:
     """Bifurcation diagram of the stationary points of ``model`` as ``parameter`` goes from ``start`` to ``stop``.
 
     Parameters
@@ -48,6 +48,10 @@ def track(model: Model, data: ArrayLike | None = None, *, spectrum: Any = None, 
         Values of other hyper-parameters (the model's numbers are defaults).
     progress : callable, optional
         ``progress(message)`` is called as the run advances.
+    center, standardize : bool, optional
+        The data options: centre samples (default); divide each feature by
+        its standard deviation (:func:`statvae.data.resolve.prepare_data`).
+        What was done is in ``diagram.meta["preprocessing"]``.
     **options
         Fields of :class:`~statvae.bifurcation.continuation.ContinuationOptions`
         (``ds_max``, ``max_steps``, ``depth``, ``algorithm``, ...).
@@ -69,7 +73,8 @@ def track(model: Model, data: ArrayLike | None = None, *, spectrum: Any = None, 
                      options)
     t0 = time.perf_counter()
     run = follow(model, data, spectrum=spectrum, covariance=covariance, samples=samples, parameter=parameter,
-                 start=start, stop=stop, values=values, ddof=ddof, progress=progress, **options)
+                 start=start, stop=stop, values=values, ddof=ddof, progress=progress, center=center,
+                 standardize=standardize, **options)
     diagram = run.diagram
     _confirm_collapsed_branch(model, diagram, run.resolved, parameter, run.problem.user_values, start, stop,
                               run.units)

@@ -39,7 +39,7 @@ __all__ = ["follow", "TrackRun", "run_tracker", "resolve_data", "resolve_spectra
 def follow(model: Model, data: ArrayLike | None = None, *, spectrum: Any = None, covariance: ArrayLike | None = None,
            samples: ArrayLike | None = None, parameter: str = "sigma2", start: float, stop: float,
            values: dict[str, Any] | None = None, ddof: int = 1, progress: Callable[[str], object] | None = None,
-           **options: Any) -> TrackRun:
+           center: bool = True, standardize: bool = False, **options: Any) -> TrackRun:
     """The driver behind :func:`statvae.track`: resolve, normalise, follow and map back (no self-check).
 
     :func:`statvae.track` (:mod:`statvae.analysis.tracking`) adds the
@@ -63,6 +63,8 @@ def follow(model: Model, data: ArrayLike | None = None, *, spectrum: Any = None,
         Degrees of freedom removed when samples are reduced to a covariance.
     progress : callable, optional
         Called with a line of text as the run advances.
+    center, standardize : bool, optional
+        The data options (:func:`statvae.data.resolve.prepare_data`).
     **options
         Fields of :class:`~statvae.bifurcation.continuation.ContinuationOptions`.
 
@@ -91,7 +93,7 @@ def follow(model: Model, data: ArrayLike | None = None, *, spectrum: Any = None,
     if unknown:
         raise ModelError(f"unknown option(s) {', '.join(unknown)}; options are "
                          f"{', '.join(ContinuationOptions.__dataclass_fields__)}")
-    resolved = resolve_data(model, data, spectrum, covariance, samples, ddof, parameter, values)
+    resolved = resolve_data(model, data, spectrum, covariance, samples, ddof, parameter, values, center, standardize)
     spectra = resolved.spectra
     units = resolved.units(model)
     problem = problem_for(resolved, model, parameter, values, units)
@@ -107,6 +109,8 @@ def follow(model: Model, data: ArrayLike | None = None, *, spectrum: Any = None,
     meta = {"model": repr(model), "kind": model.kind, "dims": model.dims,
             "values": {k: float(v) for k, v in problem.user_values.items() if v is not None},
             "spectra": {k: v.tolist() for k, v in spectra.items()}}
+    if resolved.preprocessing is not None and resolved.preprocessing.source != "spectrum":
+        meta["preprocessing"] = resolved.preprocessing.to_dict()
     if resolved.covariance is not None:
         meta["covariance"] = resolved.covariance.tolist()
         meta["basis"] = f"data as given, latent flips only ({resolved.reason})"

@@ -182,7 +182,8 @@ def branch_point_loci(model: Model, data: ArrayLike | None = None, *, spectrum: 
                       covariance: ArrayLike | None = None, samples: ArrayLike | None = None, parameter: str = "sigma2",
                       along: str = "beta", start: float, stop: float, along_start: float, along_stop: float,
                       loci: int = 1, steps: int = 30, values: dict[str, Any] | None = None, ddof: int = 1,
-                      progress: Callable[[str], object] | None = None) -> PhaseDiagram:
+                      progress: Callable[[str], object] | None = None, center: bool = True,
+                      standardize: bool = False) -> PhaseDiagram:
     """Follow the first ``loci`` branch points of the collapsed branch as ``along`` varies.
 
     Parameters
@@ -209,6 +210,9 @@ def branch_point_loci(model: Model, data: ArrayLike | None = None, *, spectrum: 
         Degrees of freedom removed from the sample count (samples only), as for :func:`statvae.track`.
     progress : callable, optional
         Called with a line of text after each point of a locus.
+    center, standardize : bool, optional
+        The data options (:func:`statvae.data.resolve.prepare_data`); what was
+        done is in ``meta["preprocessing"]``.
 
     Returns
     -------
@@ -234,7 +238,7 @@ def branch_point_loci(model: Model, data: ArrayLike | None = None, *, spectrum: 
     say = progress or (lambda m: None)
     values = dict(values or {})
     resolved = resolve_data(model, data, spectrum, covariance, samples, ddof, parameter=parameter,
-                            values={**values, along: None})
+                            values={**values, along: None}, center=center, standardize=standardize)
     spectra = resolved.spectra
     given = {"spectrum": spectra} if resolved.covariance is None else {"covariance": resolved.covariance}
     first = follow(model, **given, parameter=parameter, start=start, stop=stop,
@@ -247,6 +251,8 @@ def branch_point_loci(model: Model, data: ArrayLike | None = None, *, spectrum: 
     phase = PhaseDiagram(parameter, along, meta={"model": repr(model), "spectra": {k: v.tolist() for k, v in
                                                                                     spectra.items()},
                                                   "values": {k: float(v) for k, v in values.items()}})
+    if resolved.preprocessing is not None and resolved.preprocessing.source != "spectrum":
+        phase.meta["preprocessing"] = resolved.preprocessing.to_dict()
     opts = ContinuationOptions(p_min=min(start, stop), p_max=max(start, stop)).resolved()
     units = resolved.units(model)
     grid = np.linspace(along_start, along_stop, steps)

@@ -17,13 +17,15 @@ from hypothesis import strategies as st
 
 import statvae
 from statvae.analysis.asymptotics import finite_data_prediction, mode_optimum
+from statvae.analysis.finite import bootstrap_critical
 from statvae.analysis.results import BootstrapResult, FiniteDataPrediction, NoiseReport, ResultStatus
+from statvae.data import synthetic
 from statvae.data.rmt import bbp_outlier, bbp_overlap, mp_edges
 from statvae.errors import AnalysisError, DataError, ModelError
 
 
 def _samples(m=120, seed=2, spectrum=(4.0, 1.0, 0.5)):
-    return statvae.data.synthetic(list(spectrum), samples=m, seed=seed)
+    return synthetic(list(spectrum), samples=m, seed=seed)
 
 
 # -- bootstrap ------------------------------------------------------------------------------------------------
@@ -45,7 +47,7 @@ def test_bootstrap_is_seeded_and_the_basic_interval_is_the_reflection():
     a = statvae.LinearVAE(3, 1).collapse()
     x = _samples()
     r1 = a.bootstrap_critical("sigma2", samples=x, bootstrap=20, seed=11, confidence=0.8)
-    r2 = statvae.analysis.finite.bootstrap_critical(a, "sigma2", data=x, bootstrap=20, seed=11, confidence=0.8)
+    r2 = bootstrap_critical(a, "sigma2", data=x, bootstrap=20, seed=11, confidence=0.8)
     r3 = a.bootstrap_critical("sigma2", samples=x, bootstrap=20, seed=12, confidence=0.8)
     assert r1 == r2 and r1.replicates != r3.replicates
     b = a.bootstrap_critical("sigma2", samples=x, bootstrap=20, seed=11, confidence=0.8, method="basic")
