@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import AnalysisError
-from .stability import inertia
+from .stability import fixed_block, inertia, span_hessian
 
 if TYPE_CHECKING:
     from .problem import ContinuationProblem
@@ -222,10 +222,14 @@ def _correct_at(problem, theta, p, S, tol, max_iter, jac, ascent):
     return theta, max_iter, False
 
 
-def _tangent_system(problem, theta, p, S):
-    """``(H_SS, dg_S/dp)`` at a validated ``theta`` (the reduced gradient is not needed for a tangent)."""
+def _tangent_system(problem, theta, p, S, span=None, blocks=None):
+    """``(H_SS, dg_S/dp)`` at a validated ``theta`` (the reduced gradient is not needed for a tangent).
+
+    With ``blocks`` (:func:`span_hessian` at ``theta``) ``H_SS`` is their trivial coset's block.
+    """
     if hasattr(problem, "reduced_hessian"):
-        return problem.reduced_hessian(theta, p, S), problem.dgrad_dp(theta, p, check=False)[S]
+        h = fixed_block(span, blocks) if blocks is not None else problem.reduced_hessian(theta, p, S)
+        return h, problem.dgrad_dp(theta, p, check=False)[S]
     _, h, gp = problem.reduced(theta, p, S)
     return h, gp
 
@@ -245,6 +249,9 @@ def _reduced_hessian(problem, theta, p, S):
 
 
 def _valid(problem, theta) -> bool:
+    valid = getattr(problem, "valid", None)
+    if valid is not None:
+        return bool(valid(theta))
     try:
         problem.layout.check(theta)
     except Exception:
@@ -314,6 +321,7 @@ def continue_branch(problem: ContinuationProblem, theta0: np.ndarray, p0: float,
     o = options.resolved()
     ds, ds_min, ds_max = o.steps()
     S = span.fixed_subspace()
+    shared = hasattr(problem, "reduced_hessian")  # the tangent's H_SS is the inertia's trivial block: computed once
     run = BranchRun()
     theta, it, ok = correct_at(problem, theta0, p0, S, o.newton_tol, o.max_newton)
     if not ok:
@@ -351,7 +359,8 @@ def continue_branch(problem: ContinuationProblem, theta0: np.ndarray, p0: float,
                 ds *= 0.5
                 continue
             th_new, p_new = new
-            h, gp = _tangent_system(problem, th_new, p_new, S)
+            blocks = span_hessian(problem, th_new, p_new, span) if shared else None
+            h, gp = _tangent_system(problem, th_new, p_new, S, span, blocks)
             tau_new = unit_tangent(h, gp, prev=tau)
             angle = np.arccos(np.clip(tau_new @ tau, -1, 1))
             if angle > o.angle_max and ds > ds_min * 4:
@@ -360,7 +369,7 @@ def continue_branch(problem: ContinuationProblem, theta0: np.ndarray, p0: float,
             accepted = True
         fold = np.sign(tau_new[-1]) != np.sign(tau[-1]) and abs(tau[-1]) > 1e-12 and abs(tau_new[-1]) > 1e-12
         theta, p, tau = th_new, p_new, tau_new
-        inert = inertia(problem, theta, p, span)
+        inert = inertia(problem, theta, p, span, blocks=blocks)
         run.points.append(PointRecord(p, theta.copy(), tau, inert.index, inert.counts(), its))
         k = len(run.points) - 1
         if run.points[k].counts != run.points[k - 1].counts:

@@ -181,6 +181,24 @@ class ContinuationProblem:
             raise OutOfDomain(f"the {what} at {self.parameter} = {self.p_out(p):.6g} is beyond the floating-point "
                               f"range for these data ({type(exc).__name__}); narrow the parameter range") from None
 
+    def valid(self, theta: ArrayLike) -> bool:
+        """Whether ``theta`` is a valid parameter vector (:meth:`statvae.model.layout.Layout.check` passes).
+
+        Parameters
+        ----------
+        theta : array_like
+            Flat parameter vector.
+
+        Returns
+        -------
+        bool
+        """
+        try:
+            self.compiled._fast_check_unpack(theta)
+        except Exception:  # as Layout.check's callers took it: anything wrong is invalid
+            return False
+        return True
+
     def value(self, theta: ArrayLike, p: float) -> Any:
         """The objective (ELBO) at ``theta``, ``p`` (internal units).
 
@@ -362,7 +380,7 @@ class ContinuationProblem:
         """
         plan = self._plans.get(key)
         if plan is None:
-            if len(self._plans) > 256:
+            if len(self._plans) > 4096:
                 self._plans.clear()
             plan = self._plans[key] = self.compiled.block_plan(blocks())
         self.evaluations += 1

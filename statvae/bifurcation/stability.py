@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .problem import ContinuationProblem
     from .symmetry import Span
 
-__all__ = ["Inertia", "block_hessians", "inertia", "block_eigenvalues"]
+__all__ = ["Inertia", "block_hessians", "inertia", "block_eigenvalues", "span_hessian", "fixed_block"]
 
 
 @dataclass
@@ -181,8 +181,54 @@ def block_eigenvalues(hb: np.ndarray, q: np.ndarray | None = None) -> np.ndarray
     return np.linalg.eigvalsh(m)[::-1]
 
 
+def span_hessian(problem: ContinuationProblem, theta: np.ndarray, p: float, span: Span) -> dict[int, np.ndarray]:
+    """Every diagonal block of the Hessian over the cosets of ``span``, symmetrised, grouped as :meth:`Span.groups`.
+
+    Parameters
+    ----------
+    problem : ContinuationProblem
+        The problem.
+    theta : numpy.ndarray
+        Flat parameter vector (internal units), known valid.
+    p : float
+        The continuation parameter (internal units).
+    span : Span
+        The character span at ``theta``.
+
+    Returns
+    -------
+    dict
+        Block size -> ``(count, size, size)`` array, ``[k, i, j] = (H[b_i, b_j] + H[b_j, b_i]) / 2`` for the
+        ``k``-th coset of that size.
+    """
+    mats = _block_matrices(problem, theta, p, ("inertia", span.key()), span.groups())
+    return {size: (m + np.swapaxes(m, 1, 2)) / 2 for size, m in mats.items()}
+
+
+def fixed_block(span: Span, blocks: dict[int, np.ndarray]) -> np.ndarray:
+    """The block of the trivial coset (the fixed-point subspace, :meth:`Span.fixed_subspace`) from :func:`span_hessian`.
+
+    Parameters
+    ----------
+    span : Span
+        The character span.
+    blocks : dict
+        As :func:`span_hessian` returns them.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``H_SS`` on the fixed subspace in its order, symmetrised (``(0, 0)`` if the subspace is empty).
+    """
+    S = span.fixed_subspace()
+    if not len(S):
+        return np.zeros((0, 0))
+    keys, _ = span.groups()[len(S)]
+    return blocks[len(S)][keys.index(0)]
+
+
 def inertia(problem: ContinuationProblem, theta: np.ndarray, p: float, span: Span,
-            rtol: float = ZERO_RTOL) -> Inertia:
+            rtol: float = ZERO_RTOL, blocks: dict[int, np.ndarray] | None = None) -> Inertia:
     """Morse index at ``theta``: positive Hessian eigenvalues, symmetry zero modes removed.
 
     Parameters
@@ -197,13 +243,16 @@ def inertia(problem: ContinuationProblem, theta: np.ndarray, p: float, span: Spa
         The character span at ``theta`` (its cosets are the Hessian's blocks).
     rtol : float
         Eigenvalues within ``rtol`` times their block's largest entry count as zero.
+    blocks : dict, optional
+        :func:`span_hessian` at ``theta`` if already computed.
 
     Returns
     -------
     Inertia
     """
     groups = span.groups()
-    mats_all = _block_matrices(problem, theta, p, ("inertia", span.key()), groups)
+    if blocks is None:
+        blocks = span_hessian(problem, theta, p, span)
     gens = problem.zero_modes(theta)
     touched: set[int] = set()
     if len(gens):
@@ -212,8 +261,7 @@ def inertia(problem: ContinuationProblem, theta: np.ndarray, p: float, span: Spa
     index = zero = nsym = 0
     positive: dict = {}
     for size, (keys, idx) in groups.items():
-        mats = mats_all[size]  # [k, i, j] = H[b_i, b_j]
-        mats = (mats + np.swapaxes(mats, 1, 2)) / 2
+        mats = blocks[size]
         scale = np.maximum(np.abs(mats).reshape(len(keys), -1).max(axis=1), 1e-300)
         ev = _eigenvalues(mats)
         pos = (ev > rtol * scale[:, None]).sum(axis=1)

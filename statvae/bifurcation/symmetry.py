@@ -91,6 +91,26 @@ class CharacterTable:
                     parts.append(f"b{k}")
         return "+".join(parts) or "0"
 
+    def distinct(self) -> tuple[list[int], np.ndarray]:
+        """The distinct characters (in order of first appearance) and each entry's position among them (cached).
+
+        Returns
+        -------
+        tuple
+            ``(characters, indices)`` with ``chars[k] == characters[indices[k]]``.
+
+        Examples
+        --------
+        >>> CharacterTable([3, 1, 3]).distinct()
+        ([3, 1], array([0, 1, 0]))
+        """
+        hit = getattr(self, "_distinct", None)
+        if hit is None or hit[0] is not self.chars or hit[1] != len(self.chars):
+            ids: dict[int, int] = {}
+            idx = np.fromiter((ids.setdefault(c, len(ids)) for c in self.chars), dtype=np.intp, count=len(self.chars))
+            hit = self._distinct = (self.chars, len(self.chars), list(ids), idx)
+        return hit[2], hit[3]
+
     def span_of(self, theta: ArrayLike, rtol: float = 1e-9) -> Span:
         """The span of the characters of the nonzero entries of ``theta``.
 
@@ -235,34 +255,30 @@ class Span:
         """The generators as a tuple (hashable)."""
         return tuple(self.generators())
 
-    def _reduced_all(self) -> list[int]:
+    def _reduced_distinct(self) -> list[int]:
+        """The distinct characters of the table (:meth:`CharacterTable.distinct`) reduced modulo the span."""
         def build() -> list[int]:
             basis = [(q, self.basis[q]) for q in sorted(self.basis, reverse=True)]  # as :meth:`reduce` runs
-            memo: dict[int, int] = {}
             out = []
-            for c in self.chars.chars:
-                r = memo.get(c)
-                if r is None:
-                    r = c
-                    for q, w in basis:
-                        if r >> q & 1:
-                            r ^= w
-                    memo[c] = r
-                out.append(r)
+            for c in self.chars.distinct()[0]:
+                for q, w in basis:
+                    if c >> q & 1:
+                        c ^= w
+                out.append(c)
             return out
         return self._cached("reduced", build)
 
     def _partition(self) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray]:
         """Cached cosets: keys ascending, entries ordered by coset (each ascending), coset sizes and starts."""
         def build() -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray]:
-            red = self._reduced_all()
+            red = self._reduced_distinct()
             ids: dict[int, int] = {}
-            code = np.fromiter((ids.setdefault(c, len(ids)) for c in red), dtype=np.intp, count=len(red))
+            rid = np.fromiter((ids.setdefault(c, len(ids)) for c in red), dtype=np.intp, count=len(red))
             distinct = list(ids)
             order = sorted(range(len(distinct)), key=distinct.__getitem__)
             rank = np.empty(len(distinct), dtype=np.intp)
             rank[order] = np.arange(len(distinct))
-            r = rank[code]
+            r = rank[rid][self.chars.distinct()[1]]  # every entry's coset, numbered in ascending key order
             perm = np.argsort(r, kind="stable")
             sizes = np.bincount(r, minlength=len(distinct))
             starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
@@ -328,7 +344,7 @@ class Span:
         int
             Its character reduced modulo the span.
         """
-        return self._reduced_all()[index]
+        return self._reduced_distinct()[int(self.chars.distinct()[1][index])]
 
     def involved_latents(self) -> set[int]:
         """Latent coordinates touched by the span (active at the point)."""
