@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import AnalysisError, DataError, ModelError
 from ..model.vae import Model
+from .closedform import per_mode_point
 from .reparam import Unconstrained
 
 __all__ = ["OptimumResult", "optimum", "user_covariance"]
@@ -417,7 +418,8 @@ def _polish(bound: Any, reparam: Unconstrained, theta: np.ndarray, value: float,
 
 def optimum(model: Model, data: Any = None, *, spectrum: Any = None, covariance: Any = None, samples: Any = None,
             ddof: int = 1, values: dict[str, Any] | None = None, starts: int = 4, seed: int = 0,
-            rtol: float = 1e-8, active_rtol: float = 1e-4, maxiter: int = 300, **keywords: Any) -> OptimumResult:
+            rtol: float = 1e-8, active_rtol: float = 1e-4, maxiter: int = 300, method: str = "auto",
+            **keywords: Any) -> OptimumResult:
     """The maximum of the model's objective on data at fixed hyper-parameters, certified.
 
     Parameters
@@ -442,6 +444,10 @@ def optimum(model: Model, data: Any = None, *, spectrum: Any = None, covariance:
         root of the data's largest variance.
     maxiter : int, optional
         Iterations per start.
+    method : {"auto", "closed-form", "numeric"}, optional
+        ``auto`` starts from the per-mode closed form where the model has one
+        (:mod:`statvae.analysis.closedform`) and uses the trust-region solver otherwise; ``closed-form``
+        insists on it; ``numeric`` never uses it.
     **keywords
         Hyper-parameter values (as ``values``).
 
@@ -469,6 +475,8 @@ def optimum(model: Model, data: Any = None, *, spectrum: Any = None, covariance:
     from ..arguments import merged_values
     from ..numeric.observables import observables
 
+    if method not in ("auto", "closed-form", "numeric"):
+        raise ModelError(f"method must be 'auto', 'closed-form' or 'numeric', got {method!r}")
     if isinstance(starts, bool) or not isinstance(starts, (int, np.integer)) or starts < 1:
         raise ModelError(f"starts must be a positive integer, got {starts!r}")
     if not (isinstance(rtol, (int, float)) and 0 < rtol < 1) or not (isinstance(active_rtol, (int, float))
@@ -488,7 +496,20 @@ def optimum(model: Model, data: Any = None, *, spectrum: Any = None, covariance:
     rng = np.random.default_rng(seed)
     found: list[tuple[float, np.ndarray, str]] = []
     unconverged: list[tuple[float, np.ndarray, str]] = []
-    for kind, theta0 in _starts(model, layout, cov, hyper, int(starts), rng):
+    closed = per_mode_point(model, layout, hyper, cov) if method != "numeric" else None
+    if method == "closed-form" and closed is None:
+        raise ModelError("this model has no per-mode closed form here (it needs one observed and one latent "
+                         "variable, a diagonal or full encoder, a fixed decoder variance and no weight decay); "
+                         "use method='auto'")
+    candidates = _starts(model, layout, cov, hyper, int(starts), rng)
+    if closed is not None:  # the closed form replaces the aligned start: it is that point, solved exactly
+        candidates = [("per-mode", closed[0])] + [c for c in candidates if c[0] != "aligned"][:max(int(starts) - 1, 0)]
+    for kind, theta0 in candidates:
+        if kind == "per-mode":
+            v = float(bound.value(theta0, check=False))
+            if math.isfinite(v):
+                found.append((v, theta0, kind))
+            continue
         u0 = reparam.from_theta(theta0)
         v0 = float(bound.value(theta0))
         norm = max(abs(v0), 1.0)
@@ -562,7 +583,10 @@ def optimum(model: Model, data: Any = None, *, spectrum: Any = None, covariance:
                   f"{len(found)} of {len(found) + len(unconverged)} start(s)")
     else:
         status = f"not a maximum: the Hessian has {pos} positive eigenvalue(s) (largest {top:.3g} relative)"
-    method = "trust-krylov from " + ("the aligned start" if kind == "aligned" else f"a {kind} start")
+    if kind == "per-mode" and closed is not None:
+        method = closed[1] + ", Newton-polished on the compiled objective"
+    else:
+        method = "trust-krylov from " + ("the aligned start" if kind == "aligned" else f"a {kind} start")
     return OptimumResult(parameters=blocks, elbo=float(obs["elbo"]), reconstruction=float(obs["reconstruction"]),
                          kl_total=float(obs["kl_total"]), kl_per_latent=kl_per, variances=variances, active=active,
                          values=hyper, success=success, status=status, method=method, inertia=inertia,

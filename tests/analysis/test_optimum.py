@@ -198,3 +198,26 @@ def test_bad_input_gets_a_one_line_error(call, kind):
     with pytest.raises(kind) as e:
         call(statvae.LinearVAE(2, 1))
     assert isinstance(e.value, StatvaeError) and "\n" not in str(e.value)
+
+
+@settings(max_examples=12, deadline=None)
+@given(spec=spectra(2, 5), n=st.integers(1, 3), s2=st.floats(0.2, 6.0), beta=st.floats(0.5, 2.0),
+       pv=st.floats(0.5, 2.0), encoder=st.sampled_from(["diagonal", "full"]))
+def test_closed_form_and_trust_region_agree(spec, n, s2, beta, pv, encoder):
+    """The per-mode closed form (sympy's solution of the one-mode model) and the trust-region solver from
+    random starts reach the same optimum."""
+    assume(separated(spec, beta * s2))
+    m = statvae.LinearVAE(spec.size, n, encoder=encoder, prior_variance=pv)
+    a = optimum(m, spectrum=spec, sigma2=s2, beta=beta, method="closed-form", starts=1)
+    b = optimum(m, spectrum=spec, sigma2=s2, beta=beta, method="numeric", starts=3)
+    assert a.method.startswith("per-mode") and b.method.startswith("trust-krylov")
+    assert a.success and b.success
+    assert a.elbo == pytest.approx(b.elbo, rel=1e-12, abs=1e-12)
+    np.testing.assert_allclose(np.sort(a.kl_per_latent["z"]), np.sort(b.kl_per_latent["z"]), rtol=1e-8, atol=1e-10)
+
+
+def test_closed_form_is_refused_where_there_is_none():
+    with pytest.raises(ModelError, match="no per-mode closed form"):
+        optimum(statvae.LinearVAE(3, 2, decoder_variance="learned"), spectrum=[3.0, 2.0, 1.0], method="closed-form")
+    with pytest.raises(ModelError, match="method must be"):
+        optimum(statvae.LinearVAE(3, 2), spectrum=[3.0, 2.0, 1.0], sigma2=1.0, method="newton")
