@@ -387,7 +387,7 @@ def _polish(bound: Any, reparam: Unconstrained, theta: np.ndarray, value: float,
         return theta, value
     g = np.asarray(bound.gradient(theta, check=False), dtype=float)
     eps = 1e-11 * max(abs(value), 1.0)  # the objective's rounding: its terms cancel (tr(S)/sigma2 and the like)
-    for _ in range(30):
+    for _ in range(60):  # a nearly flat direction converges linearly
         H = bound.hessian(theta) * scales[:, None] * scales[None, :]  # in the data's units (well scaled)
         step = scales * np.linalg.lstsq(0.5 * (H + H.T), -g * scales, rcond=1e-13)[0]
         gmax = np.abs(g * scales).max()
@@ -409,7 +409,7 @@ def _polish(bound: Any, reparam: Unconstrained, theta: np.ndarray, value: float,
             step = step / 2
         if not ok:
             break
-        done = np.abs(g2 * scales).max() >= 0.5 * gmax and v <= value + eps  # no more progress
+        done = np.abs(g2 * scales).max() >= gmax and v <= value + eps  # no more progress (at rounding)
         theta, value, g = t, v, g2
         if done:
             break

@@ -213,7 +213,10 @@ def test_closed_form_and_trust_region_agree(spec, n, s2, beta, pv, encoder):
     assert a.method.startswith("per-mode") and b.method.startswith("trust-krylov")
     assert a.success and b.success
     assert a.elbo == pytest.approx(b.elbo, rel=1e-12, abs=1e-12)
-    np.testing.assert_allclose(np.sort(a.kl_per_latent["z"]), np.sort(b.kl_per_latent["z"]), rtol=1e-8, atol=1e-10)
+    assert a.kl_total == pytest.approx(b.kl_total, rel=1e-8, abs=1e-10)
+    if encoder == "diagonal":  # a full encoder's optimum is defined up to rotations of latent space
+        np.testing.assert_allclose(np.sort(a.kl_per_latent["z"]), np.sort(b.kl_per_latent["z"]), rtol=1e-8,
+                                   atol=1e-10)
 
 
 def test_closed_form_is_refused_where_there_is_none():
