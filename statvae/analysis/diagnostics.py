@@ -32,7 +32,7 @@ import numpy as np
 from ..errors import DataError, ModelError
 from ..model.vae import Model
 
-__all__ = ["Diagnostics", "LatentDiagnostics", "diagnose"]
+__all__ = ["Diagnostics", "LatentDiagnostics", "diagnose", "diagnose_tracked"]
 
 
 @dataclass
@@ -294,3 +294,62 @@ def diagnose(model: Model, parameters: Any, data: Any = None, *, spectrum: Any =
         recon[v.name] = {"eigenvalues": lam.tolist(), "residual": res.tolist(),
                          "unexplained": [None if not np.isfinite(f) else float(f) for f in frac]}
     return Diagnostics(out, float(mi_all), recon, float(epsilon), float(delta), tuple(float(q) for q in quantiles))
+
+
+def diagnose_tracked(model: Model, diagram: Any, point: int | None = None, branch: int | None = None,
+                     index: int = -1, epsilon: float = 0.01, delta: float = 0.01,
+                     quantiles: tuple[float, ...] = (0.05, 0.5, 0.95)) -> Diagnostics:
+    """Collapse diagnostics at a point of a bifurcation diagram (:func:`statvae.track`).
+
+    The data are those the diagram was tracked on (its canonical spectra, or the covariance it kept),
+    the hyper-parameters its values with the continuation parameter at the point's value.
+
+    Parameters
+    ----------
+    model : Model
+        The model the diagram was tracked for.
+    diagram : BifurcationDiagram
+        The diagram (computed, or loaded from a file).
+    point : int, optional
+        Id of a special point (``diagram.points``).
+    branch : int, optional
+        Id of a branch, with ``index`` the point along it (default its last point); used when ``point`` is None.
+    index : int, optional
+        Position along ``branch``.
+    epsilon, delta, quantiles
+        As :func:`diagnose`.
+
+    Returns
+    -------
+    Diagnostics
+
+    Raises
+    ------
+    ModelError
+        If the point or branch names nothing, holds no parameters, or the diagram is of another model.
+    """
+    meta = diagram.meta
+    if meta.get("dims") is not None and dict(meta["dims"]) != dict(model.dims):
+        raise ModelError(f"the diagram was tracked for dimensions {meta['dims']}, the model has {model.dims}")
+    if point is not None:
+        if point not in diagram.points:
+            raise ModelError(f"the diagram has no special point {point!r} (ids {sorted(diagram.points)})")
+        sp_ = diagram.points[point]
+        theta, p = sp_.theta, sp_.parameter
+    else:
+        if branch not in diagram.branches:
+            raise ModelError(f"the diagram has no branch {branch!r} (ids {sorted(diagram.branches)})")
+        b = diagram.branches[branch]
+        if b.theta is None or not (-b.points <= index < b.points):
+            raise ModelError(f"branch {branch} holds no parameters at index {index} ({b.points} point(s))")
+        theta, p = b.theta[index], float(b.parameter[index])
+    if theta is None:
+        raise ModelError("this point holds no parameters (track with theta kept)")
+    values = {k: v for k, v in meta.get("values", {}).items() if k in model.values}
+    values[diagram.parameter] = float(p)
+    if meta.get("covariance") is not None:
+        data: dict[str, Any] = {"covariance": np.asarray(meta["covariance"], dtype=float)}
+    else:
+        data = {"spectrum": {k: np.asarray(v, dtype=float) for k, v in meta["spectra"].items()}}
+    return diagnose(model, np.asarray(theta, dtype=float), **data, values=values, epsilon=epsilon, delta=delta,
+                    quantiles=quantiles)

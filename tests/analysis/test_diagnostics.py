@@ -123,3 +123,30 @@ def test_bad_input(kw, kind):
     with pytest.raises(kind) as e:
         diagnose(statvae.LinearVAE(2, 1), params, **base)
     assert isinstance(e.value, StatvaeError) and "\n" not in str(e.value)
+
+
+def test_tracked_points(tmp_path):
+    """At points of tracked branches: I(x; z) equals the tracker's KL (stationary points of the plain model), the
+    active units its count, and a saved-then-loaded diagram gives the same diagnostics."""
+    from statvae.analysis.diagnostics import diagnose_tracked
+
+    m = statvae.LinearVAE(3, 2)
+    dgm = statvae.track(m, spectrum=[3.0, 2.0, 1.0], parameter="sigma2", start=4, stop=0.5)
+    path = tmp_path / "d.json"
+    dgm.save(path)
+    back = statvae.BifurcationDiagram.load(path)
+    checked = 0
+    for bid, b in dgm.branches.items():
+        if b.theta is None or b.label == "collapsed":
+            continue
+        for i in (0, b.points // 2, -1):
+            dg = diagnose_tracked(m, dgm, branch=bid, index=i)
+            assert dg.mutual_information == pytest.approx(b.data["kl_total"][i], rel=1e-9, abs=1e-12)
+            assert dg.active_units == b.data["active_latents"][i]
+            assert diagnose_tracked(m, back, branch=bid, index=i).to_dict() == dg.to_dict()
+            checked += 1
+    assert checked >= 6
+    with pytest.raises(ModelError, match="no branch"):
+        diagnose_tracked(m, dgm, branch=99)
+    with pytest.raises(ModelError, match="dimensions"):
+        diagnose_tracked(statvae.LinearVAE(4, 2), dgm, branch=1)
