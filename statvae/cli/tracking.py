@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ..bifurcation import BifurcationDiagram
 
 __all__ = ["add_track_parser", "add_phase_parser", "add_plot_parser", "add_range_options", "range_from", "run_track",
-           "run_phase", "run_plot", "diagram_json", "check_figure_path", "Progress"]
+           "run_phase", "run_plot", "diagram_json", "branch_diagnostics", "check_figure_path", "Progress"]
 
 #: A parser factory of the sub-commands (``sub.add_parser``), and the adders of shared options.
 OptionAdder = Callable[[argparse.ArgumentParser], None]
@@ -340,7 +340,8 @@ def run_track(args: argparse.Namespace) -> int:
         write_output(args.plot, "--plot", lambda: _plot_diagram_file(diagram, args.plot, "kl_total"))
     notes = latent_excess_notes(model)
     if args.json:
-        print(json.dumps({**diagram_json(diagram), "notes": notes}))
+        print(json.dumps({**diagram_json(diagram), "diagnostics": branch_diagnostics(model, diagram),
+                          "notes": notes}))
     else:
         print(diagram.summary())
         for n in notes:
@@ -378,6 +379,32 @@ def diagram_json(diagram: BifurcationDiagram) -> dict[str, Any]:
         ],
         "seconds": diagram.meta.get("seconds"),
     }
+
+
+def branch_diagnostics(model: VAEModel, diagram: BifurcationDiagram) -> list[dict[str, Any]]:
+    """Collapse diagnostics at the last point of every branch that keeps its parameters (``track --json``).
+
+    Parameters
+    ----------
+    model : VAEModel
+        The model tracked.
+    diagram : BifurcationDiagram
+        The diagram.
+
+    Returns
+    -------
+    list of dict
+        ``{"branch", "label", "parameter", **Diagnostics.to_dict()}`` per branch (symmetry copies left out).
+    """
+    from ..analysis.diagnostics import diagnose_tracked
+
+    out = []
+    for b in diagram.branches.values():
+        if b.theta is None or b.points == 0 or b.duplicate_of is not None:
+            continue
+        d = diagnose_tracked(model, diagram, branch=b.id, index=-1)
+        out.append({"branch": b.id, "label": b.label, "parameter": float(b.parameter[-1]), **d.to_dict()})
+    return out
 
 
 def _plot_diagram_file(diagram: BifurcationDiagram, path: str, observable: str) -> None:
