@@ -224,3 +224,42 @@ def test_closed_form_is_refused_where_there_is_none():
         optimum(statvae.LinearVAE(3, 2, decoder_variance="learned"), spectrum=[3.0, 2.0, 1.0], method="closed-form")
     with pytest.raises(ModelError, match="method must be"):
         optimum(statvae.LinearVAE(3, 2), spectrum=[3.0, 2.0, 1.0], sigma2=1.0, method="newton")
+
+
+def test_custom_graph_two_views():
+    """A custom graph (two correlated views, no canonical form): statvae's optimum against the independent
+    graph reference (value equal, no random perturbation or reference L-BFGS run from it gets higher)."""
+    import graph_reference as gr
+    from statvae.model.graph import Map, ModelGraph, Variable
+
+    g = ModelGraph()
+    g.add_variable(Variable("x", 3, True, variance="sigma2_x"))
+    g.add_variable(Variable("y", 2, True, variance="sigma2_y"))
+    g.add_variable(Variable("z", 1, False))
+    g.add_map(Map("Wx", "z", "x", "generative"))
+    g.add_map(Map("Wy", "z", "y", "generative"))
+    g.add_map(Map("Vx", "x", "z", "inference"))
+    g.add_map(Map("Vy", "y", "z", "inference"))
+    m = statvae.VAEModel(g)
+    a = np.random.default_rng(4).standard_normal((5, 6))
+    C = a @ a.T / 6
+    r = optimum(m, covariance=C, sigma2_x=0.2, sigma2_y=0.3)
+    assert r.success and r.active_latents == 1
+    spec = {"hyper": {"sx": 0.2, "sy": 0.3},
+            "variables": [{"name": "x", "dim": 3, "observed": True, "variance": "sx"},
+                          {"name": "y", "dim": 2, "observed": True, "variance": "sy"},
+                          {"name": "z", "dim": 1, "observed": False, "variance": 1.0, "encoder": "diagonal"}],
+            "maps": [{"name": n, "source": s, "target": t, "role": role} for n, s, t, role in
+                     (("Wx", "z", "x", "generative"), ("Wy", "z", "y", "generative"),
+                      ("Vx", "x", "z", "inference"), ("Vy", "y", "z", "inference"))]}
+    pr = gr.GraphProblem(spec, C)
+    params = {"Wx": r.parameters["Wx"], "Wy": r.parameters["Wy"], "Vx": r.parameters["Vx"],
+              "Vy": r.parameters["Vy"], gr._cov_key("z"): r.parameters["D"]}
+    theta = pr.pack(params)
+    assert pr.f(theta) == pytest.approx(r.elbo, rel=1e-11)
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        t = theta + 1e-3 * rng.standard_normal(theta.size)
+        assert not pr.f(t) > r.elbo + 1e-12 * abs(r.elbo)
+    _, v = ref.maximize_objective(pr, theta + 0.2 * rng.standard_normal(theta.size), maxiter=3000)
+    assert v <= r.elbo + 1e-7 * abs(r.elbo)
