@@ -956,14 +956,16 @@ class BlockPlan:
                  pairs: list[list[str]] | None = None) -> None:
         self.layout = layout
         groups: dict[int, np.ndarray] = {}
+        bl = [np.asarray(b, dtype=np.intp).ravel() for b in blocks] if not isinstance(blocks, dict) else []
+        if not blocks or any(int(s) < 1 for s in (blocks if isinstance(blocks, dict) else map(len, bl))):
+            raise ParameterError("every block of a Hessian-block plan needs at least one index")
         if isinstance(blocks, dict):
             for s, idx in sorted(blocks.items()):
                 groups[int(s)] = np.asarray(idx, dtype=np.intp).reshape(-1, int(s))
         else:
-            bl = [np.asarray(b, dtype=np.intp).ravel() for b in blocks]
             for s in sorted({len(b) for b in bl}):
                 groups[s] = np.array([b for b in bl if len(b) == s], dtype=np.intp).reshape(-1, s)
-        if not groups or min(groups) < 1 or not all(len(idx) for idx in groups.values()):
+        if not all(len(idx) for idx in groups.values()):
             raise ParameterError("every block of a Hessian-block plan needs at least one index")
         flat_all = np.concatenate([idx.ravel() for idx in groups.values()])
         if flat_all.min() < 0 or flat_all.max() >= layout.size or len(np.unique(flat_all)) != len(flat_all):
