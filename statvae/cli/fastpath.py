@@ -61,13 +61,16 @@ def plan_spec(args: argparse.Namespace, n_values: int) -> tuple[Any, ...] | None
     tuple or None
         The model options as given (a ``--model-file`` by its name and the
         SHA-256 of its bytes), ``--set`` in order, the parameter and
-        ``n_values``; None for data other than ``--spectrum``, synthetic-data
-        options other than their defaults (the full path checks them), a
+        ``n_values``; None for data other than ``--spectrum``, the data
+        options (``--standardize``, ``--no-center``) or ``--bootstrap``,
+        synthetic-data options other than their defaults (the full path checks them), a
         model file that cannot be read, or a data structure forced by
         ``STATVAE_DATA_STRUCTURE``.
     """
     if getattr(args, "spectrum", None) is None:
         return None
+    if getattr(args, "standardize", False) or not getattr(args, "center", True) or getattr(args, "bootstrap", None):
+        return None  # data options and the bootstrap: the full path answers (or words their one-line error)
     if any(getattr(args, k, None) is not None for k in ("covariance", "samples", "data", "dataset")):
         return None
     if args.synthetic_spectrum != _SYNTHETIC_DEFAULT or args.synthetic_samples < 2 or args.seed < 0:
@@ -126,6 +129,9 @@ def render_critical(record: dict[str, Any], as_json: bool) -> str:
             out["spectra"] = spectra
         if record.get("reason") is not None:
             out["reason"] = record["reason"]
+        for key in ("preprocessing", "bootstrap"):  # the full path only (samples; see cli/main.py)
+            if record.get(key) is not None:
+                out[key] = record[key]
         return json.dumps(out)
     lines = [f"model:     {record['model']} VAE ({', '.join(f'{k}={v}' for k, v in record['dims'])})"
              f"{record['source']}",
@@ -138,6 +144,12 @@ def render_critical(record: dict[str, Any], as_json: bool) -> str:
     lines.append(f"condition: {record['condition_text']}")
     lines.append(f"critical:  {record['pname']} = {record['critical']:.12g}  (collapse is stable "
                  f"{record['stable_side']} it; block {text_name(record['block'])}, {record['method']})")
+    boot = record.get("bootstrap")
+    if boot is not None:
+        lo, hi = boot["interval"]
+        lines.append(f"bootstrap: {100 * boot['confidence']:g}% interval [{lo:.8g}, {hi:.8g}]  ({boot['method']}, "
+                     f"{boot['resamples']} resamples, seed {boot['seed']}; standard error "
+                     f"{boot['standard_error']:.3g}, bias {boot['bias']:.3g})")
     lines += [f"note:      {n}" for n in record["notes"]]
     return "\n".join(lines)
 

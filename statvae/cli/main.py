@@ -8,6 +8,12 @@ Sub-commands:
 ``statvae critical`` (alias ``statvae threshold``)
     the critical value of a hyper-parameter (``--parameter``) for a
     spectrum, covariance, samples or a built-in dataset;
+``statvae finite``
+    for samples: which directions collapse would learn lie above the
+    Marchenko-Pastur noise edge and which below it (learning noise);
+``statvae rmt``
+    random-matrix predictions as functions of alpha = M / N (noise edge, BBP
+    outlier and overlap, the finite-data threshold of Ichikawa and Hukushima);
 ``statvae track``
     the bifurcation diagram in one parameter (continuation, branch points,
     branch switching), saved, plotted or printed;
@@ -40,8 +46,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..errors import StatvaeError
-from .options import (add_data_options, add_model_options, add_parameter_option, build_model, check_parameter,
-                      data_dim, latent_excess_notes, load_data)
+from .options import (add_data_options, add_model_options, add_parameter_option, build_model, check_count,
+                      check_parameter, data_dim, latent_excess_notes, load_prepared)
 
 if TYPE_CHECKING:
     from ..api import VAEModel
@@ -179,11 +185,23 @@ def build_parser() -> argparse.ArgumentParser:
                          "prior_variance, tau2, beta1, beta2, encoder_variance, or any name of a --model-file "
                          "(default: sigma2, else beta)")
     t.add_argument("--json", action="store_true", help="print one JSON object")
+    b = t.add_argument_group("bootstrap (samples only: --samples, --data with samples, --dataset)")
+    b.add_argument("--bootstrap", type=int, metavar="B",
+                   help="also a confidence interval from B bootstrap resamples of the samples (>= 2), seeded by "
+                   "--seed; each resample goes through the same --center/--standardize and analysis")
+    b.add_argument("--confidence", type=float, default=0.95, metavar="C",
+                   help="nominal coverage of the bootstrap interval, between 0 and 1 (default 0.95)")
+    b.add_argument("--bootstrap-method", choices=["percentile", "basic"], default="percentile",
+                   help="percentile interval (default) or the basic (reflected) one")
     t.set_defaults(func=_critical)
     from .tracking import add_phase_parser, add_plot_parser, add_track_parser
 
     add_track_parser(sub, add_model_options, add_data_options)
     add_phase_parser(sub, add_model_options, add_data_options)
+    from .finite import add_finite_parser, add_rmt_parser
+
+    add_finite_parser(sub, add_model_options, add_data_options)
+    add_rmt_parser(sub)
     add_plot_parser(sub)
     c = sub.add_parser("cache", help="show or clear the on-disk cache (compiled code, derived structures, collapse "
                        "plans)",
@@ -312,7 +330,12 @@ def _critical(args: argparse.Namespace) -> int:
     from ..model import hyper as H
     from .render import text, text_name
 
-    data, desc = load_data(args)
+    if args.bootstrap is not None:
+        check_count(args.bootstrap, "--bootstrap", 2)
+    data, desc, prep, samples = load_prepared(args)
+    if args.bootstrap is not None and samples is None:
+        raise StatvaeError(f"--bootstrap needs samples (--samples FILE, --data FILE with samples, or --dataset); "
+                           f"the data here are a {prep.source}")
     model = build_model(args, data_dim(data))
     check_parameter(model, args.parameter, args.parameter_flag)
     analysis = model.collapse()
@@ -352,6 +375,24 @@ def _critical(args: argparse.Namespace) -> int:
         "pname": text_name(H.spec(name).latex),
         "reason": form.describe() if form is not None and not form.valid else None,
     }
+    if prep.source != "spectrum":  # a spectrum's answer stays the plan's record, field for field
+        record["preprocessing"] = prep.to_dict()
+    if args.bootstrap is not None:
+        boot = analysis.bootstrap_critical(name, samples=samples, bootstrap=args.bootstrap, seed=args.seed,
+                                           confidence=args.confidence, method=args.bootstrap_method, ddof=args.ddof,
+                                           center=args.center, standardize=args.standardize)
+        if boot.value != cp.value:
+            from ..errors import AnalysisError
+
+            raise AnalysisError(f"internal contradiction: the bootstrap's point estimate {boot.value!r} is not the "
+                               f"critical value {cp.value!r}")
+        record["bootstrap"] = boot.to_dict()
+        lo, hi = boot.interval
+        if not lo <= cp.value <= hi:
+            record["notes"] = record["notes"] + [
+                f"the critical value lies outside its bootstrap interval (bootstrap bias {boot.bias:.3g}): the "
+                f"bootstrap of a top eigenvalue is unreliable when it is not well separated from the rest of the "
+                f"spectrum, e.g. at the noise edge (see 'statvae finite')"]
     print(render_critical(record, bool(args.json)))
     write_plan(args, model, analysis, name, record)
     return 0

@@ -21,8 +21,8 @@ if TYPE_CHECKING:  # the model layer (sympy) is imported when a model is built, 
     from ..api import VAEModel
 
 __all__ = ["add_model_options", "add_data_options", "add_parameter_option", "build_model", "load_data", "data_dim",
-           "check_count", "check_parameter", "check_solve_for", "samples_file", "write_output", "value_hint",
-           "latent_excess_notes"]
+           "read_data", "load_prepared", "check_count", "check_parameter", "check_solve_for", "samples_file",
+           "write_output", "value_hint", "latent_excess_notes"]
 
 _T = TypeVar("_T")
 
@@ -265,8 +265,10 @@ def samples_file(text: str) -> str:
 def add_data_options(p: argparse.ArgumentParser, required: bool = True) -> None:
     """Add the data source (one of ``--spectrum``, ``--covariance``, ``--samples``, ``--data``, ``--dataset``).
 
-    Also ``--ddof`` and the options of ``--dataset synthetic``
-    (``--synthetic-spectrum``, ``--synthetic-samples``, ``--seed``).
+    Also ``--ddof``, the data options ``--standardize`` and
+    ``--center``/``--no-center`` (the API's ``standardize=``/``center=``),
+    and the options of ``--dataset synthetic`` (``--synthetic-spectrum``,
+    ``--synthetic-samples``, ``--seed``).
 
     Parameters
     ----------
@@ -288,11 +290,18 @@ def add_data_options(p: argparse.ArgumentParser, required: bool = True) -> None:
                      help="built-in data: synthetic Gaussian samples, or scikit-learn's digits (pixels / 16)")
     g.add_argument("--ddof", type=int, choices=[0, 1], default=1,
                    help="covariance of samples: 1 = unbiased (numpy.cov, default), 0 = maximum likelihood")
+    g.add_argument("--standardize", action="store_true", default=False,
+                   help="divide each feature of samples by its standard deviation (a covariance: use its "
+                   "correlation matrix), so thresholds do not depend on the features' units; stated in the output")
+    g.add_argument("--center", action=argparse.BooleanOptionalAction, default=True,
+                   help="subtract each feature's mean from samples (default); --no-center analyses the second "
+                   "moment about zero, X^T X / (M - ddof)")
     g.add_argument("--synthetic-spectrum", metavar="L1,L2,...", default="4,2,1,0.5",
                    help="population eigenvalues of --dataset synthetic (default 4,2,1,0.5)")
     g.add_argument("--synthetic-samples", type=int, default=2000, metavar="M",
                    help="number of samples of --dataset synthetic, >= 2 (default 2000)")
-    g.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the synthetic samples, >= 0 (default 0)")
+    g.add_argument("--seed", type=int, default=0, metavar="S",
+                   help="seed of the synthetic samples and of the bootstrap resampling, >= 0 (default 0)")
 
 
 def _number(text: str | None, what: str) -> float | None:
@@ -449,14 +458,122 @@ def data_dim(data: dict[str, Any]) -> int:
     return len(data["spectrum"]) if "spectrum" in data else int(data["covariance"].shape[0])
 
 
-def load_data(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
-    """Read the data source the options name.
+def read_data(args: argparse.Namespace) -> tuple[str, Any, str]:
+    """Read the data source the options name, as it is (no reduction of samples yet).
 
-    Samples (``--samples``, ``--dataset``, or ``--data`` recognised as
-    samples) are reduced to their covariance with ``--ddof``.  ``--data``
-    is recognised by shape exactly as the API's ``data=``
+    ``--data`` is recognised by shape exactly as the API's ``data=``
     (:func:`statvae.data.resolve.data_kind`); a text file (``.csv``...) of
     one line is a list of numbers (a spectrum), as a 1-D ``.npy``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed options (see :func:`add_data_options`).
+
+    Returns
+    -------
+    kind : str
+        ``"spectrum"``, ``"covariance"`` or ``"samples"``.
+    array : numpy.ndarray
+        The numbers (a covariance and samples validated; a spectrum is
+        checked by the analysis).
+    description : str
+        What the data are, for the output.
+
+    Raises
+    ------
+    DataError, ModelError
+        For a bad option, or a file that cannot be read or does not hold valid data.
+    """
+    from ..data import digits, load_array, load_covariance, load_samples, synthetic
+    from ..data.datasets import check_synthetic_size
+    from ..data.resolve import data_kind
+    from ..data.spectra import validate_covariance, validate_samples, validate_spectrum
+    import numpy as np
+
+    # the synthetic options are checked whatever the source: a bad value is a mistake either way
+    check_count(args.synthetic_samples, "--synthetic-samples", 2)
+    check_count(args.seed, "--seed", 0)
+    synth = validate_spectrum(_floats(args.synthetic_spectrum, "--synthetic-spectrum"), "--synthetic-spectrum")
+    if args.dataset == "synthetic":
+        check_synthetic_size(args.synthetic_samples, synth.size, "--synthetic-samples")
+    if args.spectrum is not None:
+        return "spectrum", np.asarray(_floats(args.spectrum, "--spectrum")), "spectrum"
+    if args.covariance is not None:
+        return "covariance", load_covariance(args.covariance), f"covariance {args.covariance}"
+    if args.samples is not None:
+        x = load_samples(args.samples)
+        return "samples", x, f"{x.shape[0]} samples from {args.samples}"
+    if args.data is not None:
+        a = load_array(args.data)
+        if a.ndim == 2 and a.shape[0] == 1 and not str(args.data).lower().endswith(".npy"):
+            a = a[0]  # text is read as a table: one line of numbers is a list (a 1-D .npy read as text)
+        kind = data_kind(a)
+        if kind == "spectrum":
+            return "spectrum", a, f"spectrum from {args.data}"  # checked by the analysis, as --spectrum
+        if kind == "covariance":
+            return "covariance", validate_covariance(a), f"covariance {args.data}"
+        x = validate_samples(a)
+        return "samples", x, f"{x.shape[0]} samples from {args.data}"
+    if args.dataset == "digits":
+        x = digits()
+        return "samples", x, f"digits ({x.shape[0]} samples, 64 pixels / 16)"
+    spec = _floats(args.synthetic_spectrum, "--synthetic-spectrum")
+    x = synthetic(spec, samples=args.synthetic_samples, seed=args.seed)
+    return ("samples", x, f"synthetic ({args.synthetic_samples} samples, population spectrum "
+                          f"{args.synthetic_spectrum}, seed {args.seed})")
+
+
+def load_prepared(args: argparse.Namespace) -> tuple[dict[str, Any], str, Any, Any]:
+    """Read the data and apply the data options, as the API's ``prepare_data`` (one implementation).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed options (see :func:`add_data_options`).
+
+    Returns
+    -------
+    data : dict
+        ``{"spectrum": array}`` or ``{"covariance": array}``.
+    description : str
+        What the data are and, when an option changed them, what was done.
+    preprocessing : Preprocessing
+        What was done (:class:`statvae.data.preprocess.Preprocessing`).
+    samples : numpy.ndarray or None
+        The samples as read (None for a spectrum or a covariance).
+
+    Raises
+    ------
+    DataError, ModelError
+        For a bad option or data, or an option that does not apply to them.
+    """
+    from ..data.resolve import prepare_data
+
+    kind, a, desc = read_data(args)
+    center, standardize = getattr(args, "center", True), getattr(args, "standardize", False)
+    if not center and kind != "samples":
+        raise DataError(f"--no-center applies to samples only (--samples, --data with samples, --dataset); "
+                        f"a {kind} is taken as given")
+    if standardize and kind == "spectrum":
+        raise DataError("--standardize needs samples or a covariance: a spectrum has no features to scale")
+    data, prep = prepare_data(**{kind: a}, ddof=args.ddof, center=center, standardize=standardize)
+    if standardize or not center:
+        done = [] if center else [f"not centred: second moment about zero, divided by M - ddof = "
+                                  f"{prep.samples - prep.ddof}"]
+        if standardize:
+            done.append("standardized: the correlation matrix" if kind == "covariance" else
+                        f"standardized: each feature divided by its standard deviation (ddof={prep.ddof})")
+        desc = f"{desc}; {'; '.join(done)}"
+    return data, desc, prep, (a if kind == "samples" else None)
+
+
+def load_data(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    """Read the data source the options name, reduced for the analyses.
+
+    Samples (``--samples``, ``--dataset``, or ``--data`` recognised as
+    samples) are reduced to their covariance with ``--ddof`` (centred unless
+    ``--no-center``, standardized with ``--standardize``: :func:`load_prepared`).
 
     Parameters
     ----------
@@ -476,44 +593,8 @@ def load_data(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     DataError, ModelError
         For a bad option, or a file that cannot be read or does not hold valid data.
     """
-    from ..data import covariance_from_samples, digits, load_array, load_covariance, load_samples, synthetic
-    from ..data.datasets import check_synthetic_size
-    from ..data.resolve import data_kind
-    from ..data.spectra import validate_covariance, validate_samples, validate_spectrum
-    import numpy as np
-
-    # the synthetic options are checked whatever the source: a bad value is a mistake either way
-    check_count(args.synthetic_samples, "--synthetic-samples", 2)
-    check_count(args.seed, "--seed", 0)
-    synth = validate_spectrum(_floats(args.synthetic_spectrum, "--synthetic-spectrum"), "--synthetic-spectrum")
-    if args.dataset == "synthetic":
-        check_synthetic_size(args.synthetic_samples, synth.size, "--synthetic-samples")
-    if args.spectrum is not None:
-        return {"spectrum": np.asarray(_floats(args.spectrum, "--spectrum"))}, "spectrum"
-    if args.covariance is not None:
-        return {"covariance": load_covariance(args.covariance)}, f"covariance {args.covariance}"
-    if args.samples is not None:
-        x = load_samples(args.samples)
-        return {"covariance": covariance_from_samples(x, args.ddof)}, f"{x.shape[0]} samples from {args.samples}"
-    if args.data is not None:
-        a = load_array(args.data)
-        if a.ndim == 2 and a.shape[0] == 1 and not str(args.data).lower().endswith(".npy"):
-            a = a[0]  # text is read as a table: one line of numbers is a list (a 1-D .npy read as text)
-        kind = data_kind(a)
-        if kind == "spectrum":
-            return {"spectrum": a}, f"spectrum from {args.data}"  # checked by the analysis, as --spectrum
-        if kind == "covariance":
-            return {"covariance": validate_covariance(a)}, f"covariance {args.data}"
-        x = validate_samples(a)
-        return {"covariance": covariance_from_samples(x, args.ddof)}, f"{x.shape[0]} samples from {args.data}"
-    if args.dataset == "digits":
-        x = digits()
-        return {"covariance": covariance_from_samples(x, args.ddof)}, f"digits ({x.shape[0]} samples, 64 pixels / 16)"
-    spec = _floats(args.synthetic_spectrum, "--synthetic-spectrum")
-    x = synthetic(spec, samples=args.synthetic_samples, seed=args.seed)
-    return ({"covariance": covariance_from_samples(x, args.ddof)},
-            f"synthetic ({args.synthetic_samples} samples, population spectrum {args.synthetic_spectrum}, "
-            f"seed {args.seed})")
+    data, desc, _, _ = load_prepared(args)
+    return data, desc
 
 
 def latent_excess_notes(model: VAEModel) -> list[str]:

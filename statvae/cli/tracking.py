@@ -339,6 +339,8 @@ def run_track(args: argparse.Namespace) -> int:
     if args.plot is not None:
         write_output(args.plot, "--plot", lambda: _plot_diagram_file(diagram, args.plot, "kl_total"))
     notes = latent_excess_notes(model)
+    if getattr(args, "standardize", False) or not getattr(args, "center", True):
+        notes.append(f"data: {desc}")  # the data options are stated (the API records them in meta["preprocessing"])
     if args.json:
         print(json.dumps({**diagram_json(diagram), "diagnostics": branch_diagnostics(model, diagram),
                           "notes": notes}))
