@@ -83,10 +83,10 @@ def run(name: str, quick: bool) -> tuple[bool, str, float, list[str]]:
 
 def replace_section(text: str, name: str, body: str) -> tuple[str, bool]:
     """``text`` with the lines between the markers of ``name`` replaced by ``body``."""
-    pattern = re.compile(rf"(<!-- bench:{re.escape(name)} -->\n).*?(\n<!-- /bench:{re.escape(name)} -->)", re.S)
+    pattern = re.compile(rf"(<!-- bench:{re.escape(name)} -->\n)(?:.*?\n)?(<!-- /bench:{re.escape(name)} -->)", re.S)
     if not pattern.search(text):
         return text, False
-    return pattern.sub(lambda m: m.group(1) + body + m.group(2), text), True
+    return pattern.sub(lambda m: m.group(1) + body.rstrip("\n") + "\n" + m.group(2), text), True
 
 
 def main(argv: list[str] | None = None) -> int:
