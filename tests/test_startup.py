@@ -261,15 +261,19 @@ def test_a_warm_critical_imports_neither_sympy_nor_networkx(tmp_path, name):
     env.pop("STATVAE_NO_PLAN", None)
     cold_argv = ["critical", "--spectrum", "3,2,1,0.5", *WARM[name]]
     warm_argv = ["critical", "--spectrum", "0.7,5,2.5,1", *WARM[name]]
-    subprocess.run([sys.executable, "-m", "statvae", *cold_argv], capture_output=True, text=True, timeout=300,
-                   env=env, check=True)
     code = ("import sys, json\nfrom statvae.cli.main import main\nfrom statvae.cli import fastpath\n"
             "code = main(sys.argv[1:])\n"
             "sys.stderr.write(json.dumps([code, fastpath.ANSWERED[0], sorted(sys.modules)]))\n")
-    warm = subprocess.run([sys.executable, "-c", code, *warm_argv], capture_output=True, text=True, timeout=300,
-                          env=env)
-    status, answered, mods = json.loads(warm.stderr.splitlines()[-1])
-    assert status == 0 and answered == 1, warm.stderr
+    for attempt in range(3):  # a plan is keyed on the package's files: one edited between the runs (a working
+        # tree shared with other work) makes the second run miss, so the pair is run again
+        subprocess.run([sys.executable, "-m", "statvae", *cold_argv], capture_output=True, text=True, timeout=300,
+                       env=env, check=True)
+        warm = subprocess.run([sys.executable, "-c", code, *warm_argv], capture_output=True, text=True,
+                              timeout=300, env=env)
+        status, answered, mods = json.loads(warm.stderr.splitlines()[-1])
+        if answered:
+            break
+    assert status == 0 and answered == 1, warm.stderr[:2000]
     for heavy in HEAVY:
         assert not _loaded(set(mods), heavy), f"a warm statvae critical imports {heavy}"
     full = subprocess.run([sys.executable, "-m", "statvae", *warm_argv], capture_output=True, text=True, timeout=300,
