@@ -268,3 +268,13 @@ def test_prediction_bad_input():
                            (lambda: mode_optimum(-1.0, 1.0), DataError, "eigenvalue must be")]:
         with pytest.raises(err, match=msg):
             call()
+
+
+def test_the_finite_samples_page_runs_as_written():
+    """docs/finite-samples.md: every example prints what the code prints."""
+    import doctest
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parents[2] / "docs" / "finite-samples.md"
+    res = doctest.testfile(str(page), module_relative=False, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert res.failed == 0 and res.attempted >= 15
