@@ -143,14 +143,14 @@ def bootstrap_critical(model_or_analysis: Any, parameter: str | None = None, sam
                            prep.to_dict(), ResultStatus.CONFIRMED)
 
 
-def _active_modes(a: Any, spectra: dict, values: dict) -> tuple[set, int]:
+def _active_modes(a: Any, spectra: dict[str, Any], values: dict[str, Any]) -> tuple[set[int], int]:
     """Data coordinates along which a per-mode block at collapse has a positive eigenvalue, and the Morse index."""
     from ..symbolic.stability import positive_counts
     from .permode import PerModeBlocks, latent_copies
 
     pm = PerModeBlocks(a.model, a.structure, None, spectra, values)
     obs = a.model.graph.observed()[0].name
-    active: set = set()
+    active: set[int] = set()
     index = 0
     for b, at, _, mode_ids in pm.evals:
         counts = positive_counts(at(None))
@@ -241,7 +241,7 @@ def noise_report(model_or_analysis: Any, samples: Any = None, *, data: Any = Non
                        ResultStatus.CONFIRMED)
 
 
-def _numbers(model: Any, values: dict) -> dict:
+def _numbers(model: Any, values: dict[str, Any]) -> dict[str, float]:
     """Every hyper-parameter's value as a float (AnalysisError for one without)."""
     from .permode import hyper_numbers
 
