@@ -100,6 +100,9 @@ def mode_solutions(model: Model) -> ModeSolutions | None:
     rep = model.with_values(**{n: (0 if n in decays else None) for n in model.values})
     rep = rep.resized(**{v.name: 1 for v in g.variables()})
     obj = build_objective(rep, form="eigen")
+    if obj.parameters is None:
+        _CACHE[key] = None
+        return None
     syms = list(obj.parameters.symbols)
     try:
         sols = sp.solve(list(obj.gradient()), syms, dict=True)

@@ -38,6 +38,7 @@ aliases.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import traceback
@@ -185,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "prior_variance, tau2, beta1, beta2, encoder_variance, or any name of a --model-file "
                          "(default: sigma2, else beta)")
     t.add_argument("--json", action="store_true", help="print one JSON object")
+    t.add_argument("--diagnostics", action="store_true",
+                   help="also the certified optimum and its collapse diagnostics (statvae optimum) 5%% into the "
+                   "unstable side of the critical value: which latents activate first, and how much")
     b = t.add_argument_group("bootstrap (samples only: --samples, --data with samples, --dataset)")
     b.add_argument("--bootstrap", type=int, metavar="B",
                    help="also a confidence interval from B bootstrap resamples of the samples (>= 2), seeded by "
@@ -202,6 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_finite_parser(sub, add_model_options, add_data_options)
     add_rmt_parser(sub)
+    from .optimum import add_optimum_parser
+
+    add_optimum_parser(sub, add_model_options, add_data_options)
     add_plot_parser(sub)
     c = sub.add_parser("cache", help="show or clear the on-disk cache (compiled code, derived structures, collapse "
                        "plans)",
@@ -324,7 +331,7 @@ def _critical(args: argparse.Namespace) -> int:
     """
     from .fastpath import answer_from_plan, render_critical, write_plan
 
-    if answer_from_plan(args):
+    if not args.diagnostics and answer_from_plan(args):
         return 0
     from ..latex import latex
     from ..model import hyper as H
@@ -393,7 +400,17 @@ def _critical(args: argparse.Namespace) -> int:
                 f"the critical value lies outside its bootstrap interval (bootstrap bias {boot.bias:.3g}): the "
                 f"bootstrap of a top eigenvalue is unreliable when it is not well separated from the rest of the "
                 f"spectrum, e.g. at the noise edge (see 'statvae finite')"]
-    print(render_critical(record, bool(args.json)))
+    if args.diagnostics:
+        from .optimum import unstable_side_diagnostics
+
+        extra = unstable_side_diagnostics(model, data, name, cp)
+        if args.json:
+            print(json.dumps({**json.loads(render_critical(record, True)), "diagnostics": extra}, allow_nan=False))
+        else:
+            print(render_critical(record, False))
+            print(extra["text"])
+    else:
+        print(render_critical(record, bool(args.json)))
     write_plan(args, model, analysis, name, record)
     return 0
 
