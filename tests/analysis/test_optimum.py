@@ -263,3 +263,24 @@ def test_custom_graph_two_views():
         assert not pr.f(t) > r.elbo + 1e-12 * abs(r.elbo)
     _, v = ref.maximize_objective(pr, theta + 0.2 * rng.standard_normal(theta.size), maxiter=3000)
     assert v <= r.elbo + 1e-7 * abs(r.elbo)
+
+
+@settings(max_examples=12, deadline=None)
+@given(top=st.lists(st.floats(4.0, 10.0), min_size=1, max_size=2),
+       rest=st.lists(st.floats(0.1, 1.0), min_size=2, max_size=4), beta=st.floats(0.4, 2.0))
+def test_learned_variance_with_beta(top, rest, beta):
+    """Learned sigma'^2 with beta != 1: with k latents active, the profile of the fixed-sigma'^2 closed form
+    (residual beta sigma'^2 per active direction, KL log(xi^2 / (beta sigma'^2)) / 2) is stationary at
+    sigma'^2 = (sum of the discarded eigenvalues) / (N - beta k), self-consistent when the k top
+    eigenvalues exceed beta sigma'^2 and the others do not."""
+    spec = np.array(sorted(top, reverse=True) + sorted(rest, reverse=True))
+    N, n = spec.size, len(top)
+    k = n
+    assume(N - beta * k > 0.5)
+    s2 = spec[k:].sum() / (N - beta * k)
+    assume(spec[k - 1] > 1.05 * beta * s2 and (k == N or spec[k] < 0.95 * beta * s2))
+    r = optimum(statvae.LinearVAE(N, n, decoder_variance="learned", beta=beta), spectrum=spec)
+    assert r.success and r.active_latents == k
+    assert r.variances["x"] == pytest.approx(s2, rel=1e-9)
+    np.testing.assert_allclose(np.sort(r.kl_per_latent["z"])[::-1],
+                               0.5 * np.log(spec[:k] / (beta * s2)), rtol=1e-8)
