@@ -24,6 +24,7 @@ LAYERS = [
     ("numeric", {"numeric"}),
     ("bifurcation", {"bifurcation"}),
     ("analysis", {"analysis", "collapse_plan"}),
+    ("training", {"training"}),
     ("output", {"latex", "plot"}),
     ("interface", {"cli", "api", "__main__", "__init__"}),
 ]
