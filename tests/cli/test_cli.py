@@ -334,6 +334,10 @@ CRITICAL_ERRORS = [(args, good) for args, _ in BAD if args[0] == "critical" for 
     (["critical", "--spectrum", "3,1", "--model", "hierarchical", "--latent-dim", "1,1", "--beta", "1,nan"], "3,1"),
     (["critical", "--spectrum", "3,1", "--tau2", "2"], "3,1"),
     (["threshold", "--spectrum", "3,-1"], "3,1"),
+    (["critical", "--spectrum", "3,1", "--bootstrap", "5"], "3,1"),
+    (["critical", "--spectrum", "3,1", "--bootstrap", "1"], "3,1"),
+    (["critical", "--spectrum", "3,1", "--standardize"], "3,1"),
+    (["critical", "--spectrum", "3,1", "--no-center"], "3,1"),
 ]
 
 
