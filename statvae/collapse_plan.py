@@ -22,7 +22,10 @@ code on the same numbers, the same clustering, probes and offsets), and
 confirms the answer against the compiled Hessian just below and above it as
 :func:`statvae.analysis.selfcheck.confirm_boundaries` does: the collapsed point
 by the same damped Newton iteration, the representative blocks by
-Hessian-vector products of the cached compiled code.  Whatever it cannot
+Hessian-vector products of the cached compiled code (the plan module's own
+copies of those steps: the full path may organise its products differently,
+so the blocks can differ in their last bits, not in their inertia at the
+offsets checked).  Whatever it cannot
 answer (a plan or code entry missing or damaged, data it does not take, an
 answer that is not one confirmed boundary, a failed check) raises
 :class:`PlanMiss`, and the caller takes the full path, which answers or words
