@@ -156,7 +156,9 @@ def measure_linear(W: np.ndarray, V: np.ndarray, d: np.ndarray, X: np.ndarray, *
     -------
     dict
         ``elbo`` (the beta-weighted objective per sample), ``reconstruction`` (``E log p(x|z)``), ``kl_total``,
-        ``kl_per_latent``, ``posterior_variance``, ``activity``, ``decoder_norms`` (``||w_j||``); the training
+        ``kl_per_latent``, ``posterior_variance``, ``activity``, ``activity_spectrum`` (the eigenvalues of
+        ``Cov_x E_q[z|x]``, descending: the activities of the latent space's principal axes, unchanged when the
+        latents are rotated among themselves), ``decoder_norms`` (``||w_j||``); the training
         keys ``epochs`` and ``stopped`` are the trainer's to add.
     """
     X = np.asarray(X, dtype=float)
@@ -171,6 +173,7 @@ def measure_linear(W: np.ndarray, V: np.ndarray, d: np.ndarray, X: np.ndarray, *
     recon = -0.5 * N * np.log(2.0 * np.pi * sigma2) - 0.5 * sq / sigma2
     kl = 0.5 * (d + np.mean(mu * mu, axis=0) - 1.0 - np.log(d))
     activity = np.var(mu, axis=0)
+    spectrum = np.linalg.eigvalsh(np.atleast_2d(np.cov(mu, rowvar=False, ddof=0)))[::-1]
     return {
         "elbo": float(recon - beta * float(np.sum(kl))),
         "reconstruction": float(recon),
@@ -178,5 +181,6 @@ def measure_linear(W: np.ndarray, V: np.ndarray, d: np.ndarray, X: np.ndarray, *
         "kl_per_latent": [float(v) for v in kl],
         "posterior_variance": [float(v) for v in d],
         "activity": [float(v) for v in activity],
+        "activity_spectrum": [max(float(v), 0.0) for v in spectrum],
         "decoder_norms": [float(v) for v in np.linalg.norm(W, axis=0)],
     }
