@@ -122,7 +122,7 @@ def _set_worker_data(X: np.ndarray) -> None:
     _WORKER_DATA["X"] = X
 
 
-def _point_diagnostics(trainer: Any, state: Any, X: np.ndarray, sigma2: float, beta: float,
+def _point_diagnostics(trainer: Any, state: Any, moment: np.ndarray, sigma2: float, beta: float,
                        delta: float) -> dict[str, Any] | None:
     """statvae's closed-form diagnostics of a linear fit (None for other trainers)."""
     params = getattr(trainer, "linear_parameters", None)
@@ -133,9 +133,7 @@ def _point_diagnostics(trainer: Any, state: Any, X: np.ndarray, sigma2: float, b
 
     blocks = params(state)
     N, n = blocks["W"].shape
-    C = X.T @ X / X.shape[0]
-    d = diagnose(LinearVAE(N, n, beta=None), blocks, covariance=0.5 * (C + C.T), sigma2=sigma2, beta=beta,
-                 delta=delta)
+    d = diagnose(LinearVAE(N, n, beta=None), blocks, covariance=moment, sigma2=sigma2, beta=beta, delta=delta)
     lat = d.latents["z"]
     return _clean({"active_units": d.active_units, "mutual_information": d.mutual_information,
                    "kl_quantiles": lat.kl_quantiles, "collapsed_probability": lat.collapsed_probability,
@@ -144,7 +142,7 @@ def _point_diagnostics(trainer: Any, state: Any, X: np.ndarray, sigma2: float, b
 
 def fit_point(trainer: Trainer, X: np.ndarray | None, *, parameter: str, value: float, values: dict[str, float],
               seed: int, index: int, previous: dict[str, Any] | None = None, delta: float = 0.01,
-              diagnostics: bool = True) -> dict[str, Any]:
+              diagnostics: bool = True, moment: np.ndarray | None = None) -> dict[str, Any]:
     """One point of a chain: fit (warm-started from ``previous``), measure, record.
 
     Parameters
@@ -169,6 +167,9 @@ def fit_point(trainer: Trainer, X: np.ndarray | None, *, parameter: str, value: 
         Activity threshold of an active unit.
     diagnostics : bool, optional
         Add statvae's diagnostics of the fitted weights (linear trainers only).
+    moment : numpy.ndarray, optional
+        ``X^T X / M`` for the diagnostics (computed once by the driver, so that every executor uses the same
+        bits; default: computed here).
 
     Returns
     -------
@@ -186,8 +187,11 @@ def fit_point(trainer: Trainer, X: np.ndarray | None, *, parameter: str, value: 
                              init=None if previous is None else previous["state"])
         if not isinstance(fitted, Fitted):
             raise ModelError(f"trainer {trainer.name!r} returned {type(fitted).__name__}, not Fitted")
-        diag = _point_diagnostics(trainer, fitted.state, X, hyper["sigma2"], hyper["beta"], delta) \
-            if diagnostics else None
+        if diagnostics and moment is None:
+            moment = X.T @ X / X.shape[0]
+            moment = 0.5 * (moment + moment.T)
+        diag = _point_diagnostics(trainer, fitted.state, moment, hyper["sigma2"], hyper["beta"], delta) \
+            if diagnostics and moment is not None else None
     m = _clean(fitted.measures)
     act = [float(a) for a in m["activity"]]
     rec = {"trainer": trainer.name, "seed": int(seed), "index": int(index), "value": float(value),
@@ -854,6 +858,7 @@ def sweep(trainers: Trainer | Sequence[Trainer], X: Any, *, grid: Sequence[float
         progress = bool(getattr(sys.stderr, "isatty", lambda: False)())
 
     moment = Xa.T @ Xa / M
+    moment = 0.5 * (moment + moment.T)
     sample_spectrum = np.clip(np.linalg.eigvalsh(0.5 * (moment + moment.T))[::-1], 0.0, None)
     predicted: dict[str, Any] = {
         "sample": predicted_thresholds(n, parameter=parameter, values=vals, samples=Xa),
@@ -869,7 +874,8 @@ def sweep(trainers: Trainer | Sequence[Trainer], X: Any, *, grid: Sequence[float
             for i, val in enumerate(g):
                 theory_jobs.append((src, i, {"spectrum": [float(x) for x in spec], "latent_dim": n,
                                              "parameter": parameter, "value": val, "values": vals}))
-    kw = {"parameter": parameter, "values": vals, "delta": float(delta), "diagnostics": bool(diagnostics)}
+    kw = {"parameter": parameter, "values": vals, "delta": float(delta), "diagnostics": bool(diagnostics),
+          "moment": moment if diagnostics else None}
     bar = _Progress(len(ts) * len(seed_list) * len(g), f"sweep {parameter}", bool(progress))
     t0 = time.monotonic()
     try:
