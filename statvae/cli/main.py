@@ -19,6 +19,9 @@ Sub-commands:
     branch switching), saved, plotted or printed;
 ``statvae phase-diagram``
     loci of branch points in a two-parameter plane;
+``statvae validate``
+    VAEs trained across sigma2 (or beta) with warm starts: measured collapse
+    thresholds against the predicted ones, locally or on a Dask cluster;
 ``statvae plot``
     figures of saved results;
 ``statvae cache``
@@ -209,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .optimum import add_optimum_parser
 
     add_optimum_parser(sub, add_model_options, add_data_options)
+    from .validate import add_validate_parser
+
+    add_validate_parser(sub, add_data_options)
     add_plot_parser(sub)
     c = sub.add_parser("cache", help="show or clear the on-disk cache (compiled code, derived structures, collapse "
                        "plans)",

@@ -42,8 +42,8 @@ from ..errors import AnalysisError, DataError, ModelError
 from ..validate import show
 from .base import Fitted, Trainer, check_samples
 
-__all__ = ["sweep", "SweepResult", "fit_point", "theory_point", "predicted_thresholds", "measure_thresholds",
-           "estimate_threshold", "derived_seed", "FORMAT"]
+__all__ = ["sweep", "SweepResult", "prepare_samples", "fit_point", "theory_point", "predicted_thresholds",
+           "measure_thresholds", "estimate_threshold", "derived_seed", "FORMAT"]
 
 #: Format tag of a saved sweep.
 FORMAT = "statvae-sweep-1"
@@ -110,6 +110,59 @@ def _latent_curve_values(measures: dict[str, Any]) -> list[float]:
     if measures.get("activity_spectrum") is not None:
         return _sorted_desc(measures["activity_spectrum"])
     return _sorted_desc(measures["activity"])
+
+
+def prepare_samples(samples: Any, *, center: bool = True, standardize: bool = False,
+                    ddof: int = 1) -> tuple[np.ndarray, Any]:
+    """The samples the trainers see: centred and optionally standardized as statvae's data options do.
+
+    The same transform as :func:`statvae.data.preprocess.sample_moment` (which returns only the moment):
+    ``X^T X / (M - ddof)`` of the result is that function's matrix.
+
+    Parameters
+    ----------
+    samples : array_like
+        Rows are samples.
+    center : bool, optional
+        Subtract each feature's mean.
+    standardize : bool, optional
+        Divide each feature by its standard deviation (about its mean, with ``ddof``).
+    ddof : {0, 1}, optional
+        Of the standard deviations (and recorded).
+
+    Returns
+    -------
+    X : numpy.ndarray
+        The transformed samples.
+    preprocessing : statvae.data.preprocess.Preprocessing
+        What was done.
+
+    Raises
+    ------
+    DataError
+        For bad samples or options, or a constant feature under ``standardize``.
+    """
+    from ..data.preprocess import Preprocessing, check_data_options
+    from ..data.spectra import validate_samples
+
+    center, standardize = check_data_options(center, standardize)
+    if isinstance(ddof, (bool, np.bool_)) or ddof not in (0, 1):
+        raise DataError(f"ddof must be 0 or 1, got {show(ddof)}")
+    x = np.array(validate_samples(samples), dtype=float)
+    M, N = x.shape
+    scales: tuple[float, ...] = ()
+    if standardize:
+        sd = x.std(axis=0, ddof=ddof)
+        if np.any(sd == 0):
+            k = int(np.flatnonzero(sd == 0)[0])
+            raise DataError(f"feature {k} (0-based) is constant: standardize cannot scale a feature with zero "
+                            f"variance; drop it first")
+        scales = tuple(float(v) for v in sd)
+    if center:
+        x -= x.mean(axis=0)
+    if standardize:
+        x /= np.asarray(scales)
+    return x, Preprocessing("samples", center, standardize, int(ddof), M, N, scales)
 
 
 # ------------------------------------------------------------------------------------------------ the tasks
@@ -420,15 +473,20 @@ class _Progress:
                 self.bar.set_postfix_str(note, refresh=False)
             return
         now = time.monotonic()
-        if now - self.last >= 2.0 or self.done == self.total:
+        tty = bool(getattr(sys.stderr, "isatty", lambda: False)())
+        if now - self.last >= (2.0 if tty else 10.0) or self.done == self.total:
             self.last = now
-            print(f"\r{self.desc}: {self.done}/{self.total} ({now - self.t0:.0f} s) {note}".ljust(79)[:79],
-                  end="\n" if self.done == self.total else "", file=sys.stderr, flush=True)
+            line = f"{self.desc}: {self.done}/{self.total} fits ({now - self.t0:.0f} s) {note}"
+            if tty:  # one line, rewritten in place
+                print("\r" + line.ljust(79)[:79], end="\n" if self.done == self.total else "", file=sys.stderr,
+                      flush=True)
+            else:
+                print(line, file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
-        elif self.enabled and self.done < self.total:
+        elif self.enabled and self.done < self.total and bool(getattr(sys.stderr, "isatty", lambda: False)()):
             print(file=sys.stderr, flush=True)
 
 

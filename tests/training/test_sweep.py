@@ -174,7 +174,7 @@ def test_progress_line_without_tqdm(X, capsys, monkeypatch):
     sweep(LinearTrainer(1, epochs=2), X, grid=[1.0, 2.0], seeds=1, executor="serial", theory=False,
           diagnostics=False, progress=True)
     err = capsys.readouterr().err
-    assert "sweep sigma2: 2/2" in err
+    assert "sweep sigma2: 2/2 fits" in err
 
 
 def test_other_trainers_need_only_the_interface(X):
@@ -216,3 +216,16 @@ def test_bad_sweeps_are_one_line(X):
         sweep(tr, X, grid=[1.0, 2.0], population=[1.0, 2.0], progress=False)
     with pytest.raises(DataError):
         SweepResult.from_dict({"format": "something else"})
+
+
+@pytest.mark.parametrize("center,standardize", [(True, False), (True, True), (False, True), (False, False)])
+def test_prepare_samples_is_statvaes_preprocessing(center, standardize):
+    from statvae.data.preprocess import sample_moment
+
+    raw = synthetic([3.0, 1.0, 0.5], samples=50, seed=2) * [1.0, 10.0, 0.1] + [5.0, -1.0, 2.0]
+    x, prep = S.prepare_samples(raw, center=center, standardize=standardize)
+    want, wprep = sample_moment(raw, center=center, standardize=standardize)
+    np.testing.assert_allclose(x.T @ x / (len(x) - 1), want, rtol=1e-12, atol=1e-14)
+    assert prep == wprep
+    with pytest.raises(DataError, match="constant"):
+        S.prepare_samples(np.c_[raw, np.ones(50)], standardize=True)
