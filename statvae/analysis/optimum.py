@@ -354,13 +354,21 @@ def _maximise(prob: _Problem, y0: np.ndarray, gtol: float, maxiter: int) -> Any:
                         options={"gtol": gtol, "maxiter": maxiter})
 
 
-def _inertia(bound: Any, theta: np.ndarray, rtol: float) -> tuple[tuple[int, int, int], float, np.ndarray]:
-    """``((positive, zero, negative), largest eigenvalue / largest magnitude, eigenvector of the largest)``."""
+def _inertia(bound: Any, theta: np.ndarray, rtol: float, scales: np.ndarray | None = None
+             ) -> tuple[tuple[int, int, int], float, np.ndarray]:
+    """``((positive, zero, negative), largest eigenvalue / largest magnitude, eigenvector of the largest)``.
+
+    The Hessian is taken in the data's units (``S H S`` with ``S = diag(scales)``): a congruence, so the
+    inertia is the same (Sylvester), but the eigenvalues of differently scaled parameters become
+    comparable and ``rtol`` means the same for all of them.  The eigenvector is returned in ``theta``.
+    """
     n = theta.size
+    s = np.ones(n) if scales is None else scales
     if n <= DENSE_HESSIAN_LIMIT:
-        H = bound.hessian(theta)
+        H = bound.hessian(theta) * s[:, None] * s[None, :]
         H = 0.5 * (H + H.T)
         w, V = np.linalg.eigh(H)
+        V = V * s[:, None]
         big = max(float(np.abs(w).max()), np.finfo(float).tiny)
         pos = int((w > rtol * big).sum())
         neg = int((w < -rtol * big).sum())
@@ -533,7 +541,7 @@ def optimum(model: Model, data: Any = None, *, spectrum: Any = None, covariance:
         if blk.kind == "variance":
             theta_scales[blk.slice] = lam_max
     best, best_v = _polish(bound, reparam, best, best_v, theta_scales)
-    inertia, top, vec = _inertia(bound, best, rtol)
+    inertia, top, vec = _inertia(bound, best, rtol, theta_scales)
     escapes = 0
     while inertia[0] > 0 and escapes < 3:  # a saddle: go down its positive direction and solve again
         escapes += 1
@@ -556,7 +564,7 @@ def optimum(model: Model, data: Any = None, *, spectrum: Any = None, covariance:
         if v > best_v:
             best_v, best = v, t
             found.insert(0, (v, t, "escape"))
-        inertia, top, vec = _inertia(bound, best, rtol)
+        inertia, top, vec = _inertia(bound, best, rtol, theta_scales)
     g0 = np.abs(bound.gradient(found[-1][1], check=False)).max()
     gnorm = float(np.abs(bound.gradient(best, check=False)).max() / max(g0, 1.0))
     blocks = layout.unpack(best)
@@ -578,7 +586,7 @@ def optimum(model: Model, data: Any = None, *, spectrum: Any = None, covariance:
     pos, zero, neg = inertia
     success = pos == 0
     if success:
-        flat = f" ({zero} flat directions)" if zero > 0 else ""
+        flat = f" ({zero} directions flat to {rtol:g} of the largest curvature)" if zero > 0 else ""
         status = (f"local maximum{flat}; best of {len(distinct)} stationary value(s) reached from "
                   f"{len(found)} of {len(found) + len(unconverged)} start(s)")
     else:
