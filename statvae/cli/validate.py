@@ -274,7 +274,7 @@ def run_validate(args: argparse.Namespace) -> int:
                           "execution": result.execution}, allow_nan=False))
         return 0
     other = ", ".join(f"{k} = {v:g}" for k, v in values.items())
-    print(f"data:      {desc}; {transform}")
+    print(f"data:      {desc}; {prep.describe()}")
     print(f"sweep:     {parameter} over {len(grid)} values {min(grid):g} .. {max(grid):g} ({other}), {n} latents, "
           f"{seeds} seed(s); {', '.join(result.trainers)}; ran {result.execution['kind']} in "
           f"{result.execution['wall_seconds']:.0f} s")

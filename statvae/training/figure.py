@@ -84,7 +84,14 @@ def plot_sweep(result: Any, path: str | os.PathLike[str] | None = None, *,
             ax_var.plot(xs, [p["posterior_variance"][k] for p in pts], style, color=col[k], lw=1.2,
                         label=tag if k == 0 else None)
         ax_elbo.plot(xs, [p["elbo"] for p in pts], style, color="k", lw=1.2, label=tag)
-        ax_act.step(xs, [p["active"] for p in pts], style, where="mid", color="k", lw=1.2, label=tag)
+        pred = (result.predicted or {}).get(src)
+        if pred:  # the optimum's active count changes exactly at the predicted thresholds
+            cuts = sorted(v for v in pred["latents"] if v is not None and xs[0] < v < xs[-1])
+            edges = [xs[0], *cuts, xs[-1]]
+            counts = [sum(1 for v in pred["latents"] if v is not None and v > e) for e in edges[:-1]]
+            ax_act.stairs(counts, edges, baseline=None, ls=style, color="k", lw=1.2, label=tag)
+        else:
+            ax_act.step(xs, [p["active"] for p in pts], style, where="mid", color="k", lw=1.2, label=tag)
 
     for j, name in enumerate(names):
         mk = _MARKERS[j % len(_MARKERS)]

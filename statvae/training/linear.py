@@ -165,6 +165,9 @@ class LinearTrainer:
         The KL below which changes are measured absolutely (a collapsed fit's KL is near 0).
     init_scale : float, optional
         Scale of the random initial weights (relative to ``1 / sqrt(N)``).
+    schedule : {"cosine", "constant"}, optional
+        Learning rate over a fit: cosine decay from ``lr`` to 0 over its steps (default; the reparameterisation
+        noise then settles, so collapsed latents read as collapsed), or constant.
     """
 
     def __init__(self, latent_dim: int, *, epochs: int = 300, batch_size: int = 128, lr: float = 2e-3,
@@ -206,7 +209,8 @@ class LinearTrainer:
         """
         return {"trainer": "linear", "architecture": f"linear VAE, {self.latent_dim} latent(s), diagonal encoder "
                                                      "covariance, no biases (centred data)",
-                "latent_dim": self.latent_dim, "optimizer": "adam", "lr": self.lr, "adam": list(self.adam),
+                "latent_dim": self.latent_dim, "optimizer": "adam", "lr": self.lr, "schedule": self.schedule,
+                "adam": list(self.adam),
                 "epochs": self.epochs, "batch_size": self.batch_size, "exact": self.exact,
                 "mc_samples": self.mc_samples, "plateau_tol": self.plateau_tol, "plateau_window": self.plateau_window,
                 "plateau_floor": self.plateau_floor, "init_scale": self.init_scale}

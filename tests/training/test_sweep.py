@@ -126,6 +126,14 @@ def test_theory_curves_are_the_closed_form(small):
         assert t["active"] == len(want)
 
 
+def test_optimum_and_crossings_agree_on_the_active_count(small):
+    """Two statvae routes: the optimum's active latents == the number of predicted thresholds above the value."""
+    for src in ("sample", "population"):
+        lat = [v for v in small.predicted[src]["latents"] if v is not None]
+        for t in small.theory[src]:
+            assert t["active"] == sum(v > t["value"] for v in lat), (src, t["value"])
+
+
 def test_plot_from_a_loaded_sweep_recomputes_nothing(small, tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
     f = tmp_path / "s.json"
