@@ -46,10 +46,9 @@ def expr_latex(expr: Any) -> str:
     >>> print(expr_latex(symbol("beta") * symbol("sigma2")))
     \\beta \\sigma'^{2}
     """
-    from .symbolic.names import latex_names
+    from .symbolic.printing import expr_latex as printer
 
-    names = latex_names(expr)
-    return sp.latex(expr, symbol_names=names, mul_symbol=None, ln_notation=False)
+    return printer(expr)  # the one printer (symbolic layer, so results below this layer render in notebooks too)
 
 
 def _lines(pairs, align: bool, env: str = "align") -> str:
@@ -69,13 +68,9 @@ def _objective(obj, align: bool) -> str:
 
 
 def _term_name(name: str, model) -> str:
-    if name == "reconstruction":
-        return r"\mathcal{L}_{\mathrm{rec}}"
-    if name == "weight_decay":
-        return r"\mathcal{R}"
-    if name == "kl":
-        return r"\mathrm{KL}"
-    return rf"\mathrm{{KL}}_{{{name.split('_', 1)[1]}}}"
+    from .symbolic.printing import term_latex
+
+    return term_latex(name)
 
 
 def _block(b) -> str:

@@ -170,6 +170,33 @@ class Objective:
         n = "symbolic" if self.parameters is None else len(self.parameters)
         return f"<Objective {self.form} of {self.model!r}; {n} parameters>"
 
+    def _repr_latex_(self) -> str | None:
+        r"""The objective and its terms as aligned displayed math, for Jupyter.
+
+        The LaTeX is :func:`statvae.latex`'s (``statvae.latex(objective, align=True)``), one row per
+        term.  An objective whose LaTeX exceeds :data:`~statvae.symbolic.printing.DISPLAY_LIMIT`
+        characters (explicit entries of a large model) returns ``None``, and the notebook shows the
+        plain repr; the matrix form (``model.objective(form="matrix")``) reads best.
+
+        Returns
+        -------
+        str or None
+            ``$$\begin{aligned} ... \end{aligned}$$``.
+
+        Examples
+        --------
+        >>> import statvae
+        >>> s = statvae.LinearVAE(3, 2).objective(form="matrix")._repr_latex_()
+        >>> s.startswith(r"$$\begin{aligned}"), r"\mathrm{KL} &=" in s, s.endswith(r"\end{aligned}$$")
+        (True, True, True)
+        """
+        from .printing import DISPLAY_LIMIT, aligned, expr_latex, term_latex
+
+        rows = [(r"\mathcal{L}", expr_latex(self.total))]
+        rows += [(term_latex(name), expr_latex(term)) for name, term in self.terms.items()]
+        out = aligned(rows)
+        return out if len(out) <= DISPLAY_LIMIT else None
+
 
 def observed_covariance_blocks(model: Model, cov: sp.Matrix) -> dict[tuple[str, str], sp.ImmutableMatrix]:
     """Split a joint covariance (observed variables in graph order) into blocks.
