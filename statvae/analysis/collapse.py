@@ -28,7 +28,7 @@ import sympy as sp
 from ..arguments import merged_values, parameter_alias
 from ..data.canonical import CanonicalForm
 from ..data.resolve import known_values, resolve_data
-from ..errors import AnalysisError, DataError
+from ..errors import AnalysisError, DataError, StatvaeError
 from ..model import hyper as H
 from ..model.graph import Variable
 from ..model.vae import Model
@@ -120,6 +120,38 @@ class HessianBlock:
         """The block's parameter labels, joined."""
         return ", ".join(self.labels)
 
+    def _repr_latex_(self) -> str:
+        r"""The block, its number of copies and its stability condition as aligned displayed math, for Jupyter.
+
+        Returns
+        -------
+        str
+            ``$$\begin{aligned} H_{(...)} &= ... \\ H_{(...)} \prec 0 &\iff ... \end{aligned}$$``
+            (``\preceq 0`` for a degenerate block).
+
+        Examples
+        --------
+        >>> import statvae
+        >>> print(statvae.LinearVAE(3, 2).collapse().blocks[1]._repr_latex_())
+        $$\begin{aligned}
+        H_{(D_{jj})} &= \left[\begin{matrix}- \frac{1}{2}\end{matrix}\right] \quad \left(n\text{ copies}\right) \\
+        H_{(D_{jj})} \prec 0 &\iff \text{always}
+        \end{aligned}$$
+        """
+        from ..symbolic.printing import aligned, expr_latex
+
+        h = rf"H_{{({self.name})}}"
+        definite = r"\preceq 0" if self.condition.degenerate else r"\prec 0"
+        return aligned([(h, "=", rf"{expr_latex(self.matrix)} \quad {_copies(self.multiplicity)}"),
+                        (f"{h} {definite}", r"\iff", self.condition._repr_latex_()[1:-1])])
+
+
+def _copies(multiplicity: Any) -> str:
+    from ..symbolic.printing import expr_latex, text
+
+    word = text(" copy" if multiplicity == 1 else " copies")
+    return rf"\left({expr_latex(multiplicity)}{word}\right)"
+
 
 #: The old name of :class:`~statvae.analysis.results.CriticalResult`.
 CriticalPoint = CriticalResult
@@ -150,6 +182,20 @@ class Assumption:
 
     def __repr__(self) -> str:
         return f"Assumption({str(self)!r})"
+
+    def _repr_latex_(self) -> str:
+        r"""The assumption as inline math, for Jupyter (``$\Sigma_{xy} = 0$``, with the weight decays that lift it).
+
+        Returns
+        -------
+        str
+        """
+        from ..symbolic.printing import expr_latex, hyper_latex, inline, text
+
+        out = expr_latex(self.equation)
+        if self.unless:
+            out += r" \quad " + text("(or ") + " = ".join(hyper_latex(n) for n in self.unless) + " = 0" + text(")")
+        return inline(out)
 
     def __str__(self) -> str:
         out = f"Σ_{self.a.name}{self.b.name} = 0"
@@ -208,6 +254,43 @@ class CollapseAnalysis:
 
     def __repr__(self) -> str:
         return f"<CollapseAnalysis of {self.model!r}: {len(self.blocks)} block types; condition {self.condition}>"
+
+    def _repr_latex_(self) -> str:
+        r"""The analysis as aligned displayed math, for Jupyter.
+
+        The rows of ``statvae.latex(analysis, align=True)``: the collapsed point, each Hessian block
+        with its number of copies, the stability criterion (:attr:`criterion`, the assumptions on the
+        data it relies on included) and the critical expression of :meth:`default_parameter` where a
+        closed form exists.
+
+        Returns
+        -------
+        str
+            ``$$\begin{aligned} ... \end{aligned}$$``.
+
+        Examples
+        --------
+        >>> import statvae
+        >>> s = statvae.LinearVAE(3, 2).collapse()._repr_latex_()
+        >>> print("\n".join(s.splitlines()[-3:]))
+        \text{stable} &\iff \sigma'^{2} > \max_{i} \xi_{i}^{2} \\
+        \sigma'^{2}_{c} &= \max_{i} \xi_{i}^{2}
+        \end{aligned}$$
+        """
+        from ..symbolic.printing import aligned, expr_latex, hyper_latex
+
+        rows: list[tuple[str, str, str]] = []
+        for name, val in self.collapsed_point.items():
+            rows.append((NM.block_latex(name), "=", expr_latex(val)))
+        for b in self.blocks:
+            rows.append((rf"H_{{({b.name})}}", "=", rf"{expr_latex(b.matrix)} \quad {_copies(b.multiplicity)}"))
+        rows.append((r"\text{stable}", r"\iff", expr_latex(self.criterion)))
+        try:
+            t = self.default_parameter()
+            rows.append((rf"{hyper_latex(t)}_{{c}}", "=", expr_latex(self.critical_expression(t))))
+        except StatvaeError:  # no closed form, or no hyper-parameter to solve for
+            pass
+        return aligned(rows)
 
     # -- symbolic results ---------------------------------------------------
     @property

@@ -37,6 +37,15 @@ __all__ = ["OptimumResult", "optimum", "user_covariance"]
 GTOL = 1e-6
 #: Dense Hessians (for the inertia) up to this many parameters; above, Lanczos on Hessian-vector products.
 DENSE_HESSIAN_LIMIT = 2500
+#: Coordinates per latent variable shown by :meth:`OptimumResult._repr_latex_` (the result holds them all).
+DISPLAY_COORDINATES = 16
+
+
+def _coordinate(latex: str, j: int) -> str:
+    """Coordinate ``j`` of a latent printed as ``latex``: ``z_{j}``, or ``z_{1,j}`` for ``z_{1}``."""
+    if latex.endswith("}") and "_{" in latex:
+        return f"{latex[:-1]},{j}}}"
+    return f"{latex}_{{{j}}}"
 
 
 @dataclass
@@ -107,6 +116,58 @@ class OptimumResult:
     def __repr__(self) -> str:
         return (f"OptimumResult(elbo={self.elbo:.10g}, active={self.active_latents}, kl_total={self.kl_total:.6g}, "
                 f"success={self.success}, status={self.status!r})")
+
+    def _repr_latex_(self) -> str:
+        r"""A summary as aligned displayed math, for Jupyter.
+
+        The ELBO and its reconstruction term, the total KL, the learned variances, then a small table
+        with one row per latent variable: the KL of each coordinate (the first
+        :data:`DISPLAY_COORDINATES`) and the active coordinates (numbered from 1, as in
+        :func:`statvae.latex`'s ``W_{11}``); then the hyper-parameter values and the status in words.
+
+        Returns
+        -------
+        str
+            ``$$\begin{aligned} ... \end{aligned}$$``.
+
+        Examples
+        --------
+        >>> import statvae
+        >>> r = statvae.optimum(statvae.LinearVAE(3, 2), spectrum=[3.0, 1.7, 0.9], sigma2=2.0)
+        >>> s = r._repr_latex_()
+        >>> print(s.splitlines()[1])
+        \mathcal{L} &= -5.149268925 \\
+        >>> r"\mathcal{A} = \left\{z_{1}\right\}" in s
+        True
+        """
+        from ..model.naming import name_latex
+        from ..symbolic.printing import aligned, hyper_latex, number, text
+
+        rows: list[tuple[str, str, str]] = [
+            (r"\mathcal{L}", "=", number(self.elbo, 10)),
+            (r"\mathcal{L}_{\mathrm{rec}}", "=", number(self.reconstruction, 10)),
+            (r"\mathrm{KL}", "=", number(self.kl_total, 6))]
+        for var, value in self.variances.items():
+            rows.append((text("variance of ") + name_latex(var), "=", number(value, 10)))
+        table = [r"\text{latent} & \mathrm{KL}\text{ per coordinate} & \text{active}", r"\hline"]
+        for z, kls in self.kl_per_latent.items():
+            zl = name_latex(z)
+            shown = ", ".join(number(k, 4) for k in kls[:DISPLAY_COORDINATES])
+            if len(kls) > DISPLAY_COORDINATES:
+                shown += r", \ldots" + text(f" ({len(kls)} coordinates)")
+            active = self.active.get(z, [])
+            coords = ", ".join(_coordinate(zl, j + 1) for j in active[:DISPLAY_COORDINATES])
+            if len(active) > DISPLAY_COORDINATES:
+                coords += r", \ldots"
+            table.append(rf"{zl} & \left({shown}\right) & \mathcal{{A}} = \left\{{{coords}\right\}}"
+                         + text(f" ({len(active)} of {len(kls)})"))
+        body = r"\begin{array}{lll}" + r" \\ ".join(table).replace(r"\hline \\ ", r"\hline ") + r"\end{array}"
+        rows.append((text("latents"), ":", body))
+        if self.values:
+            rows.append((text("at"), ":", r",\ ".join(f"{hyper_latex(k)} = {number(v, 6)}"
+                                                        for k, v in self.values.items())))
+        rows.append((text("certified" if self.success else "not certified"), ":", text(self.status)))
+        return aligned(rows)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (arrays as nested lists); :meth:`from_dict` reads it back exactly.

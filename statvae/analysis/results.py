@@ -38,6 +38,17 @@ class ResultStatus(str, enum.Enum):
         return self.value
 
 
+def _block_latex(block: str, method: str) -> str:
+    """The crossing block(s) for display: ``H_{(W_{ij}, V_{ji})}`` for per-mode labels (LaTeX), words otherwise."""
+    from ..symbolic.printing import text
+
+    if not block:
+        return ""
+    if "compiled" in method:  # the compiled Hessian's description of its block: words
+        return text(f"; block {block}")
+    return text("; block ") + ", ".join(rf"H_{{({b.strip()})}}" for b in block.split(";"))
+
+
 def _status(value: Any) -> ResultStatus:
     try:
         return ResultStatus(str(value))
@@ -109,6 +120,32 @@ class CriticalResult:
     def __str__(self) -> str:
         return (f"{self.parameter} = {self.value:.12g} (collapse stable {self.stable_side}; {self.method}; "
                 f"block {self.block}; {self.status})")
+
+    def _repr_latex_(self) -> str:
+        r"""The critical value as inline math, for Jupyter.
+
+        ``\sigma'^{2}_{c} = 3`` (what ``statvae.latex(result)`` prints), then in words the stable
+        side, the method, the block and the status.
+
+        Returns
+        -------
+        str
+            ``$...$``.
+
+        Examples
+        --------
+        >>> import statvae
+        >>> r = statvae.LinearVAE(3, 2).collapse().critical("sigma2", spectrum=[3.0, 1.7, 0.9])
+        >>> print(r._repr_latex_()[:52])
+        $\sigma'^{2}_{c} = 3 \quad \text{collapse stable abo
+        """
+        from ..symbolic.printing import hyper_latex, inline, number, text
+
+        words = text(f"collapse stable {self.stable_side}; {self.method}") + _block_latex(self.block, self.method)
+        if self.assumptions:
+            words += text(f"; assuming {', '.join(self.assumptions)}")
+        return inline(rf"{hyper_latex(self.parameter)}_{{c}} = {number(self.value)} \quad {words}"
+                      + text(f"; {self.status}"))
 
     @property
     def precision(self) -> float:
@@ -187,6 +224,27 @@ class CrossingResult:
 
     def __str__(self) -> str:
         return f"{self.parameter} = {self.value:.12g} ({self.kernel_dim} eigenvalue(s) cross; {self.status})"
+
+    def _repr_latex_(self) -> str:
+        r"""The crossing as inline math, for Jupyter: the value and ``\dim \ker H``, the block and the status.
+
+        Returns
+        -------
+        str
+            ``$...$``.
+
+        Examples
+        --------
+        >>> import statvae
+        >>> c = statvae.LinearVAE(3, 2).collapse().crossings(spectrum=[3.0, 2.0, 1.0])[-1]
+        >>> print(c._repr_latex_()[:64])
+        $\sigma'^{2} = 3, \quad \dim \ker H = 2 \quad \text{closed form}
+        """
+        from ..symbolic.printing import hyper_latex, inline, number, text
+
+        words = text(self.method) + _block_latex(self.block, self.method) + text(f"; {self.status}")
+        return inline(rf"{hyper_latex(self.parameter)} = {number(self.value)}, \quad \dim \ker H = {self.kernel_dim}"
+                      rf" \quad {words}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready fields (``status`` as its word)."""
@@ -303,6 +361,23 @@ class BootstrapResult:
         return (f"{self.parameter} = {self.value:.8g}, {100 * self.confidence:g}% bootstrap interval "
                 f"[{lo:.8g}, {hi:.8g}] ({self.method}, {self.resamples} resamples, seed {self.seed}; "
                 f"standard error {self.standard_error:.3g}; {self.status})")
+
+    def _repr_latex_(self) -> str:
+        r"""The point estimate and its interval as inline math, for Jupyter.
+
+        Returns
+        -------
+        str
+            ``$...$``: ``\sigma'^{2}_{c} = v \in [lo, hi]`` (the confidence, method, resamples and status in
+            words).
+        """
+        from ..symbolic.printing import hyper_latex, inline, number, text
+
+        lo, hi = self.interval
+        return inline(rf"{hyper_latex(self.parameter)}_{{c}} = {number(self.value, 8)}, \quad "
+                      rf"\left[{number(lo, 8)},\ {number(hi, 8)}\right] \quad "
+                      + text(f"{100 * self.confidence:g}% bootstrap interval ({self.method}, {self.resamples} "
+                             f"resamples, seed {self.seed}; standard error {self.standard_error:.3g}; {self.status})"))
 
     @property
     def standard_error(self) -> float:
@@ -437,6 +512,21 @@ class NoiseReport:
         if len(self.spikes) != len(self.outliers) or len(self.overlaps) != len(self.outliers):
             raise DataError("one spike and one overlap per outlier")
 
+    def _repr_latex_(self) -> str:
+        r"""The active directions against the noise edge as inline math, for Jupyter.
+
+        Returns
+        -------
+        str
+            ``$...$``: the counts, the edge ``\lambda_{+}`` and the noise variance ``\eta``.
+        """
+        from ..symbolic.printing import inline, number, text
+
+        return inline(text(f"{len(self.active)} active: {len(self.above)} above the noise edge ")
+                      + rf"\lambda_{{+}} = {number(self.edge, 6)}"
+                      + text(f", {len(self.below)} below it (learning noise); ")
+                      + rf"\eta = {number(self.noise_variance, 6)}" + text(f" ({self.noise_method}); {self.status}"))
+
     def __str__(self) -> str:
         return (f"{len(self.active)} active direction(s): {len(self.above)} above the noise edge "
                 f"{self.edge:.6g}, {len(self.below)} below it (learning noise); noise variance "
@@ -526,6 +616,29 @@ class FiniteDataPrediction:
         object.__setattr__(self, "visible", bool(self.visible))
         object.__setattr__(self, "collapsed", bool(self.collapsed))
         object.__setattr__(self, "status", _status(self.status))
+
+    def _repr_latex_(self) -> str:
+        r"""The prediction as aligned displayed math, for Jupyter.
+
+        Returns
+        -------
+        str
+            ``$$\begin{aligned} ... \end{aligned}$$``: the top eigenvalue, the squared overlap,
+            ``\beta_{c}``, and ``q``, ``m`` and the generalization error at ``beta``.
+        """
+        from ..symbolic.printing import aligned, number, text
+
+        rows = [(r"\alpha", number(self.alpha, 6)),
+                (r"\lambda_{\max}", number(self.top_eigenvalue, 6)
+                 + r" \quad " + text("outlier" if self.visible else "bulk edge")),
+                (r"\langle u, \hat{u} \rangle^{2}", number(self.overlap2, 6)),
+                (r"\beta_{c}", number(self.beta_critical, 6)),
+                (r"q = \|w\|^{2}", number(self.q, 6)),
+                (r"m = |\langle w, u \rangle|", number(self.m, 6)),
+                (r"\epsilon_{g}", number(self.generalization_error, 6)
+                 + r" \quad " + text("at ") + rf"\beta = {number(self.beta, 6)}"
+                 + text(f": {'collapsed' if self.collapsed else 'not collapsed'}"))]
+        return aligned(rows)
 
     def __str__(self) -> str:
         return (f"alpha = {self.alpha:g}: top eigenvalue {self.top_eigenvalue:.6g} "

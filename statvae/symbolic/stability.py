@@ -144,6 +144,27 @@ class BlockCondition:
         """The condition as one sympy boolean: the conjunction of :attr:`relations` (``true`` if none)."""
         return sp.And(*self.relations) if self.relations else sp.true
 
+    def _repr_latex_(self) -> str:
+        r"""The condition as inline math, for Jupyter (``statvae.latex(condition)``; ``always`` / ``never``).
+
+        Returns
+        -------
+        str
+            ``$...$``.
+
+        Examples
+        --------
+        >>> import statvae
+        >>> [b.condition._repr_latex_() for b in statvae.LinearVAE(3, 2).collapse().blocks]
+        ["$\\sigma'^{2} - \\xi_{i}^{2} > 0$", '$\\text{always}$']
+        """
+        from .printing import expr_latex, inline, text
+
+        cond = self.as_boolean()
+        if cond is sp.true or cond is sp.false:
+            return inline(text("always" if cond is sp.true else "never"))
+        return inline(expr_latex(cond))
+
 
 def _minor_condition(minor: sp.Expr, strict: bool) -> sp.Basic:
     core, sign = simplify_positive(minor)
