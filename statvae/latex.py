@@ -23,8 +23,9 @@ import sympy as sp
 
 from .errors import StatvaeError
 from .symbolic.names import block_latex
+from .symbolic.printing import LaTeXMath
 
-__all__ = ["latex", "expr_latex", "block_latex"]
+__all__ = ["latex", "expr_latex", "block_latex", "latex_math"]
 
 
 def expr_latex(expr: Any) -> str:
@@ -148,3 +149,31 @@ def latex(obj: Any, align: bool = False) -> str:
     if isinstance(obj, (int, float)):
         return expr_latex(sp.sympify(obj))
     raise StatvaeError(f"statvae.latex cannot print objects of type {type(obj).__name__}")
+
+
+def latex_math(obj: Any, align: bool = False) -> LaTeXMath:
+    """:func:`latex` of ``obj`` as a string a notebook renders (displayed math).
+
+    :func:`latex` returns plain strings, which a notebook shows as source (to copy into a paper);
+    this returns the same string as a :class:`~statvae.symbolic.printing.LaTeXMath`, a ``str``
+    whose ``_repr_latex_`` Jupyter renders (an ``align`` environment as ``aligned``).
+
+    Parameters
+    ----------
+    obj
+        Anything :func:`latex` prints.
+    align : bool
+        As for :func:`latex`.
+
+    Returns
+    -------
+    LaTeXMath
+
+    Examples
+    --------
+    >>> import statvae
+    >>> m = latex_math(statvae.LinearVAE(3, 2).collapse().criterion)
+    >>> m == statvae.latex(statvae.LinearVAE(3, 2).collapse().criterion), m._repr_latex_()
+    (True, "$$\\\\sigma'^{2} > \\\\max_{i} \\\\xi_{i}^{2}$$")
+    """
+    return LaTeXMath(latex(obj, align=align))
