@@ -23,7 +23,7 @@ import sympy as sp
 
 from .errors import StatvaeError
 from .symbolic.names import block_latex
-from .symbolic.printing import LaTeXMath
+from .symbolic.printing import LaTeXMath, critical_latex, number
 
 __all__ = ["latex", "expr_latex", "block_latex", "latex_math"]
 
@@ -88,9 +88,7 @@ def _analysis(a, align: bool) -> str:
     pairs.append((r"\text{stable} \iff", expr_latex(a.criterion)))
     try:
         t = a.default_parameter()
-        from .model import hyper as H
-
-        pairs.append((H.spec(t).latex + r"_{c}", expr_latex(a.critical_expression(t))))
+        pairs.append((critical_latex(t), expr_latex(a.critical_expression(t))))
     except StatvaeError:
         pass
     if not align:
@@ -137,9 +135,7 @@ def latex(obj: Any, align: bool = False) -> str:
     if isinstance(obj, BlockCondition):
         return expr_latex(obj.as_boolean())
     if isinstance(obj, CriticalPoint):
-        from .model import hyper as H
-
-        return rf"{H.spec(obj.parameter).latex}_{{c}} = {obj.value:.12g}"
+        return rf"{critical_latex(obj.parameter)} = {number(obj.value)}"
     if isinstance(obj, dict):
         pairs = [(k if isinstance(k, str) else expr_latex(k), latex(v)) for k, v in obj.items()]
         return _lines(pairs, align)

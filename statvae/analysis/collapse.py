@@ -277,7 +277,7 @@ class CollapseAnalysis:
         \sigma'^{2}_{c} &= \max_{i} \xi_{i}^{2}
         \end{aligned}$$
         """
-        from ..symbolic.printing import aligned, expr_latex, hyper_latex
+        from ..symbolic.printing import aligned, critical_latex, expr_latex
 
         rows: list[tuple[str, str, str]] = []
         for name, val in self.collapsed_point.items():
@@ -287,7 +287,7 @@ class CollapseAnalysis:
         rows.append((r"\text{stable}", r"\iff", expr_latex(self.criterion)))
         try:
             t = self.default_parameter()
-            rows.append((rf"{hyper_latex(t)}_{{c}}", "=", expr_latex(self.critical_expression(t))))
+            rows.append((critical_latex(t), "=", expr_latex(self.critical_expression(t))))
         except StatvaeError:  # no closed form, or no hyper-parameter to solve for
             pass
         return aligned(rows)

@@ -139,12 +139,12 @@ class CriticalResult:
         >>> print(r._repr_latex_()[:52])
         $\sigma'^{2}_{c} = 3 \quad \text{collapse stable abo
         """
-        from ..symbolic.printing import hyper_latex, inline, number, text
+        from ..symbolic.printing import critical_latex, inline, number, text
 
         words = text(f"collapse stable {self.stable_side}; {self.method}") + _block_latex(self.block, self.method)
         if self.assumptions:
             words += text(f"; assuming {', '.join(self.assumptions)}")
-        return inline(rf"{hyper_latex(self.parameter)}_{{c}} = {number(self.value)} \quad {words}"
+        return inline(rf"{critical_latex(self.parameter)} = {number(self.value)} \quad {words}"
                       + text(f"; {self.status}"))
 
     @property
@@ -371,10 +371,10 @@ class BootstrapResult:
             ``$...$``: ``\sigma'^{2}_{c} = v \in [lo, hi]`` (the confidence, method, resamples and status in
             words).
         """
-        from ..symbolic.printing import hyper_latex, inline, number, text
+        from ..symbolic.printing import critical_latex, inline, number, text
 
         lo, hi = self.interval
-        return inline(rf"{hyper_latex(self.parameter)}_{{c}} = {number(self.value, 8)}, \quad "
+        return inline(rf"{critical_latex(self.parameter)} = {number(self.value, 8)}, \quad "
                       rf"\left[{number(lo, 8)},\ {number(hi, 8)}\right] \quad "
                       + text(f"{100 * self.confidence:g}% bootstrap interval ({self.method}, {self.resamples} "
                              f"resamples, seed {self.seed}; standard error {self.standard_error:.3g}; {self.status})"))

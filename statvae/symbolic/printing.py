@@ -31,8 +31,8 @@ from typing import Any
 
 import sympy as sp
 
-__all__ = ["expr_latex", "hyper_latex", "term_latex", "number", "text", "inline", "display", "aligned", "LaTeXMath",
-           "DISPLAY_LIMIT"]
+__all__ = ["expr_latex", "hyper_latex", "critical_latex", "term_latex", "number", "text", "inline", "display",
+           "aligned", "LaTeXMath", "DISPLAY_LIMIT"]
 
 #: Longest LaTeX (characters) a ``_repr_latex_`` hands to a notebook; a longer one returns ``None`` (the notebook
 #: shows the plain repr) and ``statvae.latex(obj)`` still gives the whole string.
@@ -89,6 +89,35 @@ def hyper_latex(name: str) -> str:
         return H.spec(name).latex
     except ModelError:
         return name_latex(name)
+
+
+def critical_latex(name: str) -> str:
+    r"""LaTeX of the critical value of a hyper-parameter: its symbol with a subscript ``c``.
+
+    ``\sigma'^{2}_{c}``; a symbol that has a subscript of its own is braced first
+    (``{\sigma_{x}^{2}}_{c}``: two subscripts on one symbol are an error in LaTeX and MathJax).
+
+    Parameters
+    ----------
+    name : str
+        The hyper-parameter.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> critical_latex("sigma2"), critical_latex("sigma2_x")
+    ("\\sigma'^{2}_{c}", '{\\sigma_{x}^{2}}_{c}')
+    """
+    symbol = hyper_latex(name)
+    depth = 0
+    for c in symbol:
+        depth += (c == "{") - (c == "}")
+        if c == "_" and depth == 0:
+            return f"{{{symbol}}}_{{c}}"
+    return f"{symbol}_{{c}}"
 
 
 def term_latex(name: str) -> str:
