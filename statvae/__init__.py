@@ -33,10 +33,11 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
     from .bifurcation.phase import PhaseDiagram, branch_point_loci
     from .latex import latex
     from .model.graph import Map, ModelGraph, Variable
+    from .training.probe import probe
 
 __all__ = ["LinearVAE", "ConditionalVAE", "HierarchicalVAE", "ModelGraph", "Variable", "Map", "VAEModel",
            "load_model", "save_model", "latex", "track", "optimum", "OptimumResult", "diagnose", "Diagnostics",
-           "branch_point_loci", "BifurcationDiagram", "PhaseDiagram",
+           "branch_point_loci", "BifurcationDiagram", "PhaseDiagram", "probe",
            "StatvaeError", "ModelError", "DataError", "AnalysisError", "__version__"]
 
 #: Public name -> the module (relative to this package) that defines it, imported on first use.
@@ -50,6 +51,7 @@ _LAZY = {
     "diagnose": ".analysis.diagnostics", "Diagnostics": ".analysis.diagnostics",
     "BifurcationDiagram": ".bifurcation.diagram",
     "PhaseDiagram": ".bifurcation.phase", "branch_point_loci": ".bifurcation.phase",
+    "probe": ".training.probe",
 }
 
 
