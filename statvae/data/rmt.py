@@ -109,7 +109,11 @@ def _unit_cdf(x: float, r: float) -> float:
         return (hi - lo) ** 2 * (math.sin(t) * math.cos(t)) ** 2 * 2 / (2 * math.pi * r * s)
 
     t = math.asin(math.sqrt((x - lo) / (hi - lo)))
-    return float(min(1.0, quad(f, 0.0, t, epsabs=1e-13, epsrel=1e-12, limit=200)[0]))
+    # near r = 1 the lower edge lo -> 0 and the integrand rises from 0 to its plateau over t ~ sqrt(lo / hi),
+    # a feature adaptive quadrature can step over: break the interval at that scale
+    tc = math.sqrt(lo / (hi - lo))
+    points = [p for p in (tc, 10 * tc, 100 * tc) if 0.0 < p < t] or None
+    return float(min(1.0, quad(f, 0.0, t, epsabs=1e-13, epsrel=1e-12, limit=200, points=points)[0]))
 
 
 def mp_cdf(x: Any, alpha: float, variance: float = 1.0) -> Any:
