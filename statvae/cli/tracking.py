@@ -23,10 +23,11 @@ from .options import build_model, check_count, data_dim, latent_excess_notes, lo
 
 if TYPE_CHECKING:
     from ..api import VAEModel
-    from ..bifurcation import BifurcationDiagram
+    from ..bifurcation import BifurcationDiagram, PhaseDiagram
 
 __all__ = ["add_track_parser", "add_phase_parser", "add_plot_parser", "add_range_options", "range_from", "run_track",
-           "run_phase", "run_plot", "diagram_json", "branch_diagnostics", "check_figure_path", "Progress"]
+           "run_phase", "run_plot", "diagram_json", "branch_diagnostics", "check_figure_path", "Progress",
+           "add_figure_options"]
 
 #: A parser factory of the sub-commands (``sub.add_parser``), and the adders of shared options.
 OptionAdder = Callable[[argparse.ArgumentParser], None]
@@ -197,6 +198,21 @@ class Progress:
             sys.stderr.flush()
 
 
+def add_figure_options(p: argparse.ArgumentParser) -> None:
+    """Add the figure options ``--style`` and ``--logx``/``--no-logx``.
+
+    Parameters
+    ----------
+    p : argparse.ArgumentParser
+        The parser of a command that writes a figure.
+    """
+    # the names of statvae.plot.style.STYLES and LOG_DECADES, spelled here so that --help imports no plotting code
+    p.add_argument("--style", choices=("one-column", "two-column"), default="two-column",
+                   help="figure size and fonts: one-column (3.4 in wide) or two-column (7.0 in; default), 8-9 pt text")
+    p.add_argument("--logx", action=argparse.BooleanOptionalAction, default=None,
+                   help="logarithmic horizontal axis (default: when its range spans more than 1.5 decades)")
+
+
 def add_track_parser(sub: Any, add_model_options: OptionAdder, add_data_options: OptionAdder) -> None:
     """Add ``statvae track``.
 
@@ -223,6 +239,7 @@ def add_track_parser(sub: Any, add_model_options: OptionAdder, add_data_options:
     t.add_argument("--out", metavar="FILE", help="save the diagram (.json or .npz)")
     t.add_argument("--plot", metavar="FILE",
                    help="save a figure (.png, .pdf or .svg): diagram and stable-state observables")
+    add_figure_options(t)
     t.add_argument("--json", action="store_true", help="print the special points and branches as one JSON object")
     t.add_argument("--progress", action="store_true", help="show progress even when stderr is not a terminal")
     t.add_argument("--quiet", action="store_true", help="no progress output")
@@ -254,6 +271,7 @@ def add_phase_parser(sub: Any, add_model_options: OptionAdder, add_data_options:
                    help=f"points per locus, 2 to {PHASE_STEPS_LIMIT:,} (default 30)")
     p.add_argument("--out", metavar="FILE", help="save the loci (.json)")
     p.add_argument("--plot", metavar="FILE", help="save a figure (.png, .pdf or .svg)")
+    add_figure_options(p)
     p.add_argument("--json", action="store_true", help="print the loci as JSON")
     p.set_defaults(func=run_phase)
 
@@ -272,6 +290,7 @@ def add_plot_parser(sub: Any) -> None:
     p.add_argument("--out", required=True, metavar="FILE", help="figure to write (.png, .pdf or .svg)")
     p.add_argument("--observable", default="kl_total",
                    help="observable of the bifurcation diagram (kl_total, elbo, order_parameter, ...)")
+    add_figure_options(p)
     p.set_defaults(func=run_plot)
 
 
@@ -320,6 +339,7 @@ def run_track(args: argparse.Namespace) -> int:
         check_output_path(args.out, "--out", DIAGRAM_SUFFIXES)
     if args.plot is not None:
         check_figure_path(args.plot, "--plot")
+        _check_logx(args, start, stop, "--start/--stop")
     model, data, desc = _model_and_data(args)
     model.require_hyper(args.parameter, verb="continue in")
     _in_domain(model, args.parameter, (start, stop), given)
@@ -337,7 +357,7 @@ def run_track(args: argparse.Namespace) -> int:
     if args.out is not None:
         write_output(args.out, "--out", lambda: diagram.save(args.out))
     if args.plot is not None:
-        write_output(args.plot, "--plot", lambda: _plot_diagram_file(diagram, args.plot, "kl_total"))
+        write_output(args.plot, "--plot", lambda: _plot_diagram_file(diagram, args.plot, "kl_total", args))
     notes = latent_excess_notes(model)
     if getattr(args, "standardize", False) or not getattr(args, "center", True):
         notes.append(f"data: {desc}")  # the data options are stated (the API records them in meta["preprocessing"])
@@ -409,18 +429,21 @@ def branch_diagnostics(model: VAEModel, diagram: BifurcationDiagram) -> list[dic
     return out
 
 
-def _plot_diagram_file(diagram: BifurcationDiagram, path: str, observable: str) -> None:
-    from ..plot import plot_diagram, plot_observables, save_figure
-    from ..plot.figures import pyplot
+def _plot_diagram_file(diagram: BifurcationDiagram, path: str, observable: str, args: argparse.Namespace) -> None:
+    from ..plot import plot_track, save_figure
 
-    plt = pyplot()
-    fig = plt.figure(figsize=(12, 7))
-    gs = fig.add_gridspec(3, 2)
-    ax = fig.add_subplot(gs[:, 0])
-    plot_diagram(diagram, observable, ax=ax)
-    axes = [fig.add_subplot(gs[k, 1]) for k in range(3)]
-    plot_observables(diagram, axes=axes)
-    save_figure(ax, path)
+    save_figure(plot_track(diagram, observable, logx=args.logx, style=args.style), path)
+
+
+def _plot_phase_file(phase: PhaseDiagram, path: str, args: argparse.Namespace) -> None:
+    from ..plot import plot_phase_diagram, save_figure
+
+    save_figure(plot_phase_diagram(phase, logx=args.logx, style=args.style), path)
+
+
+def _check_logx(args: argparse.Namespace, lo: float, hi: float, what: str) -> None:
+    if args.logx and min(lo, hi) <= 0:
+        raise StatvaeError(f"--logx needs a positive range; {what} reach {min(lo, hi):g}")
 
 
 def _check_certify(model: VAEModel) -> None:
@@ -462,6 +485,7 @@ def run_phase(args: argparse.Namespace) -> int:
         check_output_path(args.out, "--out", PHASE_SUFFIXES)
     if args.plot is not None:
         check_figure_path(args.plot, "--plot")
+        _check_logx(args, a0, a1, "--along-start/--along-stop")
     if args.along == args.parameter:
         raise StatvaeError(f"--along must differ from --parameter (both are {args.parameter!r})")
     model, data, desc = _model_and_data(args)
@@ -481,9 +505,7 @@ def run_phase(args: argparse.Namespace) -> int:
     if args.out is not None:
         write_output(args.out, "--out", lambda: phase.save(args.out))
     if args.plot is not None:
-        from ..plot import plot_phase_diagram, save_figure
-
-        write_output(args.plot, "--plot", lambda: save_figure(plot_phase_diagram(phase), args.plot))
+        write_output(args.plot, "--plot", lambda: _plot_phase_file(phase, args.plot, args))
     d = phase.to_dict()
     if args.json:
         print(json.dumps(d))
@@ -544,14 +566,12 @@ def run_plot(args: argparse.Namespace) -> int:
         raise DataError(f"{path} is not a valid statvae result ({type(exc).__name__}: "
                         f"{' '.join(str(exc).split())[:120]})") from None
     if isinstance(result, PhaseDiagram):
-        from ..plot import plot_phase_diagram, save_figure
-
         phase = result
-        write_output(args.out, "--out", lambda: save_figure(plot_phase_diagram(phase), args.out))
+        write_output(args.out, "--out", lambda: _plot_phase_file(phase, args.out, args))
     else:
         diagram = result
         if not diagram.branches:
             raise DataError(f"{path} holds a diagram without branches: nothing to plot")
-        write_output(args.out, "--out", lambda: _plot_diagram_file(diagram, args.out, args.observable))
+        write_output(args.out, "--out", lambda: _plot_diagram_file(diagram, args.out, args.observable, args))
     print(f"wrote {args.out}")
     return 0
