@@ -481,6 +481,35 @@ class CollapsedProblem:
             H[:, i] = self.hvp(e, sigma2, beta)
         return 0.5 * (H + H.T)
 
+    def _lanczos(self, sigma2: float, beta: float, k: int, tol: float, start: np.ndarray, maxiter: int | None,
+                 scale: float, found: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """ARPACK on ``H + scale I``, with the columns of ``found`` (orthonormal) sent far below the spectrum."""
+        from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
+
+        d = self.dimension
+        far = 1e3 * scale
+
+        def mv(x: np.ndarray) -> np.ndarray:
+            x = np.ravel(x)
+            if not found.shape[1]:
+                return self.hvp(x, sigma2, beta) + scale * x
+            c = found.T @ x
+            px = x - found @ c
+            hx = self.hvp(px, sigma2, beta)
+            hx -= found @ (found.T @ hx)
+            return hx + scale * px - far * (found @ c)
+
+        if k < 1:
+            return np.zeros(0), np.zeros((d, 0))
+        try:
+            w, V = eigsh(LinearOperator((d, d), matvec=mv, dtype=float), k=k, which="LA", tol=tol, v0=start,
+                         maxiter=maxiter)
+        except ArpackNoConvergence as err:
+            raise AnalysisError(f"Lanczos did not converge at sigma2={sigma2:g} ({len(err.eigenvalues)} of {k} "
+                                "eigenvalues); raise maxiter or lower k") from None
+        order = np.argsort(w)[::-1]
+        return w[order] - scale, V[:, order]
+
     def top_eigenvalues(self, sigma2: float, beta: float, k: int = 4, *, tol: float = 1e-10,
                         v0: np.ndarray | None = None, maxiter: int | None = None,
                         dense_below: int = 24) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, float]:
@@ -488,8 +517,10 @@ class CollapsedProblem:
 
         Lanczos: scipy's ``eigsh`` (ARPACK, ``which="LA"``) on a ``LinearOperator`` of :meth:`hvp`, shifted by a
         positive multiple ``c`` of the spectral scale so that ARPACK's relative stopping test also holds near a
-        zero eigenvalue (Krylov spaces do not change under a shift).  Problems with fewer than ``dense_below``
-        coordinates use the dense Hessian and ``numpy.linalg.eigvalsh``.
+        zero eigenvalue (Krylov spaces do not change under a shift).  A Krylov space holds one copy of a repeated
+        eigenvalue (the latent symmetry repeats each one ``n`` times), so for ``k > 1`` the eigenvectors found are
+        deflated and Lanczos runs again, until no new eigenvalue enters the top ``k``.  Problems with fewer than
+        ``dense_below`` coordinates use the dense Hessian and ``numpy.linalg.eigvalsh``.
 
         Parameters
         ----------
@@ -519,8 +550,6 @@ class CollapsedProblem:
         AnalysisError
             If Lanczos does not converge.
         """
-        from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
-
         d = self.dimension
         k = min(k, d)
         rng = np.random.default_rng(self.seed)
@@ -535,16 +564,17 @@ class CollapsedProblem:
             probe_v = rng.standard_normal(d)
             scale = 2.0 * float(np.linalg.norm(self.hvp(probe_v, sigma2, beta)) / np.linalg.norm(probe_v))
             scale = scale if scale > 0 else 1.0
-            op = LinearOperator((d, d), matvec=lambda v: self.hvp(v, sigma2, beta) + scale * np.ravel(v),
-                                dtype=float)
             start = rng.standard_normal(d) if v0 is None else np.asarray(v0, dtype=float)
-            try:
-                w, V = eigsh(op, k=k, which="LA", tol=tol, v0=start, maxiter=maxiter)
-            except ArpackNoConvergence as err:
-                raise AnalysisError(f"Lanczos did not converge at sigma2={sigma2:g} ({len(err.eigenvalues)} of {k} "
-                                    "eigenvalues); raise maxiter or lower k") from None
-            order = np.argsort(w)[::-1]
-            w, V = w[order] - scale, V[:, order]
+            w = np.zeros(0)
+            V = np.zeros((d, 0))
+            for _ in range(k if k > 1 else 1):
+                nw, nV = self._lanczos(sigma2, beta, min(k, d - V.shape[1] - 1), tol, start, maxiter, scale, V)
+                if V.shape[1] and (not nw.size or nw[0] <= w[-1] + 1e-9 * scale):
+                    break                   # nothing new enters the top k: every copy found
+                allw, allV = np.concatenate([w, nw]), np.hstack([V, nV])
+                order = np.argsort(allw)[::-1][:k]
+                w, V = allw[order], allV[:, order]
+                start = rng.standard_normal(d)
             method = "lanczos"
         res = np.array([np.linalg.norm(self.hvp(V[:, i], sigma2, beta) - w[i] * V[:, i]) for i in range(len(w))])
         return w, V, res, method, scale
