@@ -198,19 +198,24 @@ class Progress:
             sys.stderr.flush()
 
 
-def add_figure_options(p: argparse.ArgumentParser) -> None:
-    """Add the figure options ``--style`` and ``--logx``/``--no-logx``.
+def add_figure_options(p: argparse.ArgumentParser, phase: bool = False) -> None:
+    """Add the figure options ``--style`` and ``--logx``/``--no-logx`` (and ``--logy`` for phase diagrams).
 
     Parameters
     ----------
     p : argparse.ArgumentParser
         The parser of a command that writes a figure.
+    phase : bool, optional
+        Also add ``--logy``/``--no-logy`` (the parameter axis of a phase diagram).
     """
     # the names of statvae.plot.style.STYLES and LOG_DECADES, spelled here so that --help imports no plotting code
     p.add_argument("--style", choices=("one-column", "two-column"), default="two-column",
                    help="figure size and fonts: one-column (3.4 in wide) or two-column (7.0 in; default), 8-9 pt text")
     p.add_argument("--logx", action=argparse.BooleanOptionalAction, default=None,
                    help="logarithmic horizontal axis (default: when its range spans more than 1.5 decades)")
+    if phase:
+        p.add_argument("--logy", action=argparse.BooleanOptionalAction, default=None,
+                       help="phase diagrams: logarithmic --parameter axis (default: over more than 1.5 decades)")
 
 
 def add_track_parser(sub: Any, add_model_options: OptionAdder, add_data_options: OptionAdder) -> None:
@@ -271,7 +276,7 @@ def add_phase_parser(sub: Any, add_model_options: OptionAdder, add_data_options:
                    help=f"points per locus, 2 to {PHASE_STEPS_LIMIT:,} (default 30)")
     p.add_argument("--out", metavar="FILE", help="save the loci (.json)")
     p.add_argument("--plot", metavar="FILE", help="save a figure (.png, .pdf or .svg)")
-    add_figure_options(p)
+    add_figure_options(p, phase=True)
     p.add_argument("--json", action="store_true", help="print the loci as JSON")
     p.set_defaults(func=run_phase)
 
@@ -290,7 +295,7 @@ def add_plot_parser(sub: Any) -> None:
     p.add_argument("--out", required=True, metavar="FILE", help="figure to write (.png, .pdf or .svg)")
     p.add_argument("--observable", default="kl_total",
                    help="observable of the bifurcation diagram (kl_total, elbo, order_parameter, ...)")
-    add_figure_options(p)
+    add_figure_options(p, phase=True)
     p.set_defaults(func=run_plot)
 
 
@@ -339,7 +344,7 @@ def run_track(args: argparse.Namespace) -> int:
         check_output_path(args.out, "--out", DIAGRAM_SUFFIXES)
     if args.plot is not None:
         check_figure_path(args.plot, "--plot")
-        _check_logx(args, start, stop, "--start/--stop")
+        _check_log("--logx", args.logx, start, stop, "--start/--stop")
     model, data, desc = _model_and_data(args)
     model.require_hyper(args.parameter, verb="continue in")
     _in_domain(model, args.parameter, (start, stop), given)
@@ -438,12 +443,12 @@ def _plot_diagram_file(diagram: BifurcationDiagram, path: str, observable: str, 
 def _plot_phase_file(phase: PhaseDiagram, path: str, args: argparse.Namespace) -> None:
     from ..plot import plot_phase_diagram, save_figure
 
-    save_figure(plot_phase_diagram(phase, logx=args.logx, style=args.style), path)
+    save_figure(plot_phase_diagram(phase, logx=args.logx, logy=args.logy, style=args.style), path)
 
 
-def _check_logx(args: argparse.Namespace, lo: float, hi: float, what: str) -> None:
-    if args.logx and min(lo, hi) <= 0:
-        raise StatvaeError(f"--logx needs a positive range; {what} reach {min(lo, hi):g}")
+def _check_log(flag: str, asked: bool | None, lo: float, hi: float, what: str) -> None:
+    if asked and min(lo, hi) <= 0:
+        raise StatvaeError(f"{flag} needs a positive range; {what} reach {min(lo, hi):g}")
 
 
 def _check_certify(model: VAEModel) -> None:
@@ -485,7 +490,8 @@ def run_phase(args: argparse.Namespace) -> int:
         check_output_path(args.out, "--out", PHASE_SUFFIXES)
     if args.plot is not None:
         check_figure_path(args.plot, "--plot")
-        _check_logx(args, a0, a1, "--along-start/--along-stop")
+        _check_log("--logx", args.logx, a0, a1, "--along-start/--along-stop")
+        _check_log("--logy", args.logy, start, stop, "--start/--stop")
     if args.along == args.parameter:
         raise StatvaeError(f"--along must differ from --parameter (both are {args.parameter!r})")
     model, data, desc = _model_and_data(args)
@@ -570,6 +576,8 @@ def run_plot(args: argparse.Namespace) -> int:
         write_output(args.out, "--out", lambda: _plot_phase_file(phase, args.out, args))
     else:
         diagram = result
+        if args.logy is not None:
+            raise StatvaeError("--logy is for phase diagrams; the vertical axis of a bifurcation diagram is linear")
         if not diagram.branches:
             raise DataError(f"{path} holds a diagram without branches: nothing to plot")
         write_output(args.out, "--out", lambda: _plot_diagram_file(diagram, args.out, args.observable, args))

@@ -859,6 +859,7 @@ def plot_phase_diagram(phase: PhaseDiagram, ax: Any = None, *, logx: bool | None
         regions = phase_regions(phase, grid, latents)
         top = max(int(r[2].max()) for r in regions)
         colors = active_colors(top)
+        texts = []
         for k, (lower, upper, count, exact) in enumerate(regions):
             lo, hi = np.clip(np.nan_to_num(lower, nan=np.nan, neginf=y0), y0, y1), np.clip(upper, y0, y1)
             known = np.isfinite(lo) & np.isfinite(hi)
@@ -868,7 +869,7 @@ def plot_phase_diagram(phase: PhaseDiagram, ax: Any = None, *, logx: bool | None
             if not known.all():
                 ax.fill_between(grid, y0, y1, where=~known, facecolor="white", edgecolor="0.7", hatch="////", lw=0,
                                 zorder=0, label="_not followed")
-            _region_text(ax, grid, lo, hi, count, exact, k, lx, ly)
+            texts.append((grid, lo, hi, count, exact, k))
         for k, loc in enumerate(phase.loci):
             x, y = _sorted(loc)
             ax.plot(x, y, "-", color="black", lw=1.5 if k == 0 else 0.8, zorder=3,
@@ -878,6 +879,8 @@ def plot_phase_diagram(phase: PhaseDiagram, ax: Any = None, *, logx: bool | None
         ax.margins(0)
         ax.set_xlabel(_name(phase.along))
         ax.set_ylabel(_name(phase.parameter))
+        for args in texts:
+            _region_text(ax, *args, lx, ly)
         if legend:
             ax.legend(loc="upper right", handlelength=1.6)
     return ax
@@ -885,23 +888,43 @@ def plot_phase_diagram(phase: PhaseDiagram, ax: Any = None, *, logx: bool | None
 
 def _region_text(ax: Any, x: np.ndarray, lo: np.ndarray, hi: np.ndarray, count: np.ndarray, exact: bool, k: int,
                  logx: bool, logy: bool) -> None:
-    """Write a region's count where it is tallest (in the axis' own scale), away from the right edge."""
+    """Write a region's count where the band free of its bounds is widest over the label's width.
+
+    The label is measured, then slid along the region (clear of the edges and
+    of the legend in the upper right); it goes where the gap between the
+    highest lower bound and the lowest upper bound under it is largest.  Where
+    ``"k active"`` does not fit anywhere, the bare count is written.
+    """
+    c = int(np.max(count)) if count.size else 0
+    full = "collapse stable\n0 active" if k == 0 else f"{'' if exact else '≥ '}{c} active"
+    short = "0" if k == 0 else f"{'' if exact else '≥'}{c}"
     f = np.log if logy else (lambda v: v)
+    y0, y1 = (f(v) for v in ax.get_ylim())
     with np.errstate(invalid="ignore", divide="ignore"):
-        h = f(hi) - f(lo)
-    h = np.where(np.isfinite(h), h, -np.inf)
-    n = len(x)
-    h[int(0.8 * n):] = -np.inf  # keep clear of the legend in the upper right, and of the edges
-    h[: int(0.04 * n)] = -np.inf
-    w = max(1, int(0.2 * n))    # the label is about a fifth of the width: the window where the region is tallest
-    windows = np.array([h[i:i + w].min() for i in range(n - w + 1)])
-    if not np.isfinite(windows).any() or windows.max() <= 0:
+        flo, fhi = (f(lo) - y0) / (y1 - y0), (f(hi) - y0) / (y1 - y0)  # axes fractions
+    # positions along x as axes fractions (the grid is uniform in the axis' scale, up to the loci's own abscissae)
+    xf = (np.log(x) - np.log(x[0])) / (np.log(x[-1]) - np.log(x[0])) if logx else (x - x[0]) / (x[-1] - x[0])
+    renderer = ax.figure.canvas.get_renderer()
+    for word in (full, short):
+        text = ax.text(0.5, 0.5, word, transform=ax.transAxes, ha="center", va="center", fontsize="medium", zorder=4,
+                       bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.65})
+        box = text.get_window_extent(renderer=renderer).transformed(ax.transAxes.inverted())
+        half = 0.55 * box.width
+        best, at = -np.inf, None
+        for i in np.flatnonzero((xf >= 0.02 + half) & (xf <= 0.98 - half)):
+            seg = (xf >= xf[i] - half) & (xf <= xf[i] + half)
+            if not (np.all(np.isfinite(flo[seg])) and np.all(np.isfinite(fhi[seg]))):
+                continue
+            bottom, top = float(flo[seg].max()), float(fhi[seg].min())
+            if k == 0:
+                top = min(top, 0.8)  # below the legend
+            if top - bottom > best + 1e-9:
+                best, at = top - bottom, (int(i), (bottom + top) / 2)
+        if at is None or (best < 1.05 * box.height and word == full):
+            text.remove()
+            continue
+        j, yf = at
+        yv = y0 + yf * (y1 - y0)
+        text.set_transform(ax.transData)
+        text.set_position((float(x[j]), float(np.exp(yv) if logy else yv)))
         return
-    j = int(np.argmax(windows)) + w // 2
-    ym = np.exp((np.log(lo[j]) + np.log(hi[j])) / 2) if logy else (lo[j] + hi[j]) / 2
-    c = int(count[j])
-    word = f"{'' if exact else '≥ '}{c} active"
-    if k == 0:
-        word = "collapse stable\n0 active"
-    ax.text(x[j], ym, word, ha="center", va="center", fontsize="medium", zorder=4,
-            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.65})

@@ -64,18 +64,27 @@ def test_regions_cover_the_axes_and_carry_the_closed_form_count():
     assert checked > 1000
 
 
+def label_count(text):
+    """The count a region label states: "collapse stable\n0 active", "2 active", "≥ 2 active", or a bare "2"."""
+    words = text.replace("collapse stable\n", "").replace("≥", "").replace("active", "").split()
+    return int(words[0]), text.startswith("≥")
+
+
 def test_regions_are_labelled_by_active_latents():
-    ax = plot_phase_diagram(phase())
-    words = {t.get_text() for t in ax.texts}
-    assert words == {"collapse stable\n0 active", "1 active", "2 active", "3 active"}
-    for t in ax.texts:  # each label sits in its own region
-        b, s = t.get_position()
-        k = 0 if t.get_text().startswith("collapse") else int(t.get_text().split()[0])
-        assert closed_form_count(b, s) == k
+    for kw in ({}, {"style": "one-column"}, {"style": "two-column"}, {"logy": True}):
+        ax = plot_phase_diagram(phase(), **kw)
+        assert sorted(label_count(t.get_text())[0] for t in ax.texts) == [0, 1, 2, 3]
+        for t in ax.texts:  # each label sits in its own region, away from the loci
+            b, s = t.get_position()
+            assert closed_form_count(b, s) == label_count(t.get_text())[0]
+            assert all(abs(s - xi2 / b) > 0.02 * xi2 / b for xi2 in TOY)
+    # with a log axis the bands are wide enough for the words
+    ax = plot_phase_diagram(phase(), logy=True, style="one-column")
+    assert {t.get_text() for t in ax.texts} == {"collapse stable\n0 active", "1 active", "2 active", "3 active"}
     # two loci followed of three latents: below the second, two or more latents are on
-    ax = plot_phase_diagram(phase(loci=2, steps=6))
+    ax = plot_phase_diagram(phase(loci=2, steps=6), logy=True)
     assert {t.get_text() for t in ax.texts} == {"collapse stable\n0 active", "1 active", "≥ 2 active"}
-    ax = plot_phase_diagram(phase(loci=2, steps=6), latents=2)
+    ax = plot_phase_diagram(phase(loci=2, steps=6), latents=2, logy=True)
     assert "2 active" in {t.get_text() for t in ax.texts}
 
 

@@ -146,3 +146,27 @@ def test_cli_track_plot_end_to_end(tmp_path, capsys):
     img = imread(fig)
     assert img.shape[1] == pytest.approx(3.4 * 300, rel=0.15) and img.shape[0] > img.shape[1]
     assert np.asarray(img).std() > 0.05  # something was drawn
+
+
+def test_cli_logy_for_phase_diagrams_only(tmp_path, capsys, monkeypatch):
+    seen = {}
+    import statvae.plot
+
+    real = statvae.plot.plot_phase_diagram
+
+    def spy(ph, **kw):
+        seen.update(kw)
+        return real(ph, **kw)
+
+    monkeypatch.setattr(statvae.plot, "plot_phase_diagram", spy)
+    phase().save(tmp_path / "p.json")
+    toy().save(tmp_path / "d.json")
+    assert main(["plot", str(tmp_path / "p.json"), "--out", str(tmp_path / "p.png"), "--logy"]) == 0
+    assert seen == {"logx": None, "logy": True, "style": "two-column"}
+    capsys.readouterr()
+    code = main(["plot", str(tmp_path / "d.json"), "--out", str(tmp_path / "d.png"), "--logy"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--logy is for phase diagrams" in err and err.count("\n") == 1
+    code = main(["phase-diagram", "--spectrum", "3,2,1", "--range", "6:0.5", "--along", "beta", "--along-range",
+                 "0.5:2", "--logy", "--plot", str(tmp_path / "q.png"), "--steps", "3"])
+    assert code == 0 and seen["logy"] is True
