@@ -10,11 +10,11 @@ A spiked covariance ``eta I + rho u u^T`` (one direction ``u`` with variance
 ``eta + rho``, i.e. a spike ``rho`` above the noise) is visible in the sample
 spectrum only above the BBP transition (Baik, Ben Arous and Peche 2005;
 Paul 2007), ``rho > eta / sqrt(alpha)``, equivalently ``alpha > (eta / rho)^2``.
-Above it the top sample eigenvalue separates from the bulk at
+Above it the top sample eigenvalue separates from the bulk at ::
 
     lambda = (eta + rho) (1 + eta / (alpha rho)),
 
-and the squared overlap of its eigenvector with ``u`` is
+and the squared overlap of its eigenvector with ``u`` is ::
 
     |<u, v>|^2 = (1 - eta^2 / (alpha rho^2)) / (1 + eta / (alpha rho));
 

@@ -264,7 +264,7 @@ def model_to_dict(model: Model) -> dict[str, Any]:
 
 
 def save_model(model: Model, path: str | os.PathLike[str]) -> Path:
-    """Write a model as JSON (readable by :func:`load_model` and ``statvae ... --model-file``).
+    """Write a model as JSON (readable by :func:`load_model` and the command line's ``--model-file``).
 
     Parameters
     ----------

@@ -1,7 +1,7 @@
 """Per-mode structure of the Hessian at the collapsed point, for symbolic sizes.
 
 Why a handful of tiny models determine the Hessian of every size
----------------------------------------------------------------
+----------------------------------------------------------------
 Work in the canonical gauge: each observed variable rotated to the
 eigenbasis of its (residual) covariance, so the data covariance is
 diagonal.  Then the objective is invariant under the sign flip of any
@@ -37,7 +37,7 @@ eigenvalue, and the objective is affine in the covariance, so the sum over
 coordinates is the dimension times the value at the mean eigenvalue.
 
 The structure is cached on disk like compiled code
--------------------------------------------------
+--------------------------------------------------
 Deriving the structure is symbolic work (a second or more); it depends only
 on the model's structure (:meth:`Model.structure_key`), so
 :func:`mode_structure` keeps it, per process, in memory and, across
