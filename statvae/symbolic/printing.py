@@ -78,8 +78,8 @@ def hyper_latex(name: str) -> str:
 
     Examples
     --------
-    >>> hyper_latex("sigma2"), hyper_latex("beta"), hyper_latex("gain")
-    ("\\\\sigma'^{2}", '\\\\beta', '\\\\mathrm{gain}')
+    >>> hyper_latex("sigma2"), hyper_latex("beta"), hyper_latex("lengthscale")  # the last one unknown
+    ("\\\\sigma'^{2}", '\\\\beta', '\\\\mathrm{lengthscale}')
     """
     from ..errors import ModelError
     from ..model import hyper as H
