@@ -4,7 +4,7 @@ closed forms and statvae's symbolic threshold.
 Independent checks: statvae's ``critical()`` (the linear threshold), the 2x2 Hessian blocks of the paper (the
 linear eigenvalues), a plain-numpy computation of a ReLU network's threshold at its collapsed configuration (the
 top eigenvalue of the covariance of the linear regression of x on the encoder's features, projected on the range of
-the decoder's Jacobian, over beta: derived in docs/torch.md), finite differences of the torch gradient, and the
+the decoder's Jacobian, over beta: derived in docs/validation.md), finite differences of the torch gradient, and the
 dense Hessian of every parameter.
 """
 
