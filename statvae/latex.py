@@ -23,18 +23,27 @@ import sympy as sp
 
 from .errors import StatvaeError
 from .symbolic.names import block_latex
-from .symbolic.printing import LaTeXMath, critical_latex, number
+from .symbolic.printing import LaTeXMath, break_lines, critical_latex, latex_width, number
 
-__all__ = ["latex", "expr_latex", "block_latex", "latex_math"]
+__all__ = ["symmetric_matrices", "latex", "expr_latex", "block_latex", "latex_math", "latex_width", "break_lines",
+           "display_latex", "solved_condition", "document", "symbol_table", "tex_text", "TEXTWIDTH"]
+
+#: ``\textwidth`` of LaTeX's ``article`` class at 10 pt (points): the default line width of the displays.
+TEXTWIDTH = 345.0
 
 
-def expr_latex(expr: Any) -> str:
-    """LaTeX of a sympy object with statvae's symbol names.
+def expr_latex(expr: Any, symmetric: Any = None) -> str:
+    """LaTeX of a sympy object with statvae's symbol names, in the paper's notation.
+
+    Powers of squared symbols as one power (``\\sigma'^{4}``), traces split over sums and a trace and its
+    transpose printed once (see :func:`statvae.symbolic.printing.expr_latex`).
 
     Parameters
     ----------
     expr : sympy.Basic or sympy.MatrixBase
         The expression, relation or matrix.
+    symmetric : iterable of sympy.MatrixSymbol or str, optional
+        Matrices known to be symmetric (covariances).
 
     Returns
     -------
@@ -49,7 +58,7 @@ def expr_latex(expr: Any) -> str:
     """
     from .symbolic.printing import expr_latex as printer
 
-    return printer(expr)  # the one printer (symbolic layer, so results below this layer render in notebooks too)
+    return printer(expr, symmetric)  # the one printer (symbolic layer: results below this layer render in notebooks)
 
 
 def _lines(pairs, align: bool, env: str = "align") -> str:
@@ -59,12 +68,33 @@ def _lines(pairs, align: bool, env: str = "align") -> str:
     return ",\\quad ".join(f"{lhs} = {rhs}" for lhs, rhs in pairs)
 
 
+def symmetric_matrices(model: Any) -> list[str]:
+    """Names of the matrices of ``model``'s matrix-form objective that are symmetric (covariances).
+
+    Parameters
+    ----------
+    model : Model
+        A model.
+
+    Returns
+    -------
+    list of str
+        The data covariance blocks of each observed variable and the encoder covariances.
+    """
+    g = model.graph
+    obs = g.observed()
+    out = [r"\Sigma" if len(obs) == 1 else rf"\Sigma_{{{v.name}{v.name}}}" for v in obs]
+    out += [block_latex(z.covariance_name) for z in g.latents() if z.covariance_name]
+    return out
+
+
 def _objective(obj, align: bool) -> str:
     model = obj.model
-    pairs = [(r"\mathcal{L}", expr_latex(obj.total))]
+    sym = symmetric_matrices(model)
+    pairs = [(r"\mathcal{L}", expr_latex(obj.total, sym))]
     if align:
         for name, term in obj.terms.items():
-            pairs.append((_term_name(name, model), expr_latex(term)))
+            pairs.append((_term_name(name, model), expr_latex(term, sym)))
     return _lines(pairs, align)
 
 
@@ -173,3 +203,445 @@ def latex_math(obj: Any, align: bool = False) -> LaTeXMath:
     (True, "$$\\\\sigma'^{2} > \\\\max_{i} \\\\xi_{i}^{2}$$")
     """
     return LaTeXMath(latex(obj, align=align))
+
+
+def display_latex(lhs: str, rhs: Any, relation: str = "=", *, width: float = TEXTWIDTH, label: str | None = None,
+                  note: str = "", symmetric: Any = None) -> str:
+    r"""A displayed formula ``lhs relation rhs`` that fits ``width`` points: one line, or broken over lines.
+
+    A formula that fits (by :func:`latex_width`) is one line: ``\[ ... \]``, or ``equation`` with
+    ``\label`` when ``label`` is given (only a formula the text refers to is numbered).  A longer one is
+    broken by :func:`break_lines` at top-level ``+``/``-`` (and ``\wedge``): in ``split`` aligned at the
+    relation when the left-hand side is short, else in ``multline``; room for the number is kept.  It
+    needs amsmath.
+
+    Parameters
+    ----------
+    lhs : str
+        LaTeX of the left-hand side (may be empty).
+    rhs : sympy.Basic or str
+        The right-hand side; a string is set as given (never broken).
+    relation : str
+        LaTeX of the relation (``=``, ``\iff``, ``>``).
+    width : float
+        Points available (``\textwidth``; default :data:`TEXTWIDTH`).
+    label : str, optional
+        Number the formula and label it.
+    note : str, optional
+        Words set after the formula (``\quad\text{note}``).
+    symmetric : iterable, optional
+        Symmetric matrices, as for :func:`expr_latex`.
+
+    Returns
+    -------
+    str
+        The LaTeX of the display (environment included).
+
+    Examples
+    --------
+    >>> import statvae
+    >>> print(display_latex(r"\sigma'^{2}_{c}", statvae.LinearVAE(3, 2).collapse().critical_expression()))
+    \[
+    \sigma'^{2}_{c} = \max_{i} \xi_{i}^{2}
+    \]
+    >>> obj = statvae.LinearVAE(3, 2).objective(form="matrix")
+    >>> tex = display_latex(r"\mathcal{L}", obj.total, width=200)
+    >>> tex.splitlines()[:2], tex.count(r"\\") + 1 > 2
+    (['\\begin{equation*}', '\\begin{split}'], True)
+    """
+    tag = 22.0 if label else 0.0
+    head = f"{lhs} {relation} " if lhs else ""
+    tail = rf"\quad\text{{{note}}}" if note else ""
+    whole = head + (rhs if isinstance(rhs, str) else expr_latex(rhs, symmetric)) + tail
+    star = "" if label else "*"
+    lab = rf"\label{{{label}}}" if label else ""
+    if isinstance(rhs, str) or latex_width(whole) <= width - tag:
+        if label:
+            return "\n".join([r"\begin{equation}" + lab, whole, r"\end{equation}"])
+        return "\n".join([r"\[", whole, r"\]"])
+    wl = latex_width(head)
+    wt = latex_width(tail)
+    if wl <= 0.3 * width:  # split, aligned at the relation; continuation lines indented by a quad
+        budget = width - tag - wl - 10.0
+        lines = break_lines(rhs, budget, first=-10.0, symmetric=symmetric)
+        rows = [f"{lhs} &{relation} {lines[0]}" if lhs else f"&{lines[0]}"]
+        rows += [rf"&\quad {{}} {ln}" if ln[:1] in "+-" else rf"&\quad {ln}" for ln in lines[1:]]
+        if tail:
+            if latex_width(lines[-1]) + wt <= budget:
+                rows[-1] += " " + tail
+            else:
+                rows.append(rf"&\quad {tail}")
+        body = " \\\\\n".join(rows)
+        return "\n".join([rf"\begin{{equation{star}}}" + lab, r"\begin{split}", body, r"\end{split}",
+                          rf"\end{{equation{star}}}"])
+    budget = width - 10.0 - tag  # multline: \multlinegap on the first and the last line
+    lines = break_lines(rhs, budget, first=wl, symmetric=symmetric)
+    rows = [head + lines[0]] + [f"{{}} {ln}" if ln[:1] in "+-" else ln for ln in lines[1:]]
+    if tail:
+        if latex_width(rows[-1]) + wt <= budget:
+            rows[-1] += " " + tail
+        else:
+            rows.append(tail)
+    if len(rows) == 1:
+        return "\n".join([r"\begin{equation}" + lab if label else r"\[", rows[0],
+                          r"\end{equation}" if label else r"\]"])
+    return "\n".join([rf"\begin{{multline{star}}}" + lab, " \\\\\n".join(rows), rf"\end{{multline{star}}}"])
+
+
+def _solve_one(rel: Any, p: Any) -> Any:
+    """``rel`` (a relation, maybe ``x > max_i f_i``) solved for ``p``, or None."""
+    import random
+
+    from .symbolic.stability import MaxOver, MinOver, solve_relational
+
+    if not isinstance(rel, sp.core.relational.Relational) or p not in rel.free_symbols:
+        return None
+    if rel.lhs == p and p not in rel.rhs.free_symbols:
+        return rel
+    idx = None
+    lhs, rhs = rel.lhs, rel.rhs
+    for side in ("lhs", "rhs"):  # a maximum (minimum) over modes: the relation holds mode by mode
+        e = getattr(rel, side)
+        if isinstance(e, MaxOver):
+            if side == "lhs":
+                lhs = e.args[0]
+            else:
+                rhs = e.args[0]
+            idx = e.args[1]
+    inner = rel.func(lhs, rhs)
+    if inner in (sp.true, sp.false):
+        return None
+    solved = solve_relational(inner, p)
+    if solved is inner or solved.lhs != p:
+        f = sp.together(inner.lhs - inner.rhs)
+        num, den = sp.fraction(f)
+        try:
+            roots = sp.solve(num, p)
+        except NotImplementedError:
+            return None
+        rng = random.Random(1)
+        others = sorted(f.free_symbols - {p}, key=str)
+        samples = [{s: sp.Rational(rng.randint(2, 60), 13) for s in others} for _ in range(4)]
+        good = []
+        for r in roots:
+            vals = [complex(r.xreplace(smp).evalf()) for smp in samples]
+            if all(abs(v.imag) < 1e-12 and v.real > 0 for v in vals):
+                good.append(r)
+        if len(good) != 1:
+            return None
+        root = sp.factor(sp.simplify(good[0]))
+        above = set()
+        for smp in samples:  # which side of the root the relation holds on, the same at every sample
+            r0 = float(root.xreplace(smp))
+            hi = bool(inner.xreplace({**smp, p: sp.Float(r0 * 1.25, 30)}))
+            lo = bool(inner.xreplace({**smp, p: sp.Float(r0 * 0.8, 30)}))
+            if hi == lo:
+                return None
+            above.add(hi)
+        if len(above) != 1:
+            return None
+        strict = isinstance(inner, (sp.StrictGreaterThan, sp.StrictLessThan))
+        if above.pop():
+            solved = sp.Gt(p, root) if strict else sp.Ge(p, root)
+        else:
+            solved = sp.Lt(p, root) if strict else sp.Le(p, root)
+    if idx is None:
+        return solved
+    if isinstance(solved, (sp.StrictGreaterThan, sp.GreaterThan)):
+        return solved.func(p, MaxOver(solved.rhs, idx))
+    return solved.func(p, MinOver(solved.rhs, idx))
+
+
+def solved_condition(condition: Any, parameter: str) -> Any:
+    r"""A stability condition solved for one hyper-parameter where a closed form exists.
+
+    ``\beta > \max_i f_i(\sigma'^2)`` becomes ``\sigma'^2 > \max_i g_i`` (``\min`` for an upper
+    bound): each relation of the condition that involves the parameter is solved for it mode by mode
+    (linear: exactly; otherwise the one positive root of the boundary, the side taken from the relation at
+    points on both sides of it, the same at every sample).  Given a
+    :class:`~statvae.analysis.collapse.CollapseAnalysis`, its :meth:`criterion_for` is solved and the
+    bound is checked against its ``critical_expression``: they must be equal at random points.  A relation
+    without a closed form is left as it was; relations that do not involve the parameter are kept.
+
+    Parameters
+    ----------
+    condition : sympy.Basic or CollapseAnalysis
+        A relation, a conjunction of relations (maybe wrapped in ``Given``), or an analysis.
+    parameter : str
+        The hyper-parameter (``"sigma2"``).
+
+    Returns
+    -------
+    sympy.Basic
+        The same condition, solved where possible.
+
+    Raises
+    ------
+    AnalysisError
+        If the bound solved from an analysis' condition differs from its critical expression.
+
+    Examples
+    --------
+    >>> import statvae
+    >>> a = statvae.LinearVAE(3, 2, beta=None, weight_decay_dec=None).collapse()
+    >>> print(latex(a.criterion_for("beta")))
+    \beta > \max_{i} \frac{\xi_{i}^{2}}{\sigma'^{2} \left(\sigma'^{2} \eta_{d} + 1\right)}
+    >>> print(latex(solved_condition(a, "sigma2")))
+    \sigma'^{2} > \max_{i} \frac{\sqrt{\beta + 4 \eta_{d} \xi_{i}^{2}} - \sqrt{\beta}}{2 \sqrt{\beta} \eta_{d}}
+    """
+    from .analysis.collapse import CollapseAnalysis
+    from .errors import AnalysisError
+    from .model import hyper as H
+    from .symbolic.stability import Given
+
+    analysis = condition if isinstance(condition, CollapseAnalysis) else None
+    if analysis is not None:
+        condition = analysis.criterion_for(parameter)
+    p = H.symbol(parameter)
+    given = None
+    if isinstance(condition, Given):
+        condition, given = condition.args
+    rels = list(condition.args) if isinstance(condition, sp.And) else [condition]
+    out = []
+    for r in rels:
+        s = _solve_one(r, p)
+        out.append(r if s is None else s)
+    result = sp.And(*out) if len(out) > 1 else out[0]
+    if analysis is not None:
+        try:
+            crit = analysis.critical_expression(parameter)
+        except StatvaeError:
+            crit = None
+        bounds = [r.rhs for r in out if isinstance(r, sp.core.relational.Relational) and r.lhs == p]
+        if crit is not None and len(bounds) == 1 and not _same(bounds[0], crit):
+            raise AnalysisError(f"the condition solved for {parameter} disagrees with its critical expression")
+    return Given(result, given) if given is not None else result
+
+
+def _same(a: Any, b: Any) -> bool:
+    import random
+
+    from .symbolic.stability import MaxOver
+
+    strip = lambda e: e.args[0] if isinstance(e, MaxOver) else e
+    a, b = strip(a), strip(b)
+    rng = random.Random(2)
+    free = sorted(a.free_symbols | b.free_symbols, key=str)
+    for _ in range(4):
+        pt = {s: sp.Rational(rng.randint(2, 60), 13) for s in free}
+        va, vb = complex(a.xreplace(pt).evalf(30)), complex(b.xreplace(pt).evalf(30))
+        if abs(va - vb) > 1e-12 * max(1.0, abs(vb)):
+            return False
+    return True
+
+
+_PREAMBLE = [r"\documentclass[10pt]{article}", r"\usepackage[T1]{fontenc}", r"\usepackage{amsmath,amssymb}",
+             r"\allowdisplaybreaks"]
+
+
+def tex_text(words: str) -> str:
+    r"""Plain words for LaTeX text mode: the characters special to LaTeX escaped.
+
+    Parameters
+    ----------
+    words : str
+        Plain words.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> print(tex_text("50% of x_1 & y"))
+    50\% of x\_1 \& y
+    """
+    out = []
+    for c in str(words):
+        if c in "&%$#_{}":
+            out.append("\\" + c)
+        elif c == "~":
+            out.append(r"\textasciitilde{}")
+        elif c == "^":
+            out.append(r"\textasciicircum{}")
+        elif c == "\\":
+            out.append(r"\textbackslash{}")
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def symbol_table(rows: Any) -> str:
+    r"""A table of symbols: ``longtable``-free ``tabular`` with the symbol (math) and its meaning (text).
+
+    Parameters
+    ----------
+    rows : iterable of (str, str)
+        ``(LaTeX math of the symbol, meaning in LaTeX text)``.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> print(symbol_table([(r"\beta", "weight of the KL term")]))
+    \begin{tabular}{@{}l p{0.75\textwidth}@{}}
+    symbol & meaning \\ \hline
+    $\beta$ & weight of the KL term \\
+    \end{tabular}
+    """
+    out = [r"\begin{tabular}{@{}l p{0.75\textwidth}@{}}", r"symbol & meaning \\ \hline"]
+    out += [f"${sym}$ & {meaning} \\\\" for sym, meaning in rows]
+    out.append(r"\end{tabular}")
+    return "\n".join(out)
+
+
+def _model_symbols(model: Any, exprs: list[Any]) -> list[tuple[str, str]]:
+    from .model import hyper as H
+    from .symbolic.names import dim_symbol, latex_names, spectral_symbol
+
+    g = model.graph
+    rows: list[tuple[str, str]] = []
+    obs = g.observed()
+    for v in g.variables():
+        d = latex_names(dim_symbol(v)).get(dim_symbol(v), v.dim_latex or "")
+        kind = "observed variable" if v.observed else "latent variable"
+        rows.append((rf"{v.latex} \in \mathbb{{R}}^{{{d}}}", f"{kind} {tex_text(v.name)} and its dimension"))
+    for v in obs:
+        cov = r"\Sigma" if len(obs) == 1 else (v.covariance_latex or rf"\Sigma_{{{v.name}{v.name}}}")
+        eig = latex_names(spectral_symbol(v, "i"))[spectral_symbol(v, "i")]
+        rows.append((cov, f"covariance of the centred data {tex_text(v.name)}"))
+        rows.append((eig, f"eigenvalues of ${cov}$ (largest first)"))
+    if len(obs) > 1:
+        rows.append((r"\Sigma_{ab}", "cross-covariance of observed variables $a$ and $b$"))
+    for m in g.maps():
+        role = "decoder" if m.role == "generative" else "encoder"
+        rows.append((block_latex(m.name), f"{role} weight from {tex_text(m.source)} to {tex_text(m.target)} "
+                                          f"(map {tex_text(m.name)})"))
+    for z in g.latents():
+        if z.covariance_name:
+            rows.append((block_latex(z.covariance_name), f"encoder covariance of {tex_text(z.name)}"))
+    free: set[Any] = set()
+    for e in exprs:
+        free |= getattr(e, "free_symbols", set())
+    for name in model.values:
+        try:
+            spec = H.spec(name)
+        except StatvaeError:
+            continue
+        if H.symbol(name) in free:
+            rows.append((spec.latex, tex_text(spec.description)))
+    rows.append((r"\mathcal{L}", "the objective (ELBO), maximised"))
+    rows.append((r"\operatorname{tr}, \left|\cdot\right|", "trace and determinant"))
+    return rows
+
+
+def document(model: Any, parameter: str | None = None, *, title: str | None = None,
+             width: float = TEXTWIDTH) -> str:
+    r"""A complete LaTeX document of ``model``'s symbolic results, ready for pdflatex.
+
+    The article class with amsmath and amssymb; sections for the model and its symbols (a table
+    of every symbol used), the objective (matrix form, symbolic sizes), the collapsed point, the Hessian
+    blocks at collapse, and the stability condition solved for ``parameter`` (:func:`solved_condition`)
+    with the critical value.  Long formulas are broken to ``width`` (:func:`display_latex`); only the
+    formulas the text refers to are numbered.
+
+    Parameters
+    ----------
+    model : VAEModel or Model
+        The model.
+    parameter : str, optional
+        The hyper-parameter of the condition and the critical value (default: the analysis' default one).
+    title : str, optional
+        The document's title.
+    width : float
+        ``\textwidth`` in points (the article class at 10 pt: :data:`TEXTWIDTH`).
+
+    Returns
+    -------
+    str
+        The ``.tex`` source.
+
+    Raises
+    ------
+    StatvaeError
+        For a parameter that is not a hyper-parameter of the model.
+
+    Examples
+    --------
+    >>> import statvae
+    >>> tex = document(statvae.LinearVAE(3, 2))
+    >>> tex.startswith(r"\documentclass"), r"\usepackage{amsmath,amssymb}" in tex, tex.count(r"\label{")
+    (True, True, 2)
+    """
+    from .analysis.collapse import analyse_collapse
+    from .symbolic.objective import build_objective
+    from .symbolic.printing import term_latex
+
+    analysis = analyse_collapse(model)
+    obj = build_objective(model, form="matrix")
+    sym = symmetric_matrices(model)
+    name = None
+    critical = None
+    note = ""
+    try:
+        name = parameter or analysis.default_parameter()
+        free = model.with_values(**{name: None}) if model.values[name].is_number else model
+        fa = analyse_collapse(free) if free is not model else analysis
+        critical = fa.critical_expression(name)
+        condition = solved_condition(fa, name)
+    except StatvaeError as exc:
+        if parameter:
+            raise
+        condition = analysis.criterion
+        note = str(exc)
+    exprs = [obj.total, condition] + [b.matrix for b in analysis.blocks] + ([critical] if critical is not None
+                                                                           else [])
+    kind = "" if model.kind in ("linear", "custom") else f"{model.kind} "
+    title = title or f"Posterior collapse in a {kind}linear VAE"
+    out = list(_PREAMBLE) + [rf"\title{{{tex_text(title)}}}", r"\author{statvae}", r"\date{}",
+                             r"\begin{document}", r"\maketitle", ""]
+    out += [r"\section{Model and symbols}", "",
+            "Hyper-parameters: " + ", ".join(_hyper_text(k, v) for k, v in model.values.items()) + ".",
+            "", r"\begin{center}", symbol_table(_model_symbols(model, exprs)), r"\end{center}", ""]
+    out += [r"\section{Objective}", "",
+            "For symbolic sizes, in matrix form, with centred data and optimal biases:", "",
+            display_latex(r"\mathcal{L}", obj.total, width=width, symmetric=sym), ""]
+    if len(obj.terms) > 1:
+        out += ["Its terms:", ""]
+        for k, t in obj.terms.items():
+            if t != 0:
+                out += [display_latex(term_latex(k), t, width=width, symmetric=sym), ""]
+    out += [r"\section{The collapsed point and its Hessian}", "", "The collapsed point:", ""]
+    cp = [(block_latex(k), v) for k, v in analysis.collapsed_point.items()]
+    out += [r"\[", r",\quad ".join(f"{k} = {expr_latex(v)}" for k, v in cp), r"\]", ""]
+    out += ["At the collapsed point the Hessian splits into independent blocks, one per mode:", ""]
+    for b in analysis.blocks:
+        lhs = rf"H_{{({', '.join(b.labels)})}}"
+        out += [display_latex(lhs, b.matrix, width=width, note=f"({_copies_text(b.multiplicity)})"), ""]
+    out += [r"\section{Stability of collapse}", ""]
+    if critical is not None and name is not None:
+        out += [r"Collapse is a local maximum of $\mathcal{L}$ if and only if \eqref{eq:condition} holds, "
+                r"so that the critical value is \eqref{eq:critical}:", "",
+                display_latex("", condition, width=width, label="eq:condition"), "",
+                display_latex(critical_latex(name), critical, width=width, label="eq:critical"), ""]
+    else:
+        out += [r"Collapse is a local maximum of $\mathcal{L}$ if and only if", "",
+                display_latex("", condition, width=width), ""]
+        if note:
+            out += [tex_text(f"No closed-form critical value: {note}."), ""]
+    out += [r"\end{document}", ""]
+    return "\n".join(out)
+
+
+def _hyper_text(name: str, value: Any) -> str:
+    from .symbolic.printing import hyper_latex
+
+    if isinstance(value, sp.Basic) and not value.is_number:
+        return f"${hyper_latex(name)}$ free"
+    return f"${hyper_latex(name)} = {expr_latex(sp.sympify(value))}$"
+
+
+def _copies_text(multiplicity: Any) -> str:
+    return rf"$\times {expr_latex(multiplicity)}$"

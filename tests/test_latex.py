@@ -52,6 +52,10 @@ def roundtrip(expr) -> None:
     for k, (sym, tex) in enumerate(sorted(names.items(), key=lambda kv: -len(kv[1]))):
         ph = f"q_{{{k}}}"
         text = text.replace(tex, ph)
+        if tex.endswith("^{2}"):  # the paper's powers: \xi_{i}^{4} is (\xi_{i}^{2})^{2}, \xi_{i} its square root
+            stem = re.escape(tex[:-4])
+            text = re.sub(stem + r"\^\{(\d+)\}", lambda m: f"{ph}^{{\\frac{{{m.group(1)}}}{{2}}}}", text)
+            text = re.sub(stem + r"(?![\^_'])", lambda m: f"\\sqrt{{{ph}}}", text)
         placeholders[sp.Symbol(f"q_{{{k}}}")] = sym
     # the ANTLR parser reads "a \left(b\right)" as a function call: make the product explicit
     text = re.sub(r"(q_\{\d+\})\s*\\left\(", r"\1 \\cdot \\left(", text)
