@@ -152,7 +152,7 @@ def conditional_1x1():
     Hl = sp.simplify(hess.subs(point)[:3, :3])        # the latent block (A, B, W)
     minors = [sp.factor(Hl[:k, :k].det()) for k in (1, 2, 3)]
     roots = sp.solve(minors[2], s2)
-    disp = {A: _sym("V_{x}"), B: _sym("V_{y}"), W: _sym("W"), C: _sym("C"), D: _sym("d"),
+    disp = {A: _sym("V_{x}"), B: _sym("V_{y}"), W: _sym("W"), C: _sym("W_{x}"), D: _sym("d"),
             sxx: sp.Symbol(r"\Sigma_{xx}", positive=True), sxy: sp.Symbol(r"\Sigma_{yx}", real=True),
             syy: sp.Symbol(r"\Sigma_{yy}", positive=True)}
     return dict(obj=obj, point=point, residual=residual, Hl=Hl, minors=minors, roots=roots, disp=disp,
@@ -173,11 +173,13 @@ def derive() -> Derivation:
     c = conditional_1x1()
     disp = c["disp"]
     C_star = c["point"][c["C"]]
-    checks.append(check("the solved point ($V_x = V_y = W = 0$, $C = C^*$, $d = 1$) is stationary: sympy simplifies "
+    checks.append(check("the solved point ($V_x = V_y = W = 0$, $W_x = W_x^*$, $d = 1$) is stationary: sympy "
+                        "simplifies "
                         "every entry of statvae's gradient there to zero", all(r == 0 for r in c["residual"])))
-    checks.append(check("the collapsed regression is $C^* = \\Sigma_{yx} / \\Sigma_{xx}$, the regression of $y$ on $x$",
+    checks.append(check("the collapsed direct map is $W_x^* = \\Sigma_{yx} / \\Sigma_{xx}$, the regression of $y$ on "
+                        "$x$",
                         sp.simplify(C_star - c["sxy"] / c["sxx"]) == 0,
-                        f"derived $C^* = {expr_latex(C_star.xreplace(disp))}$"))
+                        f"derived $W_x^* = {expr_latex(C_star.xreplace(disp))}$"))
     schur_typed = c["syy"] - c["sxy"] ** 2 / c["sxx"]           # the published form: reference only
     ok_root = len(c["roots"]) == 1 and sp.simplify(c["roots"][0] - schur_typed / c["beta"]) == 0
     checks.append(check("the only root in $\\sigma'^2$ of the latent block's determinant is the published Schur "
@@ -198,15 +200,15 @@ def derive() -> Derivation:
     sections.append(Section(
         "The conditional VAE in the raw basis",
         "statvae's ConditionalVAE with one coordinate each: encoder $q(z \\mid x, y) = \\mathcal{N}(V_x x + V_y y, "
-        "d)$, decoder $p(y \\mid x, z) = \\mathcal{N}(W z + C x, \\sigma'^2)$, prior $\\mathcal{N}(0, 1)$, and a "
-        "joint covariance of $(x, y)$ left symbolic (statvae names the encoder maps $A = V_x$ and $B = V_y$).  "
+        "d)$, decoder $p(y \\mid x, z) = \\mathcal{N}(W z + W_x x, \\sigma'^2)$, prior $\\mathcal{N}(0, 1)$, and a "
+        "joint covariance of $(x, y)$ left symbolic (statvae names the maps $A = V_x$, $B = V_y$ and $C = W_x$).  "
         "Its exact objective, as statvae builds it, is",
         [Formula(r"\mathcal{L}", c["obj"].total.xreplace(disp))]))
     sections.append(Section(
         "The collapsed point",
         "The latent flip $z \\to -z$ makes $V_x$, $V_y$ and $W$ vanish at collapse; sympy solves the remaining "
-        "stationary equations of statvae's gradient for $C$ and $d$, and the whole gradient vanishes there:",
-        [Formula(r"C^{*}", C_star.xreplace(disp)), Formula(r"d^{*}", c["point"][c["D"]])],
+        "stationary equations of statvae's gradient for $W_x$ and $d$, and the whole gradient vanishes there:",
+        [Formula(r"W_x^{*}", C_star.xreplace(disp)), Formula(r"d^{*}", c["point"][c["D"]])],
         "so at collapse the decoder keeps the regression of $y$ on $x$."))
     sections.append(Section(
         "The threshold is the Schur complement",
@@ -233,7 +235,7 @@ def derive() -> Derivation:
     sections.append(Section(
         "Any size: statvae's per-mode criterion",
         "For any $N_x$, $N_y$ and $n$ statvae works in the canonical gauge, where the regression of $y$ on $x$ is "
-        "absorbed by $C$ and $V_x$ and the spectrum of $y$ is that of the residual covariance "
+        "absorbed by $W_x$ and $V_x$ and the spectrum of $y$ is that of the residual covariance "
         "$\\Sigma_{y \\mid x}$, with eigenvalues $\\xi_i^2$; $\\mu_k^2$ are the eigenvalues of $\\Sigma_{xx}$.  "
         "For $N_x = 2$, $N_y = 3$, $n = 2$ (any sizes give the same blocks) statvae's collapse analysis gives",
         forms,
@@ -262,7 +264,7 @@ def derive() -> Derivation:
             fd = crossing(top, 1e-2 * np.trace(S) / b, 10 * np.trace(S) / b)
             worst_fd = max(worst_fd, abs(crit - fd) / crit)
     checks.append(check(f"on {n_cov} random covariances of $(x, y)$ ($N_x = 2$, $N_y = 3$, $n = 2$, random $\\beta$), "
-                        "statvae's critical $\\sigma'^2$ equals $\\lambda_{\\max}(\\Sigma_{yy} - \\Sigma_{yx} "
+                        "statvae's critical $\\sigma'^2$ equals the top eigenvalue of $(\\Sigma_{yy} - \\Sigma_{yx} "
                         "\\Sigma_{xx}^{-1} \\Sigma_{xy}) / \\beta$", worst_schur < 1e-10,
                         f"largest relative difference {below(worst_schur)}"))
     checks.append(check("... and $\\theta_1 / \\beta$, $\\theta_1$ the top singular value of the authors' "
@@ -270,7 +272,7 @@ def derive() -> Derivation:
                         f"largest relative difference {below(worst_E)}"))
     checks.append(check(f"... and, on {n_fd} of them, the threshold of an independent numpy ELBO: Brent's method on "
                         "the top eigenvalue of its finite-difference Hessian in all 24 parameters at "
-                        "$V_x = V_y = W = 0$, $C = \\Sigma_{yx}\\Sigma_{xx}^{-1}$, $d = 1$", worst_fd < 1e-6,
+                        "$V_x = V_y = W = 0$, $W_x = \\Sigma_{yx}\\Sigma_{xx}^{-1}$, $d = 1$", worst_fd < 1e-6,
                         f"largest relative difference {below(worst_fd)}"))
 
     # ---------------------------------------------------------------- hierarchical VAE
@@ -430,7 +432,7 @@ def derive() -> Derivation:
             r"\Sigma_{y \mid x}": "covariance of y given x: the Schur complement of Sigma_xx",
             r"\mu_k^2": "eigenvalues of Sigma_xx (conditional model)",
             r"V_x, V_y": "conditional encoder weights on x and on y",
-            r"C": "conditional model: decoder map from x to y",
+            r"W_x": "conditional model: direct decoder map from x to y (statvae's C)",
             r"W_1, W_2, V_1, V_2": "hierarchical decoders (z1 -> x, z2 -> z1) and encoders (x -> z1, z1 -> z2)",
             r"D_1, D_2, d_1": "hierarchical encoder covariances; d_1 a fixed level-1 encoder variance",
             r"n_1, n_2": "hierarchical latent dimensions",

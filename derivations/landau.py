@@ -83,11 +83,12 @@ def derive() -> Derivation:
         "The quadratic coefficient [[landau-a2]] changes sign at $\\beta\\sigma'^2 = \\xi_1^2$, the seed paper's "
         "threshold; the quartic is negative there, so the collapsed point gives way continuously to a branch "
         "with $w \\neq 0$: a second-order transition in Landau's sense, with $w$ the order parameter.  Write "
-        "$t = 1 - \\beta\\sigma'^2 / \\xi_1^2$ for the reduced distance to the threshold ($t > 0$: collapse "
+        "$\\epsilon = 1 - \\beta\\sigma'^2 / \\xi_1^2$ for the reduced distance to the threshold ($\\epsilon > 0$: "
+        "collapse "
         "unstable)."))
 
     # ---------------------------------------------------------------- the order parameter and the exponents
-    t = sp.Symbol("t", positive=True)
+    t = sp.Symbol("epsilon", positive=True)
     at_t = {s2: xi2 * (1 - t) / beta}
     m_landau = sp.simplify(-a2 / (2 * a4))                       # w*^2 of the truncated expansion
     nontrivial = [s for s in sp.solve(list(grad), [w, v, d], dict=True) if s[w] != 0]
@@ -97,14 +98,16 @@ def derive() -> Derivation:
     amp_e, p_e = exponent(sp.sqrt(m_exact.subs(at_t)), t)
     diff_m = sp.simplify((m_landau - m_exact).subs(at_t))
     _, p_diff = exponent(diff_m, t)
-    checks.append(check("order parameter: $|w^*| \\propto t^{1/2}$ from the Landau expansion and from statvae's "
+    checks.append(check("order parameter: $|w^*| \\propto \\epsilon^{1/2}$ from the Landau expansion and from "
+                        "statvae's "
                         "exact branch (both signs of $w$, one branch up to the latent flip), with the same amplitude "
                         "(mean-field exponent 1/2)",
                         ok_branch and p_l == sp.Rational(1, 2) and p_e == sp.Rational(1, 2)
                         and sp.simplify(amp_l - amp_e) == 0,
                         f"amplitude ${expr_latex(amp_l)}$"))
-    checks.append(check("the truncated expansion's $w^{*2}$ differs from the exact $\\|w\\|^2$ only at order $t^2$",
-                        bool(p_diff >= 2), f"difference of order $t^{{{expr_latex(p_diff)}}}$"))
+    checks.append(check("the truncated expansion's $w^{*2}$ differs from the exact $\\|w\\|^2$ only at order "
+                        "$\\epsilon^2$",
+                        bool(p_diff >= 2), f"difference of order $\\epsilon^{{{expr_latex(p_diff)}}}$"))
 
     kl = obj.terms["kl"]
     KL_F = sp.simplify(kl.xreplace(inner))                       # KL at fixed w, encoder optimal
@@ -114,7 +117,7 @@ def derive() -> Derivation:
     KL_exact = sp.simplify(kl.xreplace(nontrivial[0]))
     amp_kl, p_kl = exponent(KL_landau.subs(at_t), t)
     amp_kle, p_kle = exponent(KL_exact.subs(at_t), t)
-    checks.append(check("KL: linear in $t$ from the Landau expansion and from the exact branch, same amplitude "
+    checks.append(check("KL: linear in $\\epsilon$ from the Landau expansion and from the exact branch, same amplitude "
                         "(exponent 1: a kink, a jump of the first derivative)",
                         p_kl == 1 and p_kle == 1 and sp.simplify(amp_kl - amp_kle) == 0,
                         f"amplitude ${expr_latex(amp_kl)}$"))
@@ -128,7 +131,7 @@ def derive() -> Derivation:
     F_exact = sp.simplify(obj.total.xreplace(nontrivial[0]) - L0)
     jump2_exact = sp.simplify(sp.limit(sp.diff(F_exact, s2, 2).subs(at_t), t, 0, "+"))
     amp_F, p_F = exponent(F_exact.subs(at_t), t)
-    checks.append(check("ELBO: the gain over collapse grows as $t^2$ (so the ELBO and its first derivative are "
+    checks.append(check("ELBO: the gain over collapse grows as $\\epsilon^2$ (so the ELBO and its first derivative are "
                         "continuous) and its second derivative in $\\sigma'^2$ jumps by the same amount in the Landau "
                         "expansion and on the exact branch",
                         p_F == 2 and sp.simplify(jump2 - jump2_exact) == 0, f"jump ${expr_latex(jump2)}$"))
@@ -137,14 +140,14 @@ def derive() -> Derivation:
     H = obj.hessian()
     chi_coll = sp.simplify(-(H.subs(collapsed).inv())[0, 0])
     chi_ord = sp.simplify(-(H.xreplace(nontrivial[0]).inv())[0, 0])
-    tt = sp.Symbol("tau", positive=True)                         # tau = -t > 0 on the collapsed side
+    tt = sp.Symbol("tau", positive=True)                         # tau = -epsilon > 0 on the collapsed side
     amp_cc, p_cc = exponent(chi_coll.subs(s2, xi2 * (1 + tt) / beta), tt)
     amp_co, p_co = exponent(chi_ord.subs(at_t), t)
     amp_lc, _ = exponent((-1 / (2 * a2)).subs(s2, xi2 * (1 + tt) / beta), tt)
     amp_lo, _ = exponent((1 / (4 * a2)).subs(at_t), t)
     ratio = sp.simplify(amp_cc / amp_co)
     checks.append(check("susceptibility $\\chi = \\partial w^* / \\partial h$ from statvae's Hessian: "
-                        "$\\chi \\propto |t|^{-1}$ on both sides (mean-field susceptibility exponent 1), "
+                        "$\\chi \\propto |\\epsilon|^{-1}$ on both sides (mean-field susceptibility exponent 1), "
                         "amplitude ratio 2, "
                         "and the amplitudes equal Landau's $-1/(2 a_2)$ and $1/(4 a_2)$",
                         p_cc == -1 and p_co == -1 and ratio == 2 and sp.simplify(amp_cc - amp_lc) == 0
@@ -155,7 +158,8 @@ def derive() -> Derivation:
         "Order parameter, KL, ELBO and susceptibility",
         "Maximising the truncated expansion gives $w^{*2} = -a_2 / (2 a_4)$ and the ELBO gained over collapse "
         "$\\mathcal{F}^{*} = -a_2^2 / (4 a_4)$; at fixed $w$ the KL is $c\\, w^2 + O(w^4)$.  Near the threshold, "
-        "as $t \\to 0^+$ (each leading term checked against statvae's exact branch, below; $\\Delta$ is the value on "
+        "as $\\epsilon \\to 0^+$ (each leading term checked against statvae's exact branch, below; $\\Delta$ is the "
+        "value on "
         "the side where collapse is unstable minus the value on the collapsed side, at the threshold):",
         [Formula(r"|w^{*}|", sp.simplify(amp_l) * sp.sqrt(t), relation=r"\simeq", note=" (exponent 1/2)"),
          Formula(r"c", c_kl),
@@ -163,16 +167,17 @@ def derive() -> Derivation:
          Formula(r"\Delta \frac{d\mathrm{KL}}{d\sigma'^{2}}", dkl_jump, label="landau-dkl"),
          Formula(r"\mathcal{F}^{*}", amp_F * t ** 2, relation=r"\simeq", note=" (exponent 2)"),
          Formula(r"\Delta \frac{d^{2}\mathcal{L}}{d(\sigma'^{2})^{2}}", jump2, label="landau-jump"),
-         Formula(r"\chi", r"-\frac{1}{2 a_{2}} \simeq " + expr_latex(amp_cc) + r" \, |t|^{-1}",
+         Formula(r"\chi", r"-\frac{1}{2 a_{2}} \simeq " + expr_latex(amp_cc) + r" \, |\\epsilon|^{-1}",
                  note=" (collapsed side)"),
-         Formula(r"\chi", r"\frac{1}{4 a_{2}} \simeq " + expr_latex(amp_co) + r" \, t^{-1}",
+         Formula(r"\chi", r"\frac{1}{4 a_{2}} \simeq " + expr_latex(amp_co) + r" \, \epsilon^{-1}",
                  note=" (ordered side)")],
-        "These are the mean-field exponents: the order parameter vanishes as $t^{1/2}$, the KL (the rate) "
+        "These are the mean-field exponents: the order parameter vanishes as $\\epsilon^{1/2}$, the KL (the rate) "
         "vanishes linearly, so its first derivative jumps by [[landau-dkl]] (zero on the collapsed side); the "
         "ELBO and its first derivative are continuous and its second derivative, the analogue of the specific "
         "heat, jumps by [[landau-jump]] (specific-heat exponent 0: a finite jump).  A formal field $h$ coupled to "
         "the order parameter (a term $h w$ in the objective) has the response $\\chi = -(H^{-1})_{ww}$, "
-        "computed here from statvae's exact Hessian on both sides: it diverges as $|t|^{-1}$ with the mean-field "
+        "computed here from statvae's exact Hessian on both sides: it diverges as $|\\epsilon|^{-1}$ with the "
+        "mean-field "
         "amplitude ratio 2.  All three sides agree: the truncated expansion, the exact branch, and the "
         "numeric optimum below."))
 
@@ -187,7 +192,8 @@ def derive() -> Derivation:
         kls.append(r.kl_total)
         gains.append(r.elbo - float(L0.subs({xi2: XI2, s2: s2v})))
     fit = (slope(ts, np.array(wn)), slope(ts, np.array(kls)), slope(ts, np.array(gains)))
-    checks.append(check("log-log fits on statvae.optimum ($\\xi_1^2 = 1.5$, $\\beta = 0.8$, five values of $t$ from "
+    checks.append(check("log-log fits on statvae.optimum ($\\xi_1^2 = 1.5$, $\\beta = 0.8$, five values of $\\epsilon$ "
+                        "from "
                         "0.002 to 0.02): exponents of $|w|$, KL and the ELBO gain are 1/2, 1 and 2",
                         abs(fit[0] - 0.5) < 0.01 and abs(fit[1] - 1) < 0.01 and abs(fit[2] - 2) < 0.02,
                         f"fitted {fit[0]:.3f}, {fit[1]:.3f}, {fit[2]:.3f}"))
@@ -226,9 +232,9 @@ def derive() -> Derivation:
         summary=("Maximising statvae's one-mode objective over the encoder at fixed decoder weight $w$ gives a "
                  "Landau function $a_2 w^2 + a_4 w^4 + \\dots$ whose quadratic coefficient changes sign at "
                  "$\\beta\\sigma'^2 = \\xi_1^2$ and whose quartic is negative there: a continuous transition with "
-                 "mean-field exponents.  The order parameter vanishes as $t^{1/2}$, the KL linearly (its first "
+                 "mean-field exponents.  The order parameter vanishes as $\\epsilon^{1/2}$, the KL linearly (its first "
                  "derivative jumps), the ELBO's second derivative jumps by a finite amount, and the "
-                 "susceptibility diverges as $|t|^{-1}$ with amplitude ratio 2; each checked against statvae's "
+                 "susceptibility diverges as $|\\epsilon|^{-1}$ with amplitude ratio 2; each checked against statvae's "
                  "exact branch and its numeric optimum."),
         sections=sections,
         checks=checks,
@@ -236,7 +242,7 @@ def derive() -> Derivation:
             r"\mathcal{F}(w)": "Landau function: objective maximised over the encoder at fixed decoder weight, "
                                "minus its collapsed value",
             r"a_2, a_4": "Landau coefficients of w^2 and w^4",
-            r"t": "reduced distance to the threshold, t = 1 - beta sigma'^2 / xi_1^2 (t > 0: collapse unstable)",
+            r"\epsilon": "reduced distance to the threshold, 1 - beta sigma'^2 / xi_1^2 (> 0: collapse unstable)",
             r"h, \chi": "formal field coupled to w, and the susceptibility dw*/dh",
         },
     )
