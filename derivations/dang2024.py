@@ -201,7 +201,7 @@ def derive() -> Derivation:
         "The conditional VAE in the raw basis",
         "statvae's ConditionalVAE with one coordinate each: encoder $q(z \\mid x, y) = \\mathcal{N}(V_x x + V_y y, "
         "d)$, decoder $p(y \\mid x, z) = \\mathcal{N}(W z + W_x x, \\sigma'^2)$, prior $\\mathcal{N}(0, 1)$, and a "
-        "joint covariance of $(x, y)$ left symbolic (statvae names the maps $A = V_x$, $B = V_y$ and $C = W_x$).  "
+        "joint covariance of $(x, y)$ left symbolic (statvae names these maps `A`, `B` and `C`).  "
         "Its exact objective, as statvae builds it, is",
         [Formula(r"\mathcal{L}", c["obj"].total.xreplace(disp))]))
     sections.append(Section(
@@ -302,8 +302,8 @@ def derive() -> Derivation:
         "$p(z_1 \\mid z_2) = \\mathcal{N}(W_2 z_2, \\tau^2 \\mathbb{I})$, $p(x \\mid z_1) = "
         "\\mathcal{N}(W_1 z_1, \\sigma'^2 \\mathbb{I})$, and the objective $\\mathbb{E}_q[\\log p(x \\mid z_1) + "
         "\\beta_1 (\\log p(z_1 \\mid z_2) - \\log q(z_1 \\mid x)) + \\beta_2 (\\log p(z_2) - "
-        "\\log q(z_2 \\mid z_1))]$.  (statvae, like Dang et al., calls the decoder maps $U_1, U_2$ and the encoder "
-        "maps $W_1, W_2$; here they are $W_1, W_2$ and $V_1, V_2$.)  With learned diagonal $D_1$ and $D_2$, for "
+        "\\log q(z_2 \\mid z_1))]$.  (statvae, like Dang et al., calls the decoder maps `U1`, `U2` and the encoder "
+        "maps `W1`, `W2`; here they are $W_1, W_2$ and $V_1, V_2$.)  With learned diagonal $D_1$ and $D_2$, for "
         "$N = 3$, $n_1 = 2$, $n_2 = 1$, statvae's collapse analysis gives",
         hforms(ha, "dang-hvae"),
         "Each level is a linear VAE of its own: level 1 sees the data, level 2 sees $z_1$, whose collapsed "
@@ -426,18 +426,22 @@ def derive() -> Derivation:
         sections=sections,
         checks=checks,
         symbols={
-            r"x, y": "conditional model: input x (observed, not generated) and output y",
-            r"N_x, N_y": "conditional model: dimensions of x and y",
-            r"\Sigma_{xx}, \Sigma_{yx}, \Sigma_{yy}": "blocks of the joint covariance of (x, y)",
-            r"\Sigma_{y \mid x}": "covariance of y given x: the Schur complement of Sigma_xx",
-            r"\mu_k^2": "eigenvalues of Sigma_xx (conditional model)",
-            r"V_x, V_y": "conditional encoder weights on x and on y",
-            r"W_x": "conditional model: direct decoder map from x to y (statvae's C)",
-            r"W_1, W_2, V_1, V_2": "hierarchical decoders (z1 -> x, z2 -> z1) and encoders (x -> z1, z1 -> z2)",
-            r"D_1, D_2, d_1": "hierarchical encoder covariances; d_1 a fixed level-1 encoder variance",
-            r"n_1, n_2": "hierarchical latent dimensions",
+            r"x, y; N_x, N_y": "conditional model: input $x$ (observed, not generated) and output $y$; their "
+                               "dimensions",
+            r"\Sigma_{xx}, \Sigma_{yx}, \Sigma_{yy}": "blocks of the joint covariance of $(x, y)$",
+            r"\Sigma_{y \mid x}": "covariance of $y$ given $x$, the Schur complement of $\\Sigma_{xx}$; in the "
+                                  "conditional model $\\xi_i^2$ are its eigenvalues",
+            r"\mu_k^2": "eigenvalues of $\\Sigma_{xx}$ (conditional model)",
+            r"V_x, V_y; W_x": "conditional encoder weights on $x$ and on $y$; the decoder's direct map from $x$ "
+                              "to $y$",
+            r"W_1, W_2; V_1, V_2": "hierarchical decoders ($z_1 \\to x$, $z_2 \\to z_1$) and encoders "
+                                   "($x \\to z_1$, $z_1 \\to z_2$)",
+            r"D_1, D_2; d_1; n_1, n_2": "hierarchical encoder covariances; a fixed level-1 encoder variance; the "
+                                        "latent dimensions",
             r"\beta_1, \beta_2": "KL weights of the two levels",
-            r"\tau^2": "variance of p(z1 | z2)",
+            r"\tau^2": "variance of $p(z_1 \\mid z_2)$",
+            r"\theta_i, \sigma_1, \eta_{dec}, \eta_{enc}, E, Z": "Dang et al.'s own symbols, only where their "
+                                                                "statements are quoted",
         },
     )
 

@@ -70,7 +70,8 @@ def derive() -> Derivation:
         "certain $\\beta$, collapse is inevitable whatever the size of the data set."))
     sections.append(Section(
         "Their model in statvae's terms",
-        "Data $x = \\sqrt{\\ell}\\, c\\, u + n$ ($u$ a unit vector, $c$ and $n$ standard normal: unit noise, a spike "
+        "Data $x = \\sqrt{\\ell}\\, s\\, u + \\nu$ ($u$ a unit vector, $s$ and $\\nu$ standard normal: unit noise, a "
+        "spike "
         "$\\ell$, so the population eigenvalue along $u$ is $1 + \\ell$); decoder variance $\\sigma'^2 = 1$; no "
         "biases; the training loss summed over the $M$ samples with ridge weight $\\lambda$ on both maps.  "
         "Divided by $M$ (and with the decoder rescaled by $\\sqrt{N}$) it is statvae's LinearVAE with one latent "
@@ -216,10 +217,12 @@ def derive() -> Derivation:
         sections=sections,
         checks=checks,
         symbols={
-            r"\ell": "spike: population eigenvalue 1 + ell along u above unit noise (finite-data results)",
+            r"\ell": "spike: population eigenvalue $1 + \\ell$ along $u$ above unit noise",
+            r"u, s, \nu": "unit spike direction; standard normal signal coefficient and noise vector",
             r"\hat{\xi}_{1}^{2}": "top eigenvalue of the sample second moment",
-            r"\lambda": "ridge weight of a summed training loss (eta_e = eta_d = lambda gamma per sample)",
-            r"\gamma_c": "aspect ratio where collapse changes stability at fixed beta",
+            r"\lambda": "ridge weight of a summed training loss; per sample $\\eta_e = \\eta_d = \\lambda\\gamma$",
+            r"\gamma_c": "aspect ratio where collapse changes stability at fixed $\\beta$",
+            r"\alpha = 1 / \gamma": "samples per dimension (statvae's random-matrix module)",
         },
     )
 

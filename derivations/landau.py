@@ -157,12 +157,12 @@ def derive() -> Derivation:
     sections.append(Section(
         "Order parameter, KL, ELBO and susceptibility",
         "Maximising the truncated expansion gives $w^{*2} = -a_2 / (2 a_4)$ and the ELBO gained over collapse "
-        "$\\mathcal{F}^{*} = -a_2^2 / (4 a_4)$; at fixed $w$ the KL is $c\\, w^2 + O(w^4)$.  Near the threshold, "
+        "$\\mathcal{F}^{*} = -a_2^2 / (4 a_4)$; at fixed $w$ the KL is $\\kappa\\, w^2 + O(w^4)$.  Near the threshold, "
         "as $\\epsilon \\to 0^+$ (each leading term checked against statvae's exact branch, below; $\\Delta$ is the "
         "value on "
         "the side where collapse is unstable minus the value on the collapsed side, at the threshold):",
         [Formula(r"|w^{*}|", sp.simplify(amp_l) * sp.sqrt(t), relation=r"\simeq", note=" (exponent 1/2)"),
-         Formula(r"c", c_kl),
+         Formula(r"\kappa", c_kl),
          Formula(r"\mathrm{KL}^{*}", amp_kl * t, relation=r"\simeq", note=" (exponent 1)"),
          Formula(r"\Delta \frac{d\mathrm{KL}}{d\sigma'^{2}}", dkl_jump, label="landau-dkl"),
          Formula(r"\mathcal{F}^{*}", amp_F * t ** 2, relation=r"\simeq", note=" (exponent 2)"),
@@ -239,11 +239,15 @@ def derive() -> Derivation:
         sections=sections,
         checks=checks,
         symbols={
-            r"\mathcal{F}(w)": "Landau function: objective maximised over the encoder at fixed decoder weight, "
-                               "minus its collapsed value",
-            r"a_2, a_4": "Landau coefficients of w^2 and w^4",
-            r"\epsilon": "reduced distance to the threshold, 1 - beta sigma'^2 / xi_1^2 (> 0: collapse unstable)",
-            r"h, \chi": "formal field coupled to w, and the susceptibility dw*/dh",
+            r"w, v, d": "one mode: decoder weight, encoder weight, encoder variance",
+            r"\mathcal{F}(w)": "Landau function: the objective maximised over the encoder at fixed $w$, minus its "
+                               "collapsed value",
+            r"a_2, a_4": "Landau coefficients of $w^2$ and $w^4$",
+            r"\kappa": "KL per unit $w^2$ at fixed $w$, near collapse",
+            r"\epsilon": "reduced distance to the threshold, $1 - \\beta\\sigma'^2 / \\xi_1^2$ ($> 0$: collapse "
+                         "unstable)",
+            r"h, \chi": "formal field coupled to $w$; the susceptibility $\\partial w^* / \\partial h$",
+            r"\Delta": "jump at the threshold: the unstable-collapse side minus the collapsed side",
         },
     )
 
