@@ -84,42 +84,136 @@ def check(claim: str, passed: bool, detail: str = "") -> Check:
     return Check(claim, bool(passed), detail)
 
 
-# -- writers (the LaTeX side is refined by the document builder; keep the signatures) -----------------------------
-def _rhs_latex(f: Formula) -> str:
-    if isinstance(f.rhs, str):
+# -- writers -------------------------------------------------------------------------------------------------------
+#: Line width of the displays (points): ``\textwidth`` of the article class at 10 pt, the document's class.
+TEXTWIDTH = 345.0
+
+
+def _rhs_expr(f: Formula) -> Any:
+    """The right-hand side to print: a condition solved for ``f.parameter`` where a closed form exists."""
+    if isinstance(f.rhs, str) or not f.parameter:
         return f.rhs
+    import sympy as sp
+
+    from statvae.latex import solved_condition
+
+    if isinstance(f.rhs, (sp.core.relational.Relational, sp.And)) or type(f.rhs).__name__ == "Given":
+        return solved_condition(f.rhs, f.parameter)
+    return f.rhs
+
+
+def _rhs_latex(f: Formula) -> str:
+    """LaTeX of ``f.rhs`` on one line (solved for ``f.parameter`` when it is a condition)."""
+    rhs = _rhs_expr(f)
+    if isinstance(rhs, str):
+        return rhs
     from statvae.latex import expr_latex
 
-    return expr_latex(f.rhs)
+    return expr_latex(rhs)
+
+
+def _math_split(s: str) -> list[tuple[bool, str]]:
+    """``s`` cut into ``(is_math, text)`` runs at ``$...$`` (and ``$$...$$``)."""
+    import re
+
+    out: list[tuple[bool, str]] = []
+    pos = 0
+    for m in re.finditer(r"\$\$.+?\$\$|\$(?:[^$\\]|\\.)+\$", s, flags=re.S):
+        if m.start() > pos:
+            out.append((False, s[pos:m.start()]))
+        out.append((True, m.group(0)))
+        pos = m.end()
+    if pos < len(s):
+        out.append((False, s[pos:]))
+    return out
+
+
+def tex_prose(s: str) -> str:
+    r"""Prose written for both outputs (Markdown inline markup, ``$math$``, ``[[label]]``) as LaTeX text.
+
+    Outside math: ``[[label]]`` -> ``\eqref{label}``, ```code``` -> ``\texttt{code}``, ``**b**`` ->
+    ``\textbf{b}``, ``*e*`` -> ``\emph{e}``, and the characters special to LaTeX text (``_ % & #``) escaped;
+    LaTeX commands written in the prose (``\emph{...}``, ``\,``) are kept.  Math is kept as written.
+    """
+    import re
+
+    out = []
+    for is_math, run in _math_split(s):
+        if is_math:
+            out.append(run)
+            continue
+        parts = re.split(r"(`[^`]+`)", run)
+        for k, part in enumerate(parts):
+            if k % 2:
+                code = part[1:-1]
+                for c in "\\{}":
+                    code = code.replace(c, {"\\": "\x00", "{": "\x01", "}": "\x02"}[c])
+                for c in "_%&#$^~":
+                    code = code.replace(c, {"^": r"\^{}", "~": r"\~{}"}.get(c, "\\" + c))
+                code = code.replace("\x00", r"\textbackslash{}").replace("\x01", r"\{").replace("\x02", r"\}")
+                out.append(r"\texttt{" + code + "}")
+                continue
+            for j, t in enumerate(re.split(r"(\[\[[^\]]+\]\])", part)):
+                if j % 2:
+                    out.append(r"\eqref{" + t[2:-2] + "}")
+                    continue
+                t = re.sub(r"\S{24,}", lambda m: re.sub(r"([/_.\-])(?=\w)", "\\1\x05", m.group(0)), t)
+                t = re.sub(r"(?<!\\)([_%&#])", r"\\\1", t)
+                t = t.replace("\x05", r"\allowbreak{}")  # a long word (a path, an address) may break after / _ . -
+                t = re.sub(r"(?<!\\)\^", r"\\^{}", t)
+                t = re.sub(r"\*\*([^*]+)\*\*", r"\\textbf{\1}", t)
+                t = re.sub(r"(?<![\w*])\*([^*\s][^*]*?)\*(?![\w*])", r"\\emph{\1}", t)
+                out.append(t)
+    return "".join(out)
+
+
+def _display_tex(f: Formula) -> str:
+    from statvae.latex import display_latex
+
+    return display_latex(f.lhs, _rhs_expr(f), f.relation, width=TEXTWIDTH, label=f.label,
+                         note=f.note.strip())
 
 
 def render_tex(d: Derivation) -> str:
-    """The LaTeX fragment of ``d``: one ``\\section``, its subsections, prose and displayed formulas."""
-    import re
+    """The LaTeX fragment of ``d``: one ``\\section``, its subsections, prose and displayed formulas.
 
-    def prose(s: str) -> str:
-        return re.sub(r"\[\[([^\]]+)\]\]", r"\\eqref{\1}", s)
-
-    out = [f"\\section{{{d.title}}}\\label{{sec:{d.key}}}", "", prose(d.summary), "",
-           f"\\emph{{Reference:}} {d.reference}.", ""]
+    Formulas are broken to the document's line width (:func:`statvae.latex.display_latex`), conditions with a
+    ``parameter`` are solved for it, and only formulas with a label (those the text refers to) are numbered.
+    The first lines are comments ``%% symbol: <LaTeX> :: <meaning>`` for the document's table of symbols.
+    """
+    out = [f"%% symbol: {k} :: {v}" for k, v in d.symbols.items()]
+    out += [f"\\section{{{tex_prose(d.title)}}}\\label{{sec:{d.key}}}", "", tex_prose(d.summary), "",
+            f"\\emph{{Reference:}} {tex_prose(d.reference)}.", ""]
     for s in d.sections:
-        out += [f"\\subsection{{{s.title}}}", ""]
+        out += [f"\\subsection{{{tex_prose(s.title)}}}", ""]
         if s.text:
-            out += [prose(s.text), ""]
+            out += [tex_prose(s.text), ""]
         for f in s.formulas:
-            body = f"{f.lhs} {f.relation} {_rhs_latex(f)}" + (f"\\quad\\text{{{f.note}}}" if f.note else "")
-            if f.label:
-                out += ["\\begin{equation}", f"\\label{{{f.label}}}", body, "\\end{equation}"]
-            else:
-                out += ["\\[", body, "\\]"]
+            out += [_display_tex(f)]
         if s.after:
-            out += ["", prose(s.after)]
+            out += ["", tex_prose(s.after)]
         out.append("")
     out += ["\\paragraph{Checks.}", "\\begin{itemize}"]
-    out += [f"\\item {'passed' if c.passed else 'FAILED'}: {c.claim}" + (f" ({c.detail})" if c.detail else "")
-            for c in d.checks]
+    out += [f"\\item {'passed' if c.passed else 'FAILED'}: {tex_prose(c.claim)}"
+            + (f" ({tex_prose(c.detail)})" if c.detail else "") for c in d.checks]
     out += ["\\end{itemize}", ""]
     return "\n".join(out)
+
+
+def _display_md(f: Formula, tag: str) -> str:
+    """A ``$$`` display for MathJax: one line, or ``aligned`` lines broken like the LaTeX ones."""
+    from statvae.latex import break_lines, latex_width
+
+    rhs = _rhs_expr(f)
+    note = f"\\quad\\text{{{f.note.strip()}}}" if f.note else ""
+    one = f"{f.lhs} {f.relation} {_rhs_latex(f)}{note}"
+    if isinstance(rhs, str) or latex_width(one) <= TEXTWIDTH * 1.6:  # a docs page is wider than a paper column
+        return "\n".join(["$$", one + tag, "$$"])
+    budget = TEXTWIDTH * 1.6 - latex_width(f"{f.lhs} {f.relation}") - 10.0
+    lines = break_lines(rhs, budget)
+    rows = [f"{f.lhs} &{f.relation} {lines[0]}"] + [f"&\\quad {{}} {ln}" if ln[:1] in "+-" else f"&\\quad {ln}"
+                                                     for ln in lines[1:]]
+    return "\n".join(["$$", "\\begin{aligned}", " \\\\\n".join(rows) + note, "\\end{aligned}" + tag, "$$"])
 
 
 def render_md(d: Derivation) -> str:
@@ -142,8 +236,7 @@ def render_md(d: Derivation) -> str:
             out += [prose(s.text), ""]
         for f in s.formulas:
             tag = f" \\tag{{{numbers[f.label]}}}" if f.label else ""
-            note = f"\\quad\\text{{{f.note}}}" if f.note else ""
-            out += ["$$", f"{f.lhs} {f.relation} {_rhs_latex(f)}{note}{tag}", "$$", ""]
+            out += [_display_md(f, tag), ""]
         if s.after:
             out += [prose(s.after), ""]
     out += ["## Checks", ""]

@@ -26,7 +26,7 @@ from .symbolic.names import block_latex
 from .symbolic.printing import LaTeXMath, break_lines, critical_latex, latex_width, number
 
 __all__ = ["symmetric_matrices", "latex", "expr_latex", "block_latex", "latex_math", "latex_width", "break_lines",
-           "display_latex", "solved_condition", "document", "symbol_table", "tex_text", "TEXTWIDTH"]
+           "display_latex", "display_items", "solved_condition", "document", "symbol_table", "tex_text", "TEXTWIDTH"]
 
 #: ``\textwidth`` of LaTeX's ``article`` class at 10 pt (points): the default line width of the displays.
 TEXTWIDTH = 345.0
@@ -288,6 +288,42 @@ def display_latex(lhs: str, rhs: Any, relation: str = "=", *, width: float = TEX
     return "\n".join([rf"\begin{{multline{star}}}" + lab, " \\\\\n".join(rows), rf"\end{{multline{star}}}"])
 
 
+def display_items(items: Any, width: float = TEXTWIDTH, sep: str = r",\quad ") -> str:
+    r"""Short formulas displayed side by side, as many on a line as fit ``width`` points (``gather*``).
+
+    Parameters
+    ----------
+    items : iterable of str
+        LaTeX of each formula (``W = 0``).
+    width : float
+        Points available.
+    sep : str
+        LaTeX between two formulas on one line.
+
+    Returns
+    -------
+    str
+        ``\[ ... \]`` for one line, ``gather*`` for several.
+
+    Examples
+    --------
+    >>> print(display_items(["W = 0", "V = 0"]))
+    \[
+    W = 0,\quad V = 0
+    \]
+    """
+    rows: list[str] = []
+    for item in items:
+        if rows and latex_width(rows[-1] + sep + item) <= width:
+            rows[-1] += sep + item
+        else:
+            rows.append(item)
+    if len(rows) <= 1:
+        return "\n".join([r"\[", rows[0] if rows else "", r"\]"])
+    end = "," if sep.lstrip().startswith(",") else ""  # a line ends with the separator's punctuation
+    return "\n".join([r"\begin{gather*}", f"{end} \\\\\n".join(rows), r"\end{gather*}"])
+
+
 def _solve_one(rel: Any, p: Any) -> Any:
     """``rel`` (a relation, maybe ``x > max_i f_i``) solved for ``p``, or None."""
     import random
@@ -311,6 +347,11 @@ def _solve_one(rel: Any, p: Any) -> Any:
     inner = rel.func(lhs, rhs)
     if inner in (sp.true, sp.false):
         return None
+    spectral = {x for x in inner.free_symbols if "_eig_" in x.name}
+    if idx is None and spectral:  # an unquantified condition holds for every mode index
+        if len(spectral) != 1:
+            return None
+        idx = sp.Symbol(next(iter(spectral)).name.split("_eig_")[1])
     solved = solve_relational(inner, p)
     if solved is inner or solved.lhs != p:
         f = sp.together(inner.lhs - inner.rhs)
@@ -423,6 +464,8 @@ def _same(a: Any, b: Any) -> bool:
 
     from .symbolic.stability import MaxOver
 
+    if type(a) is not type(b):  # a maximum against a minimum or a bare bound
+        return False
     strip = lambda e: e.args[0] if isinstance(e, MaxOver) else e
     a, b = strip(a), strip(b)
     rng = random.Random(2)
@@ -556,7 +599,8 @@ def document(model: Any, parameter: str | None = None, *, title: str | None = No
     title : str, optional
         The document's title.
     width : float
-        ``\textwidth`` in points (the article class at 10 pt: :data:`TEXTWIDTH`).
+        ``\textwidth`` in points (the article class at 10 pt: :data:`TEXTWIDTH`; another value is set in the
+        preamble).
 
     Returns
     -------
@@ -600,8 +644,9 @@ def document(model: Any, parameter: str | None = None, *, title: str | None = No
                                                                            else [])
     kind = "" if model.kind in ("linear", "custom") else f"{model.kind} "
     title = title or f"Posterior collapse in a {kind}linear VAE"
-    out = list(_PREAMBLE) + [rf"\title{{{tex_text(title)}}}", r"\author{statvae}", r"\date{}",
-                             r"\begin{document}", r"\maketitle", ""]
+    size = [] if width == TEXTWIDTH else [rf"\setlength{{\textwidth}}{{{width:g}pt}}"]
+    out = list(_PREAMBLE) + size + [rf"\title{{{tex_text(title)}}}", r"\author{statvae}", r"\date{}",
+                             r"\begin{document}", r"\sloppy", r"\maketitle", ""]
     out += [r"\section{Model and symbols}", "",
             "Hyper-parameters: " + ", ".join(_hyper_text(k, v) for k, v in model.values.items()) + ".",
             "", r"\begin{center}", symbol_table(_model_symbols(model, exprs)), r"\end{center}", ""]
@@ -614,8 +659,8 @@ def document(model: Any, parameter: str | None = None, *, title: str | None = No
             if t != 0:
                 out += [display_latex(term_latex(k), t, width=width, symmetric=sym), ""]
     out += [r"\section{The collapsed point and its Hessian}", "", "The collapsed point:", ""]
-    cp = [(block_latex(k), v) for k, v in analysis.collapsed_point.items()]
-    out += [r"\[", r",\quad ".join(f"{k} = {expr_latex(v)}" for k, v in cp), r"\]", ""]
+    out += [display_items([f"{block_latex(k)} = {expr_latex(v)}" for k, v in analysis.collapsed_point.items()],
+                          width), ""]
     out += ["At the collapsed point the Hessian splits into independent blocks, one per mode:", ""]
     for b in analysis.blocks:
         lhs = rf"H_{{({', '.join(b.labels)})}}"

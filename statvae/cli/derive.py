@@ -7,7 +7,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StatvaeError
-from ..latex import block_latex, expr_latex, latex
+from ..latex import block_latex, expr_latex
 from ..model import hyper as H
 from .options import build_model, check_parameter
 from .render import text, text_name
@@ -100,9 +100,22 @@ def run_derive(args: argparse.Namespace) -> int:
     check_parameter(model, args.parameter, args.parameter_flag)
     if args.explicit:
         check_explicit_size(model)
+    standalone = getattr(args, "standalone", False)
+    width = getattr(args, "width", None)
+    if (standalone or width is not None) and args.format != "latex":
+        raise StatvaeError("--standalone and --width need --format latex")
+    if width is not None and not (width > 50):
+        raise StatvaeError(f"--width must be a number of points above 50, got {width}")
+    if standalone:
+        from ..latex import TEXTWIDTH, document
+
+        if args.explicit:
+            raise StatvaeError("--explicit is not part of the standalone document; drop one of them")
+        print(document(model, args.parameter, width=width or TEXTWIDTH))
+        return 0
     d = derivation(model, args.parameter, args.explicit)
     if args.format == "latex":
-        print(_as_latex(d))
+        print(_as_latex(d, width))
     elif args.format == "json":
         print(json.dumps(_as_json(d), indent=1))
     else:
@@ -114,18 +127,32 @@ def _pname(name: str) -> str:
     return H.spec(name).latex
 
 
-def _as_latex(d: dict[str, Any]) -> str:
-    lines = [r"% statvae derive: " + repr(d["model"]), latex(d["objective"], align=True)]
-    body = [f"{block_latex(k)} &= {expr_latex(v)}" for k, v in d["collapsed_point"].items()]
+def _as_latex(d: dict[str, Any], width: float | None = None) -> str:
+    """Displays for a paper (amsmath): each formula fits ``width`` points, broken over lines where needed."""
+    from ..latex import TEXTWIDTH, display_items, display_latex, solved_condition, symmetric_matrices
+
+    width = width or TEXTWIDTH
+    model = d["model"]
+    sym = symmetric_matrices(model)
+    lines = [r"% statvae derive: " + repr(model), r"% needs \usepackage{amsmath,amssymb}; "
+             r"'statvae derive --format latex --standalone' writes a whole document",
+             display_latex(r"\mathcal{L}", d["objective"].total, width=width, symmetric=sym)]
+    lines.append(display_items([f"{block_latex(k)} = {expr_latex(v)}" for k, v in d["collapsed_point"].items()],
+                               width))
     for b in d["blocks"]:
-        body.append(rf"H_{{({', '.join(b.labels)})}} &= {expr_latex(b.matrix)} "
-                    rf"\quad \text{{({expr_latex(b.multiplicity)} copies)}}")
-    body.append(r"\text{collapse stable} &\iff " + expr_latex(d["condition"]))
+        lines.append(display_latex(rf"H_{{({', '.join(b.labels)})}}", b.matrix, width=width,
+                                   note=f"(${expr_latex(b.multiplicity)}$ copies)"))
+    condition = d["condition"]
     if d["critical"] is not None:
-        body.append(rf"{_pname(d['critical_parameter'])}_{{c}} &= {expr_latex(d['critical'])}")
-    lines.append("\\begin{align}\n" + " \\\\\n".join(body) + "\n\\end{align}")
+        try:
+            condition = solved_condition(d["analysis"], d["critical_parameter"])
+        except StatvaeError:
+            condition = d["condition"]
+    lines.append(display_latex(r"\text{collapse stable}", condition, relation=r"\iff", width=width))
+    if d["critical"] is not None:
+        lines.append(display_latex(f"{_pname(d['critical_parameter'])}_{{c}}", d["critical"], width=width))
     if "explicit_objective" in d:
-        lines.append(latex(d["explicit_objective"], align=True))
+        lines.append(display_latex(r"\mathcal{L}", d["explicit_objective"].total, width=width))
     return "\n".join(lines)
 
 

@@ -176,6 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_parameter_option(d, "hyper-parameter of the critical expression (default: sigma2, else beta)")
     d.add_argument("--explicit", action="store_true",
                    help="also print the explicit-entry objective for the given --data-dim and --latent-dim")
+    d.add_argument("--standalone", action="store_true",
+                   help="with --format latex: a complete document for pdflatex (sections, a table of symbols, "
+                        "long formulas broken to the page, the condition solved for --parameter)")
+    d.add_argument("--width", type=float, default=None, metavar="PT",
+                   help="with --format latex: line width in points to break formulas to (default 345, "
+                        "the article class's \\textwidth)")
     d.set_defaults(func=_derive)
 
     t = sub.add_parser("critical", aliases=["threshold"],

@@ -88,8 +88,8 @@ class _PaperPrinter(LatexPrinter):
     def _squared_stem(self, base: Any) -> str | None:
         if not isinstance(base, sp.Symbol):
             return None
-        name = self._settings["symbol_names"].get(base)
-        if name is None or not name.endswith("^{2}"):
+        name = self._settings["symbol_names"].get(base) or str(self._print(base))
+        if not name.endswith("^{2}"):
             return None
         stem = name[:-4]
         depth = 0
@@ -137,11 +137,17 @@ def _is_symmetric(m: Any, symmetric: set[str]) -> bool:
 
 def _factors(term: Any) -> tuple[Any, list[tuple[Any, bool]]] | None:
     """``coefficient, [(matrix symbol, transposed), ...]`` of a product of matrix symbols (None otherwise)."""
-    from sympy.matrices.expressions import MatMul, Transpose
+    from sympy.matrices.expressions import MatMul, MatPow, Transpose
 
     coeff = sp.S.One
     mats = []
+    args: list[Any] = []
     for a in (term.args if isinstance(term, MatMul) else (term,)):
+        if isinstance(a, MatPow) and a.exp.is_Integer and a.exp > 0:
+            args += [a.base] * int(a.exp)
+        else:
+            args.append(a)
+    for a in args:
         if not getattr(a, "is_Matrix", False):
             coeff *= a
         elif isinstance(a, sp.MatrixSymbol):

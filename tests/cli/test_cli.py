@@ -100,7 +100,7 @@ def test_derive_text_latex_json(capsys):
     code, out, _ = run(["derive", "--format", "latex"], capsys)
     assert code == 0
     assert r"\sigma'^{2} > \max_{i} \xi_{i}^{2}" in out
-    assert r"H_{(W_{ij}, V_{ji})} &= \left[\begin{matrix}- \frac{1}{\sigma'^{2}} & \frac{\xi_{i}^{2}}{\sigma'^{2}}" in out
+    assert r"H_{(W_{ij}, V_{ji})} = \left[\begin{matrix}- \frac{1}{\sigma'^{2}} & \frac{\xi_{i}^{2}}{\sigma'^{2}}" in out
     code, out, _ = run(["derive", "--format", "json", "--model", "conditional", "--x-dim", "1", "--data-dim", "3"],
                        capsys)
     d = json.loads(out)
