@@ -394,7 +394,11 @@ def derive() -> Derivation:
         "The paper's theorem statements could not be read with the tools of this session (only its abstract and "
         "summaries of it).  The published forms compared here are those of the authors' public code (the "
         "repository thotranhuu99/Posterior\\_collapse\\_CVAE\\_HVAE on GitHub), which computes the predicted "
-        "singular values of the maps at the global optimum.",
+        "singular values of the maps at the global optimum; its README names the scripts that verify their "
+        "Theorem 2 (the conditional VAE) and Theorem 3 (the hierarchical VAE with a fixed level-1 and a learned "
+        "level-2 encoder variance), and the formulas below are the ones those scripts compute.  In their model "
+        "both decoders have variance $\\eta_{dec}^2$ and the top prior variance $\\eta_{enc}^2$, which does not "
+        "enter a threshold when the level-2 encoder variance is learned.",
         [],
         "Conditional VAE: the decoder's singular values are $\\sqrt{\\max(0, \\theta_i - \\beta \\eta_{dec}^2)} / "
         "\\eta_{enc}$, with $\\theta_i$ the singular values of $E = D (\\mathbb{I} - Z^T Z) D^T$ ($D$ a square root "
