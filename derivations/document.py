@@ -151,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-compile", action="store_true", help="write the .tex only")
     args = ap.parse_args(argv)
     out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     tex = out / f"{NAME}.tex"
     tex.write_text(assemble(out))
     print(f"wrote {tex} ({len(fragments(out))} derivations)")
