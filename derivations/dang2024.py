@@ -361,6 +361,13 @@ def derive() -> Derivation:
     checks.append(check("fixed $D_1$: statvae's critical $\\sigma'^2$ agrees with Brent's method on the numpy ELBO",
                         abs(crit1f - fd1f) / crit1f < 1e-6, f"statvae {crit1f:.8g}, numpy {fd1f:.8g}"))
 
+    hp = statvae.HierarchicalVAE(3, (2, 1), betas=(None, None), tau2=None, encoders=("fixed", "diagonal"),
+                                 prior_variance=None).collapse()
+    free = {x.name for x in hp.criterion.free_symbols}
+    checks.append(check("with the top prior variance left symbolic (fixed $D_1$, learned $D_2$) statvae's criterion "
+                        "does not contain it (the collapsed $D_2$ equals the prior variance)",
+                        "prior_variance" not in free and "prior_variance" in {x.name for x in
+                                                                             hp.collapsed_point["D2"].free_symbols}))
     # against the authors' coded conditions (typed in as references)
     rel = {str(b.labels[0]): b.condition.relations[0] for b in hfa.latent_blocks}
     lvl1, lvl2 = rel["U^{(1)}_{ij}"], rel["U^{(2)}_{jk}"]
@@ -396,8 +403,8 @@ def derive() -> Derivation:
         "repository thotranhuu99/Posterior\\_collapse\\_CVAE\\_HVAE on GitHub), which computes the predicted "
         "singular values of the maps at the global optimum; its README names the scripts that verify their "
         "Theorem 2 (the conditional VAE) and Theorem 3 (the hierarchical VAE with a fixed level-1 and a learned "
-        "level-2 encoder variance), and the formulas below are the ones those scripts compute.  In their model "
-        "both decoders have variance $\\eta_{dec}^2$ and the top prior variance $\\eta_{enc}^2$, which does not "
+        "level-2 encoder variance), and the formulas below are the ones those scripts compute.  In their hierarchical "
+        "model both decoders have variance $\\eta_{dec}^2$ and the top prior variance $\\eta_{enc}^2$, which does not "
         "enter a threshold when the level-2 encoder variance is learned.",
         [],
         "Conditional VAE: the decoder's singular values are $\\sqrt{\\max(0, \\theta_i - \\beta \\eta_{dec}^2)} / "
