@@ -35,7 +35,7 @@ def bbp_published(ell: float, gamma: float) -> float:
 
 
 def spiked_samples(rng: np.random.Generator, N: int, M: int, ell: float) -> np.ndarray:
-    """M samples of x = sqrt(ell) c u + n (u the normalised all-ones vector, c and n standard normal)."""
+    """M samples of x = sqrt(ell) s u + nu (u the normalised all-ones vector, s and nu standard normal)."""
     u = np.ones(N) / np.sqrt(N)
     return np.sqrt(ell) * rng.standard_normal((M, 1)) * u + rng.standard_normal((M, N))
 
