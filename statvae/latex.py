@@ -540,6 +540,14 @@ def symbol_table(rows: Any) -> str:
     return "\n".join(out)
 
 
+def _entries(block: str) -> str:
+    """How the Hessian blocks name the entries of ``block``, when not by its own symbol."""
+    from .symbolic.parameters import entry_latex_base
+
+    base = entry_latex_base(block)
+    return "" if base == block_latex(block) else f"; its entries are ${base}_{{ij}}$ in the Hessian blocks"
+
+
 def _model_symbols(model: Any, exprs: list[Any]) -> list[tuple[str, str]]:
     from .model import hyper as H
     from .symbolic.names import dim_symbol, latex_names, spectral_symbol
@@ -561,10 +569,11 @@ def _model_symbols(model: Any, exprs: list[Any]) -> list[tuple[str, str]]:
     for m in g.maps():
         role = "decoder" if m.role == "generative" else "encoder"
         rows.append((block_latex(m.name), f"{role} weight from {tex_text(m.source)} to {tex_text(m.target)} "
-                                          f"(map {tex_text(m.name)})"))
+                                          f"(map {tex_text(m.name)})" + _entries(m.name)))
     for z in g.latents():
         if z.covariance_name:
-            rows.append((block_latex(z.covariance_name), f"encoder covariance of {tex_text(z.name)}"))
+            rows.append((block_latex(z.covariance_name), f"encoder covariance of {tex_text(z.name)}"
+                         + _entries(z.covariance_name)))
     free: set[Any] = set()
     for e in exprs:
         free |= getattr(e, "free_symbols", set())
