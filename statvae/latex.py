@@ -479,7 +479,7 @@ def _same(a: Any, b: Any) -> bool:
 
 
 _PREAMBLE = [r"\documentclass[10pt]{article}", r"\usepackage[T1]{fontenc}", r"\usepackage{amsmath,amssymb}",
-             r"\allowdisplaybreaks"]
+             r"\usepackage{tabularx}", r"\allowdisplaybreaks"]
 
 
 def tex_text(words: str) -> str:
@@ -515,7 +515,8 @@ def tex_text(words: str) -> str:
 
 
 def symbol_table(rows: Any) -> str:
-    r"""A table of symbols: ``longtable``-free ``tabular`` with the symbol (math) and its meaning (text).
+    r"""A table of symbols: a ``tabularx`` (package tabularx) as wide as the text, the symbol (math) and its meaning
+    (text, wrapped).
 
     Parameters
     ----------
@@ -529,14 +530,14 @@ def symbol_table(rows: Any) -> str:
     Examples
     --------
     >>> print(symbol_table([(r"\beta", "weight of the KL term")]))
-    \begin{tabular}{@{}l p{0.75\textwidth}@{}}
+    \begin{tabularx}{\textwidth}{@{}lX@{}}
     symbol & meaning \\ \hline
     $\beta$ & weight of the KL term \\
-    \end{tabular}
+    \end{tabularx}
     """
-    out = [r"\begin{tabular}{@{}l p{0.75\textwidth}@{}}", r"symbol & meaning \\ \hline"]
+    out = [r"\begin{tabularx}{\textwidth}{@{}lX@{}}", r"symbol & meaning \\ \hline"]
     out += [f"${sym}$ & {meaning} \\\\" for sym, meaning in rows]
-    out.append(r"\end{tabular}")
+    out.append(r"\end{tabularx}")
     return "\n".join(out)
 
 
@@ -658,7 +659,7 @@ def document(model: Any, parameter: str | None = None, *, title: str | None = No
                              r"\begin{document}", r"\sloppy", r"\maketitle", ""]
     out += [r"\section{Model and symbols}", "",
             "Hyper-parameters: " + ", ".join(_hyper_text(k, v) for k, v in model.values.items()) + ".",
-            "", r"\begin{center}", symbol_table(_model_symbols(model, exprs)), r"\end{center}", ""]
+            "", r"\noindent", symbol_table(_model_symbols(model, exprs)), ""]
     out += [r"\section{Objective}", "",
             "For symbolic sizes, in matrix form, with centred data and optimal biases:", "",
             display_latex(r"\mathcal{L}", obj.total, width=width, symmetric=sym), ""]

@@ -88,7 +88,7 @@ def test_a_two_latent_group_graph_fits_the_page(width, tmp_path):
     one_line = latex_width(r"\mathcal{L} = " + expr_latex(m.objective(form="matrix").total))
     assert one_line > 2 * width  # the objective needs several lines
     tex = document(m, width=width)
-    assert r"\begin{split}" in tex and r"\begin{tabular}" in tex
+    assert r"\begin{split}" in tex and r"\begin{tabularx}" in tex
     assert_clean(*compile_tex(tex, tmp_path))
 
 
