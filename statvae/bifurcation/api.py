@@ -342,8 +342,14 @@ def _switch(problem, sp, job: BranchJob, run, opts, scratch: _PointScratch) -> l
         coeffs = reduced_coefficients(problem, sp.theta, sp.parameter, t, parent_at)
         if key == 0 and abs(coeffs["c2"]) <= 1e-6 * (abs(coeffs["c3"]) + abs(coeffs["c_ap"]) + 1e-300):
             kind = "pitchfork"
+        from .stability import inertia, span_hessian
+
+        blocks = span_hessian(problem, sp.theta, sp.parameter, new_span)
+        ine = inertia(problem, sp.theta, sp.parameter, new_span, blocks=blocks)
+        # the signs the new branch starts from (the kernel's eigenvalues zero against the whole Hessian's size)
+        here = inertia(problem, sp.theta, sp.parameter, new_span, blocks=blocks, common_scale=True)
         start = first_point(problem, sp.theta, sp.parameter, t, coeffs, new_span, kind, opts,
-                            (opts.p_min, opts.p_max))
+                            (opts.p_min, opts.p_max), parent_at=parent_at, at_point=here)
         info = {"character": problem.characters.describe(key), "classification": kind,
                 "coefficients": coeffs}
         if start is None:
@@ -358,9 +364,6 @@ def _switch(problem, sp, job: BranchJob, run, opts, scratch: _PointScratch) -> l
         sp.info["classification"] = kind
         inert_prefix = PointRecord(sp.parameter, sp.theta.copy(), np.zeros(len(new_span.fixed_subspace()) + 1),
                                    -1, {}, 0)
-        from .stability import inertia
-
-        ine = inertia(problem, sp.theta, sp.parameter, new_span)
         inert_prefix.index, inert_prefix.counts = ine.index, ine.counts()
         _near_threshold(problem, sp, t, coeffs, new_span, kind, opts, info, scratch)
         jobs.append(BranchJob(th0, p0, new_span, direction, parent=sp.branch, origin=sp.id, depth=job.depth + 1,

@@ -10,7 +10,9 @@ predictor along the tangent and a Newton corrector on::
 solved by least squares, so the minimum-norm step is taken if the reduced
 Jacobian is singular (continuous symmetries left inside ``S``).  The step
 grows after fast Newton convergence, shrinks after slow convergence, a
-failure, or a turn of the tangent by more than ``angle_max``.  Every accepted
+failure, a turn of the tangent by more than ``angle_max``, or a corrected point
+that no longer uses every character the branch's start uses (it slid onto the
+branch of a nearby crossing in a smaller subspace inside ``S``).  Every accepted
 point records its Morse index (block inertia); changes of the index per
 block mark branch points, sign changes of the tangent's p-component folds.
 """
@@ -327,6 +329,7 @@ def continue_branch(problem: ContinuationProblem, theta0: np.ndarray, p0: float,
     if not ok:
         run.stop_reason = "the starting point did not converge"
         return run
+    wanted = problem.characters.span_of(theta).key()  # every accepted point uses the characters the start uses
     _, h, gp = problem.reduced(theta, p0, S)
     tau = unit_tangent(h, gp, direction=direction)
     inert = inertia(problem, theta, p0, span)
@@ -359,6 +362,11 @@ def continue_branch(problem: ContinuationProblem, theta0: np.ndarray, p0: float,
                 ds *= 0.5
                 continue
             th_new, p_new = new
+            if problem.characters.span_of(th_new).key() != wanted:
+                # slid onto a branch of a smaller subspace inside S (an amplitude of this branch driven to zero:
+                # the branch of a nearby crossing); a shorter step stays on this one
+                ds *= 0.5
+                continue
             blocks = span_hessian(problem, th_new, p_new, span) if shared else None
             h, gp = _tangent_system(problem, th_new, p_new, S, span, blocks)
             tau_new = unit_tangent(h, gp, prev=tau)

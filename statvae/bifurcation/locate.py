@@ -9,7 +9,11 @@ the branch at fixed ``p``.  Crossings of different blocks at the same ``p``
 into one special point whose kernel dimension is the number of eigenvalues
 that cross.  The bracket is then tightened and *verified* (the crossing
 eigenvalue has opposite signs at its ends), which gives the point's
-interval and precision.
+interval and precision.  Nearly coincident crossings stay separate points
+unless the later one is singular at the earlier one's root too (then one
+degenerate point with both kernels), and every located point is verified
+(:func:`verify_branch_point`: stationary, singular, index jump = kernel
+dimension); a contradiction raises :class:`ContradictionError`.
 
 Folds: the extremum of ``p`` along the branch, located by Brent on the
 p-component of the tangent as a function of arclength.
@@ -24,9 +28,10 @@ from enum import Enum
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import AnalysisError, DataError
 
 from .continuation import newton_corrector, unit_tangent, correct_at
+from ..symbolic.stability import ZERO_RTOL
 from .stability import symmetry_complement, block_eigenvalues, block_hessians
 
 if TYPE_CHECKING:
@@ -35,7 +40,17 @@ if TYPE_CHECKING:
     from .symmetry import Span
 
 __all__ = ["SpecialPoint", "PointKind", "PointStatus", "locate_branch_points", "locate_fold", "crossing_eigenvalue",
-           "crossing_eigenvalues"]
+           "crossing_eigenvalues", "verify_branch_point", "ContradictionError", "SINGULAR_RTOL"]
+
+#: A crossing eigenvalue within this fraction of its block's largest entry is zero at a located point: the
+#: Hessian times each kernel vector must be that small, and a crossing located within 1e-9 of another
+#: joins it (a degenerate point with both kernels) only if it is that singular at the other's root.
+SINGULAR_RTOL = 1e-8
+
+
+class ContradictionError(AnalysisError):
+    """A located point contradicts what was located (not stationary, not singular, or the index does not jump
+    by its kernel dimension): an internal error, raised rather than returned."""
 
 
 class _Named(str, Enum):
@@ -163,11 +178,22 @@ def sparse_vector(v: Any, tol: float = 1e-12) -> dict[int, float]:
 
 
 def _point_at(problem, run_points, k, p, S, options):
-    """Correct onto the branch at parameter ``p`` between points ``k-1`` and ``k`` (interpolated start)."""
+    """Correct onto the branch at parameter ``p`` between points ``k-1`` and ``k`` (interpolated start).
+
+    A ``p`` in the step before (``k-2, k-1``) or after (``k, k+1``) is interpolated on that step.
+    """
     a, b = run_points[k - 1], run_points[k]
+    if not min(a.p, b.p) <= p <= max(a.p, b.p):
+        for j in (k - 1, k + 1):
+            if 1 <= j < len(run_points) and min(run_points[j - 1].p, run_points[j].p) <= p <= \
+                    max(run_points[j - 1].p, run_points[j].p):
+                a, b = run_points[j - 1], run_points[j]
+                break
     w = 0.0 if b.p == a.p else (p - a.p) / (b.p - a.p)
     guess = a.theta + w * (b.theta - a.theta)
     th, _, ok = correct_at(problem, guess, p, S, options.newton_tol, options.max_newton)
+    if not ok:  # near a branch point of its own the branch bends (square-root amplitude): Newton converges slowly
+        th, _, ok = correct_at(problem, guess, p, S, options.newton_tol, 4 * options.max_newton)
     return th if ok else None
 
 
@@ -282,17 +308,29 @@ def locate_branch_points(problem: ContinuationProblem, run: BranchRun, k: int, s
         def f(p):
             return values(p, [(key, rank)])[(key, rank)]
 
-        fa, fb = f(a.p), f(b.p)
+        pa, pb = a.p, b.p
+        fa, fb = f(pa), f(pb)
+        if np.isfinite(fa) and np.isfinite(fb) and fa * fb > 0:
+            # the count changed but the eigenvalue did not change sign: it sits on zero (within the counts'
+            # tolerance) at one end of the step, and changes sign in the step before or after that end
+            if abs(fa) <= ZERO_RTOL and k >= 2:
+                pa = run.points[k - 2].p
+                fa = f(pa)
+            elif abs(fb) <= ZERO_RTOL and k + 1 < len(run.points):
+                pb = run.points[k + 1].p
+                fb = f(pb)
         if not (np.isfinite(fa) and np.isfinite(fb)) or fa * fb > 0:
             return
         try:
             from scipy.optimize import brentq  # scipy loads when a point is located, not on import
-            root = brentq(f, a.p, b.p, xtol=4e-16 * max(abs(a.p), abs(b.p)), rtol=8.9e-16, maxiter=200)
-            lo, hi = _verified_bracket(f, root, a.p, b.p)
+            root = brentq(f, pa, pb, xtol=4e-16 * max(abs(pa), abs(pb)), rtol=8.9e-16, maxiter=200)
+            if point(root) is None:
+                raise RuntimeError("the branch cannot be followed to the root")
+            lo, hi = _verified_bracket(f, root, pa, pb)
         except (ValueError, RuntimeError):  # the branch cannot be followed in p here: bracket only
-            root, lo, hi = (a.p + b.p) / 2, min(a.p, b.p), max(a.p, b.p)
-        located.setdefault(cls, (root, lo, hi))
-        found.append((root, lo, hi, key, rank, delta))
+            root, lo, hi = (pa + pb) / 2, min(pa, pb), max(pa, pb)
+        located.setdefault(cls, (root, lo, hi, pa, pb))
+        found.append((root, lo, hi, key, rank, delta, pa, pb))
 
     crossings = []   # (class, key, rank, delta) in the order of the keys
     for key in sorted(set(a.counts) | set(b.counts)):
@@ -307,35 +345,57 @@ def locate_branch_points(problem: ContinuationProblem, run: BranchRun, k: int, s
         if cls in located:  # verify every remaining copy of the class in the same bracket, all at once
             copies = [(key, rank, delta)] + [(k2, r2, d2) for c2, k2, r2, d2 in pending if c2 == cls]
             pending = [c for c in pending if c[0] != cls]
-            root, lo, hi = located[cls]
+            root, lo, hi, pa, pb = located[cls]
             wanted = [(k2, r2) for k2, r2, _ in copies]
             vlo, vhi = values(lo, wanted), values(hi, wanted)
             for k2, r2, d2 in copies:
                 flo, fhi = vlo[(k2, r2)], vhi[(k2, r2)]
                 if np.isfinite(flo) and np.isfinite(fhi) and flo * fhi <= 0:
-                    found.append((root, lo, hi, k2, r2, d2))
+                    found.append((root, lo, hi, k2, r2, d2, pa, pb))
                 else:
                     _locate_one(k2, r2, d2, cls)
             continue
         _locate_one(key, rank, delta, cls)
-    # merge crossings at the same parameter
+    # merge crossings at the same parameter: within 1e-9 of each other and singular at the common root
+    # (symmetry copies, repeated eigenvalues); a nearly coincident but distinct crossing is its own point
     found.sort()
-    points: list[dict] = []
-    for root, lo, hi, key, rank, delta in found:
-        if points and abs(root - points[-1]["p"]) <= 1e-9 * max(abs(root), 1e-300):
-            g = points[-1]
-            g["keys"].append((key, rank))
-            g["lo"], g["hi"] = min(g["lo"], lo), max(g["hi"], hi)
-            g["delta"] += 1 if delta > 0 else -1
-            continue
-        points.append({"p": root, "lo": lo, "hi": hi, "keys": [(key, rank)], "delta": 1 if delta > 0 else -1})
+    groups: list[list] = []
+    for f in found:
+        if groups and abs(f[0] - groups[-1][0][0]) <= 1e-9 * max(abs(f[0]), 1e-300):
+            groups[-1].append(f)
+        else:
+            groups.append([f])
+    # the size of each crossing block near the point: its largest entry at either end of the step (at the point
+    # itself a block can be as small as its vanishing eigenvalue: a 1 x 1 block is that eigenvalue)
+    step_scale: dict[int, float] = {}
+    for end in (a, b):
+        for key, _, hb in block_hessians(problem, end.theta, end.p, span, only={f[3] for f in found}):
+            step_scale[key] = max(step_scale.get(key, 0.0), float(np.abs(hb).max()) if hb.size else 0.0)
     out: list = []
-    for g in points:
-        p = g["p"]
+    while groups:
+        grp = groups.pop(0)
+        p, lo0, hi0 = grp[0][0], grp[0][1], grp[0][2]
+        prec = (hi0 - lo0) / max(abs(p), 1e-3 * (abs(grp[0][6]) + abs(grp[0][7])), 1e-300)
+        status = "located" if prec <= options.locate_tol else "detected"
         th = point(p)
+        if th is None:
+            raise ContradictionError(f"a branch point located at {problem.parameter} = {p:.17g} is not on the "
+                                     f"branch (Newton at fixed {problem.parameter} did not converge there)")
+        blocks = crossing_eigenvalues(problem, th, p, span, [(key, rank) for _, _, _, key, rank, *_ in grp])
+        if status == "located" and len(grp) > 1:
+            apart = [f for f in grp[1:] if abs(_eigenvalue(blocks[(f[3], f[4])], f[4])) >
+                     SINGULAR_RTOL * max(step_scale.get(f[3], 0.0), 1e-300)]
+            if apart:  # not singular here: located at its own root
+                grp = [f for f in grp if f not in apart]
+                groups.insert(0, apart)
+        keys = [(key, rank) for _, _, _, key, rank, *_ in grp]
+        lo, hi = min(f[1] for f in grp), max(f[2] for f in grp)
+        delta = sum(1 if f[5] > 0 else -1 for f in grp)
+        if len(grp) > 1:
+            prec = (hi - lo) / max(abs(p), 1e-3 * (abs(grp[0][6]) + abs(grp[0][7])), 1e-300)
+            status = "located" if prec <= options.locate_tol else "detected"
         kernel = []
-        blocks = crossing_eigenvalues(problem, th, p, span, g["keys"])
-        for key, rank in g["keys"]:
+        for key, rank in keys:
             _, blk, hb, q = blocks[(key, rank)]
             m = hb if q is None else q.T @ hb @ q
             w, v = np.linalg.eigh(m)
@@ -345,15 +405,113 @@ def locate_branch_points(problem: ContinuationProblem, run: BranchRun, k: int, s
             full = np.zeros(problem.layout.size)
             full[blk] = vec_b
             kernel.append(full)
-        prec = (g["hi"] - g["lo"]) / max(abs(p), 1e-3 * (abs(a.p) + abs(b.p)), 1e-300)
-        sp = SpecialPoint(next_id + len(out), "branch point", -1, float(p), (float(g["lo"]), float(g["hi"])),
-                          float(prec), "located" if prec <= options.locate_tol else "detected", len(g["keys"]),
-                          kernel=[sparse_vector(v) for v in kernel], index_change=int(g["delta"]),
-                          characters=[problem.characters.describe(key) for key, _ in g["keys"]], theta=th)
+        sp = SpecialPoint(next_id + len(out), "branch point", -1, float(p), (float(lo), float(hi)),
+                          float(prec), status, len(keys),
+                          kernel=[sparse_vector(v) for v in kernel], index_change=int(delta),
+                          characters=[problem.characters.describe(key) for key, _ in keys], theta=th)
         sp.info["kernel_vectors"] = kernel
-        sp.info["coset_keys"] = [key for key, _ in g["keys"]]
+        sp.info["coset_keys"] = [key for key, _ in keys]
+        if status == "located":
+            f_lo, f_hi = values(lo, keys), values(hi, keys)
+            at = {e: values(e, [kr for kr, f in zip(keys, grp) if e in (f[6], f[7])])
+                  for e in {f[6] for f in grp} | {f[7] for f in grp}}
+            ends = {kr: (at[f[6]][kr], at[f[7]][kr]) for kr, f in zip(keys, grp)}
+            verify_branch_point(problem, sp, span, [(kr, f[5]) for kr, f in zip(keys, grp)],
+                                bracket={kr: (f_lo[kr], f_hi[kr]) for kr in keys}, step=ends,
+                                newton_tol=options.newton_tol,
+                                scales={key: step_scale.get(key, 0.0) for key, _ in keys})
         out.append(sp)
+    out.sort(key=lambda sp: sp.parameter)
+    for i, sp in enumerate(out):
+        sp.id = next_id + i
     return out
+
+
+def _eigenvalue(block: tuple[float, np.ndarray, np.ndarray, np.ndarray | None], rank: int) -> float:
+    """The ``rank``-th largest eigenvalue itself (not relative) of a :func:`crossing_eigenvalues` entry."""
+    _, _, hb, q = block
+    return float(block_eigenvalues(hb, q)[rank])
+
+
+def verify_branch_point(problem: ContinuationProblem, sp: SpecialPoint, span: Span,
+                        crossings: list[tuple[tuple[int, int], int]],
+                        bracket: dict[tuple[int, int], tuple[float, float]],
+                        step: dict[tuple[int, int], tuple[float, float]], newton_tol: float,
+                        scales: dict[int, float] | None = None) -> None:
+    """Check a located branch point; raise :class:`ContradictionError` on any contradiction.
+
+    Three checks, each relative to the size of the numbers it compares (never an absolute threshold):
+
+    * **stationary**: ``|grad| <= 10 newton_tol (1 + |theta|)`` at the point (the corrector's tolerance);
+    * **singular**: every kernel vector ``v`` (unit) has ``|H v| <= SINGULAR_RTOL`` times the size of its
+      Hessian block (``scales``, else its largest entry at the point), by a Hessian-vector product of the
+      whole objective (not the block it was taken from);
+    * **index jump = kernel dimension**: each crossing eigenvalue changes sign across the bracket
+      ``(lo, hi)``, and between the two points of the step it goes from not positive to positive where its
+      block's count of positive eigenvalues rose (the other way where it fell), so the Morse index changes
+      by one per kernel vector (``index_change`` is their signed sum, ``kernel_dim`` their number).  The
+      direction is read at the step's points, not at the bracket's ends: there, within a few ulps of the
+      root, the eigenvalue is round-off and its sign says nothing about the direction.
+
+    Parameters
+    ----------
+    problem : ContinuationProblem
+        The problem (internal units).
+    sp : SpecialPoint
+        The located point (``theta``, ``parameter``, ``interval``, ``info["kernel_vectors"]``).
+    span : Span
+        The character span of its branch.
+    crossings : list of tuple
+        ``((coset key, rank), delta)`` per kernel vector, ``delta`` the change of the block's count along the
+        branch (positive: an eigenvalue becomes positive in the direction of continuation).
+    bracket : dict
+        ``(key, rank)`` -> the crossing eigenvalue (any positive multiple) at ``lo`` and at ``hi``.
+    step : dict
+        ``(key, rank)`` -> the same at the step's point before the crossing and at the one after it, in the
+        direction of continuation.
+    newton_tol : float
+        The corrector's tolerance.
+    scales : dict, optional
+        Coset key -> the size of its block near the point (the largest entry at the ends of the step).
+
+    Raises
+    ------
+    ContradictionError
+        The point is not stationary, a kernel vector is not a null vector, or a crossing eigenvalue does not
+        change sign across the bracket as the counts say.
+    """
+    name, p, th = problem.parameter, sp.parameter, sp.theta
+    assert th is not None
+    g = problem.gradient(th, p)
+    if not np.linalg.norm(g) <= 10 * newton_tol * (1 + np.linalg.norm(th)):
+        raise ContradictionError(f"the branch point at {name} = {p:.17g} is not stationary "
+                                 f"(|gradient| = {np.linalg.norm(g):.3g})")
+    vecs = np.asarray(sp.info["kernel_vectors"], dtype=float).reshape(len(crossings), -1)
+    if len(vecs):
+        hv = np.atleast_2d(problem.hvp(th, vecs, p))
+        blocks = crossing_eigenvalues(problem, th, p, span, [kr for kr, _ in crossings])
+        for ((key, rank), _), v, row in zip(crossings, vecs, hv):
+            hb = blocks[(key, rank)][2]
+            scale = max((scales or {}).get(key, 0.0), float(np.abs(hb).max()), 1e-300)
+            r = float(np.linalg.norm(row)) / (scale * float(np.linalg.norm(v)))
+            if not r <= SINGULAR_RTOL:
+                raise ContradictionError(f"the branch point at {name} = {p:.17g} is not singular along its kernel "
+                                         f"vector of block {problem.characters.describe(key)} (|H v| = {r:.3g} "
+                                         f"of the block's size)")
+    lo, hi = sp.interval
+    for kr, delta in crossings:
+        f_lo, f_hi = bracket[kr]
+        f0, f1 = step[kr] if delta > 0 else (-step[kr][0], -step[kr][1])
+        what = f"the branch point at {name} = {p:.17g}: the eigenvalue of block {problem.characters.describe(kr[0])}"
+        if not (np.isfinite(f_lo) and np.isfinite(f_hi) and f_lo * f_hi <= 0 and (f_lo or f_hi)):
+            raise ContradictionError(f"{what} does not change sign in the bracket [{lo:.17g}, {hi:.17g}]")
+        if not (np.isfinite(f0) and np.isfinite(f1) and f0 <= 0 < f1):
+            raise ContradictionError(f"{what} does not cross zero between the points of the step as the index "
+                                     f"change {delta:+d} says")
+    if len(crossings) != sp.kernel_dim or abs(sp.index_change) > sp.kernel_dim or \
+            sp.index_change != sum(1 if d > 0 else -1 for _, d in crossings):
+        raise ContradictionError(f"the branch point at {name} = {p:.17g}: index change {sp.index_change} does not "
+                                 f"match its {sp.kernel_dim} crossing eigenvalue(s)")
 
 
 def _verified_bracket(f, root, a, b):

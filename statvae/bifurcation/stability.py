@@ -11,7 +11,7 @@ every block, and the blocks of equal size are diagonalised together.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -40,12 +40,15 @@ class Inertia:
         Exact zero modes of continuous symmetries that were projected out.
     positive : dict
         Coset character -> number of positive eigenvalues of that block (blocks without any are left out).
+    zeros : dict
+        Coset character -> number of eigenvalues within tolerance of zero (blocks without any are left out).
     """
 
     index: int
     zero: int
     symmetry_zero_modes: int
     positive: dict
+    zeros: dict = field(default_factory=dict)
 
     def counts(self) -> dict:
         """Coset character -> number of positive eigenvalues (only blocks with some)."""
@@ -228,7 +231,8 @@ def fixed_block(span: Span, blocks: dict[int, np.ndarray]) -> np.ndarray:
 
 
 def inertia(problem: ContinuationProblem, theta: np.ndarray, p: float, span: Span,
-            rtol: float = ZERO_RTOL, blocks: dict[int, np.ndarray] | None = None) -> Inertia:
+            rtol: float = ZERO_RTOL, blocks: dict[int, np.ndarray] | None = None,
+            common_scale: bool = False) -> Inertia:
     """Morse index at ``theta``: positive Hessian eigenvalues, symmetry zero modes removed.
 
     Parameters
@@ -245,6 +249,9 @@ def inertia(problem: ContinuationProblem, theta: np.ndarray, p: float, span: Spa
         Eigenvalues within ``rtol`` times their block's largest entry count as zero.
     blocks : dict, optional
         :func:`span_hessian` at ``theta`` if already computed.
+    common_scale : bool
+        Measure every block against the largest entry of all blocks instead of its own (at a branch
+        point a 1 x 1 block is its own vanishing eigenvalue, so its own scale would count it as nonzero).
 
     Returns
     -------
@@ -253,6 +260,7 @@ def inertia(problem: ContinuationProblem, theta: np.ndarray, p: float, span: Spa
     groups = span.groups()
     if blocks is None:
         blocks = span_hessian(problem, theta, p, span)
+    common = max((float(np.abs(m).max()) for m in blocks.values() if m.size), default=0.0) if common_scale else 0.0
     gens = problem.zero_modes(theta)
     touched: set[int] = set()
     if len(gens):
@@ -260,9 +268,12 @@ def inertia(problem: ContinuationProblem, theta: np.ndarray, p: float, span: Spa
         touched = {span.coset_of(int(i)) for i in nz}
     index = zero = nsym = 0
     positive: dict = {}
+    zeros: dict = {}
     for size, (keys, idx) in groups.items():
         mats = blocks[size]
         scale = np.maximum(np.abs(mats).reshape(len(keys), -1).max(axis=1), 1e-300)
+        if common_scale:
+            scale = np.full(len(keys), max(common, 1e-300))
         ev = _eigenvalues(mats)
         pos = (ev > rtol * scale[:, None]).sum(axis=1)
         zer = (np.abs(ev) <= rtol * scale[:, None]).sum(axis=1)
@@ -276,4 +287,5 @@ def inertia(problem: ContinuationProblem, theta: np.ndarray, p: float, span: Spa
         index += int(pos.sum())
         zero += int(zer.sum())
         positive.update((keys[m], int(pos[m])) for m in np.nonzero(pos)[0])
-    return Inertia(index, zero, nsym, positive)
+        zeros.update((keys[m], int(zer[m])) for m in np.nonzero(zer)[0])
+    return Inertia(index, zero, nsym, positive, zeros)

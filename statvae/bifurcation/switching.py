@@ -26,9 +26,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .continuation import correct_at
+from .stability import inertia
 
 if TYPE_CHECKING:
     from .continuation import ContinuationOptions
+    from .stability import Inertia
     from .locate import SpecialPoint
     from .problem import ContinuationProblem
     from .symmetry import Span
@@ -112,10 +114,31 @@ def reduced_coefficients(problem: ContinuationProblem, theta: np.ndarray, p: flo
 
 def first_point(problem: ContinuationProblem, theta: np.ndarray, p: float, t: np.ndarray, coeffs: dict[str, float],
                 new_span: Span, kind: str, options: ContinuationOptions,
-                p_range: tuple[float, float]) -> tuple[np.ndarray, float, float, float] | None:
+                p_range: tuple[float, float],
+                parent_at: Callable[[float], np.ndarray] | None = None,
+                at_point: Inertia | None = None) -> tuple[np.ndarray, float, float, float] | None:
     """A converged point on the new branch near ``(theta, p)``, or ``None``.
 
     Returns ``(theta0, p0, direction, predicted_amplitude)``.
+
+    The trial points are ``theta + a t`` at ``|p - p*| = 1e-3, 1e-2, 1e-4, 3e-2`` times ``p*`` (then
+    ``1e-5 ... 1e-8`` if none of those is accepted).  A converged point counts only if it lies on the new
+    branch: it must use every character of ``new_span``
+    (:meth:`~statvae.bifurcation.symmetry.CharacterTable.span_of`, relative tolerance).  With
+    ``at_point`` (the inertia at the branch point over the cosets of ``new_span``) it must also lie
+    before any other crossing: in each block the positive eigenvalues at the branch point stay positive
+    and the negative ones negative; only its zero eigenvalues there (the kernel, which the new branch
+    splits) may take either sign.  So the count of positive eigenvalues is at least the count at the
+    branch point, and positive plus zero at most that sum there.  Outside that range another eigenvalue
+    crossed (or sits on) zero between the branch point and the trial point: a nearly coincident
+    crossing, which continuing from there would never see; a trial closer to the branch point is taken
+    instead.
+    Where another crossing is near (two eigenvalues of the data a fraction of a percent apart), Newton
+    from a trial point can slide onto a branch of a smaller subspace that also lives in ``new_span``'s
+    fixed-point subspace (the parent's amplitude driven to zero: the branch of the other crossing);
+    that point is rejected.  If no trial point is accepted, the trials are repeated from the parent
+    branch at ``p* + mu`` (``parent_at``) instead of at ``p*``: the parent's own amplitudes then start at
+    their value at the trial parameter.
 
     Parameters
     ----------
@@ -137,11 +160,16 @@ def first_point(problem: ContinuationProblem, theta: np.ndarray, p: float, t: np
         Newton tolerance and iterations.
     p_range : tuple of float
         ``(lo, hi)``: the first point's parameter stays inside.
+    parent_at : callable, optional
+        ``parent_at(p)``: the parent branch's point at ``p`` (a start for Newton), for the second round of trials.
+    at_point : Inertia, optional
+        :func:`~statvae.bifurcation.stability.inertia` at ``(theta, p)`` over the cosets of ``new_span``, with
+        ``common_scale=True``.
 
     Returns
     -------
     tuple or None
-        ``None`` if no trial step converged to a point away from the parent branch.
+        ``None`` if no trial step converged to a point of the new branch away from the parent branch.
     """
     S = new_span.fixed_subspace()
     lo, hi = p_range
@@ -157,19 +185,30 @@ def first_point(problem: ContinuationProblem, theta: np.ndarray, p: float, t: np
             return None
         tries = [(+1.0, lambda mu: -2 * c_ap * mu / c2), (-1.0, lambda mu: -2 * c_ap * mu / c2)]
     scale = max(abs(p), 1e-3 * (abs(lo) + abs(hi)), 1e-12)
-    for sign, amp in tries:
-        for eps in (1e-3, 1e-2, 1e-4, 3e-2):
-            mu = sign * eps * scale
-            if not lo <= p + mu <= hi:
-                continue
-            a = amp(mu)
-            if a == 0 or not np.isfinite(a):
-                continue
-            th0 = theta + a * t
-            th, _, ok = correct_at(problem, th0, p + mu, S, options.newton_tol, options.max_newton)
-            if not ok:
-                continue
-            moved = float(np.abs((th - theta) @ t))
-            if moved > 0.1 * abs(a):
-                return th, p + mu, float(np.sign(mu)), float(a)
+    wanted = new_span.key()
+    def before_any_other_crossing(th: np.ndarray, q: float) -> bool:
+        if at_point is None:
+            return True
+        here = inertia(problem, th, q, new_span, common_scale=True)
+        pos, zer, pos1, zer1 = at_point.counts(), at_point.zeros, here.counts(), here.zeros
+        return all(pos.get(k, 0) <= pos1.get(k, 0) and pos1.get(k, 0) + zer1.get(k, 0) <= pos.get(k, 0) + zer.get(k, 0)
+                   for k in set(pos) | set(zer) | set(pos1) | set(zer1))
+
+    for from_parent in ((False, True) if parent_at is not None else (False,)):
+        for sign, amp in tries:
+            for eps in (1e-3, 1e-2, 1e-4, 3e-2, 1e-5, 1e-6, 1e-7, 1e-8):
+                mu = sign * eps * scale
+                if not lo <= p + mu <= hi:
+                    continue
+                a = amp(mu)
+                if a == 0 or not np.isfinite(a):
+                    continue
+                base = parent_at(p + mu) if from_parent and parent_at is not None else theta
+                th, _, ok = correct_at(problem, base + a * t, p + mu, S, options.newton_tol, options.max_newton)
+                if not ok:
+                    continue
+                moved = float(np.abs((th - base) @ t))
+                if moved > 0.1 * abs(a) and problem.characters.span_of(th).key() == wanted and \
+                        before_any_other_crossing(th, p + mu):
+                    return th, p + mu, float(np.sign(mu)), float(a)
     return None

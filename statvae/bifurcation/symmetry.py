@@ -383,7 +383,12 @@ class Span:
         return rep, tuple(counts)
 
 
-def rotation_generators(model: Model, theta: ArrayLike) -> np.ndarray:
+#: A rotation generator whose entries are all below this times ``max|theta|`` vanishes at ``theta``
+#: (the same relative tolerance as :meth:`CharacterTable.span_of` uses for a zero entry).
+GENERATOR_RTOL = 1e-9
+
+
+def rotation_generators(model: Model, theta: ArrayLike, rtol: float = GENERATOR_RTOL) -> np.ndarray:
     """Tangent vectors of the latent-rotation orbit through ``theta`` (rows; may be empty).
 
     For every latent group whose encoder covariance is rotation invariant and
@@ -392,12 +397,21 @@ def rotation_generators(model: Model, theta: ArrayLike) -> np.ndarray:
     and ``D -> E D - D E`` on a full covariance.  The objective is constant
     along these directions, so they are exact zero modes of the Hessian.
 
+    A generator vanishes where both latents are collapsed; numerically it is then made of round-off
+    (``D_jj - D_kk`` of two collapsed latents, or the 1e-32 left of an amplitude that Newton drove to
+    zero), and its direction is noise: projecting it out of a Hessian block would remove an arbitrary
+    direction and change the block's eigenvalues from point to point.  So a generator counts only
+    if one of its entries exceeds ``rtol`` times the largest entry of ``theta`` (relative to the size of
+    the point, never an absolute threshold).
+
     Parameters
     ----------
     model : VAEModel
         The model.
     theta : array_like
         Flat parameter vector.
+    rtol : float
+        Relative size below which a generator vanishes.
 
     Returns
     -------
@@ -406,7 +420,9 @@ def rotation_generators(model: Model, theta: ArrayLike) -> np.ndarray:
     """
     g = model.graph
     lay = Layout(model)
-    blocks = lay.unpack(np.asarray(theta, dtype=float))
+    theta = np.asarray(theta, dtype=float)
+    tol = rtol * (float(np.abs(theta).max()) if theta.size else 0.0)
+    blocks = lay.unpack(theta)
     out = []
     for z in g.latents():
         if z.encoder not in ("full", "isotropic", "fixed") or z.dim < 2:
@@ -435,6 +451,6 @@ def rotation_generators(model: Model, theta: ArrayLike) -> np.ndarray:
                         delta[b.name] = 0.0
                 vec = lay.pack(**{k2: (np.diag(v) if lay.by_name[k2].kind == "diagonal" else v)
                                   for k2, v in delta.items()})
-                if np.abs(vec).max() > 0:
+                if np.abs(vec).max() > tol:
                     out.append(vec)
     return np.array(out).reshape(len(out), lay.size)
