@@ -296,12 +296,28 @@ def locate_branch_points(problem: ContinuationProblem, run: BranchRun, k: int, s
             memo[p] = _point_at(problem, run.points, k, p, S, options)
         return memo[p]
 
+    seen: dict[tuple[float, int, int], tuple[float, float]] = {}  # (p, key, rank) -> (value, block size)
+
     def values(p, wanted):
         """``{(key, rank): crossing eigenvalue / scale}`` at ``p`` for every wanted pair (NaN off the branch)."""
         th = point(p)
         if th is None:
             return {kr: np.nan for kr in wanted}
-        return {kr: v[0] for kr, v in crossing_eigenvalues(problem, th, p, span, wanted).items()}
+        out = {}
+        for kr, v in crossing_eigenvalues(problem, th, p, span, wanted).items():
+            out[kr] = v[0]
+            seen[(p, *kr)] = (v[0], float(np.abs(v[2]).max()) if v[2].size else 0.0)
+        return out
+
+    def known(p, wanted):
+        """As :func:`values` with their block sizes, from what Brent and the brackets computed where they did
+        (the checks only read signs and sizes, so a value from another set of blocks serves as well)."""
+        missing = [kr for kr in wanted if (p, *kr) not in seen]
+        if missing:
+            if point(p) is None:
+                return {kr: (np.nan, 0.0) for kr in wanted}
+            values(p, missing)
+        return {kr: seen[(p, *kr)] for kr in wanted}
 
     def _locate_one(key, rank, delta, cls):
         """Brent on the crossing eigenvalue of ``(key, rank)`` between the two points, then its verified bracket."""
@@ -365,12 +381,12 @@ def locate_branch_points(problem: ContinuationProblem, run: BranchRun, k: int, s
             groups[-1].append(f)
         else:
             groups.append([f])
-    # the size of each crossing block near the point: its largest entry at either end of the step (at the point
+    # the size of each crossing block near the point: its largest entry at either end of its step (at the point
     # itself a block can be as small as its vanishing eigenvalue: a 1 x 1 block is that eigenvalue)
     step_scale: dict[int, float] = {}
-    for end in (a, b):
-        for key, _, hb in block_hessians(problem, end.theta, end.p, span, only={f[3] for f in found}):
-            step_scale[key] = max(step_scale.get(key, 0.0), float(np.abs(hb).max()) if hb.size else 0.0)
+    for e in {f[6] for f in found} | {f[7] for f in found}:
+        for (key, _), (_, size) in known(e, sorted({(f[3], f[4]) for f in found if e in (f[6], f[7])})).items():
+            step_scale[key] = max(step_scale.get(key, 0.0), size)
     out: list = []
     while groups:
         grp = groups.pop(0)
@@ -412,14 +428,15 @@ def locate_branch_points(problem: ContinuationProblem, run: BranchRun, k: int, s
         sp.info["kernel_vectors"] = kernel
         sp.info["coset_keys"] = [key for key, _ in keys]
         if status == "located":
-            f_lo, f_hi = values(lo, keys), values(hi, keys)
-            at = {e: values(e, [kr for kr, f in zip(keys, grp) if e in (f[6], f[7])])
+            f_lo, f_hi = known(lo, keys), known(hi, keys)
+            at = {e: known(e, [kr for kr, f in zip(keys, grp) if e in (f[6], f[7])])
                   for e in {f[6] for f in grp} | {f[7] for f in grp}}
-            ends = {kr: (at[f[6]][kr], at[f[7]][kr]) for kr, f in zip(keys, grp)}
+            ends = {kr: (at[f[6]][kr][0], at[f[7]][kr][0]) for kr, f in zip(keys, grp)}
+            sizes = {key: max(step_scale.get(key, 0.0), float(np.abs(blocks[(key, rank)][2]).max()))
+                     for key, rank in keys}
             verify_branch_point(problem, sp, span, [(kr, f[5]) for kr, f in zip(keys, grp)],
-                                bracket={kr: (f_lo[kr], f_hi[kr]) for kr in keys}, step=ends,
-                                newton_tol=options.newton_tol,
-                                scales={key: step_scale.get(key, 0.0) for key, _ in keys})
+                                bracket={kr: (f_lo[kr][0], f_hi[kr][0]) for kr in keys}, step=ends,
+                                newton_tol=options.newton_tol, scales=sizes)
         out.append(sp)
     out.sort(key=lambda sp: sp.parameter)
     for i, sp in enumerate(out):
@@ -472,7 +489,8 @@ def verify_branch_point(problem: ContinuationProblem, sp: SpecialPoint, span: Sp
     newton_tol : float
         The corrector's tolerance.
     scales : dict, optional
-        Coset key -> the size of its block near the point (the largest entry at the ends of the step).
+        Coset key -> the size of its block near the point (the largest entry at the ends of the step and at
+        the point); computed at the point where not given.
 
     Raises
     ------
@@ -489,10 +507,12 @@ def verify_branch_point(problem: ContinuationProblem, sp: SpecialPoint, span: Sp
     vecs = np.asarray(sp.info["kernel_vectors"], dtype=float).reshape(len(crossings), -1)
     if len(vecs):
         hv = np.atleast_2d(problem.hvp(th, vecs, p))
-        blocks = crossing_eigenvalues(problem, th, p, span, [kr for kr, _ in crossings])
+        if scales is None or any(key not in scales for (key, _), _ in crossings):
+            blocks = crossing_eigenvalues(problem, th, p, span, [kr for kr, _ in crossings])
+            scales = {key: max((scales or {}).get(key, 0.0), float(np.abs(blocks[(key, rank)][2]).max()))
+                      for (key, rank), _ in crossings}
         for ((key, rank), _), v, row in zip(crossings, vecs, hv):
-            hb = blocks[(key, rank)][2]
-            scale = max((scales or {}).get(key, 0.0), float(np.abs(hb).max()), 1e-300)
+            scale = max(scales[key], 1e-300)
             r = float(np.linalg.norm(row)) / (scale * float(np.linalg.norm(v)))
             if not r <= SINGULAR_RTOL:
                 raise ContradictionError(f"the branch point at {name} = {p:.17g} is not singular along its kernel "
