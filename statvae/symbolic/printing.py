@@ -131,6 +131,12 @@ class _PaperPrinter(LatexPrinter):
         return tex
 
 
+def _is(e: Any, name: str) -> bool:
+    """``e`` is an instance of the display class ``name`` of :mod:`statvae.symbolic.stability` (``MaxOver``,
+    ``MinOver``, a subclass of it, or ``Given``), checked by name: that module imports this one."""
+    return any(c.__name__ == name for c in type(e).__mro__)
+
+
 def _is_symmetric(m: Any, symmetric: set[str]) -> bool:
     return isinstance(m, sp.MatrixSymbol) and (m.name in symmetric or m in symmetric)
 
@@ -275,16 +281,14 @@ def paper_form(expr: Any, symmetric: Iterable[Any] | None = None) -> Any:
         return expr
     sym = {getattr(m, "name", m) for m in (symmetric or ())}
     out = _merge_traces(expr, sym)
-    from .stability import Given, MaxOver
-
     def lead(e: Any) -> Any:
         if isinstance(e, sp.core.relational.Relational):
             return e.func(lead(e.lhs), lead(e.rhs), evaluate=False)
         if isinstance(e, (sp.And, sp.Or)):
             return e.func(*[lead(a) for a in e.args])
-        if isinstance(e, Given):
+        if _is(e, "Given"):
             return e.func(lead(e.args[0]), e.args[1])
-        if isinstance(e, MaxOver):  # MinOver is a MaxOver
+        if _is(e, "MaxOver"):  # MinOver is a MaxOver
             return e.func(lead(e.args[0]), e.args[1])
         if isinstance(e, (sp.Max, sp.Min)):
             return e.func(*[lead(a) for a in e.args], evaluate=False)
@@ -557,9 +561,7 @@ def _pieces(expr: Any, budget: float) -> list[str]:
     r"""``expr`` (already in :func:`paper_form`) as LaTeX pieces to set on separate lines, each but the first
     starting with its operator (``+ ...``, ``- ...``, ``\wedge ...``); a term wider than ``budget`` is opened
     (``\frac{c}{d} \biggl( ... \biggr)``) when it has a sum inside."""
-    from .stability import Given, MaxOver
-
-    if isinstance(expr, Given):
+    if _is(expr, "Given"):
         return _pieces(expr.args[0], budget) + [r"\quad \text{for } " + _print_plain(expr.args[1])]
     if isinstance(expr, sp.And):
         out = []
@@ -585,7 +587,7 @@ def _pieces(expr: Any, budget: float) -> list[str]:
         return out
     tex = _print_plain(expr)
     if latex_width(tex) > budget:
-        if isinstance(expr, MaxOver):
+        if _is(expr, "MaxOver"):
             opened = _opened(expr.args[0], budget - latex_width(r"\max_{i}"))
             if opened:
                 head = tex[:tex.index("}") + 1] + " "  # \max_{i} or \min_{i}
