@@ -17,6 +17,7 @@ Examples
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import sympy as sp
@@ -583,8 +584,9 @@ def _model_symbols(model: Any, exprs: list[Any]) -> list[tuple[str, str]]:
             spec = H.spec(name)
         except StatvaeError:
             continue
-        if H.symbol(name) in free:
-            rows.append((spec.latex, tex_text(spec.description)))
+        if H.symbol(name) in free:  # the description without its ASCII spelling of the symbol beside it
+            words = re.sub(r" (sigma'\^2|beta|d0)(?=$| \()", "", spec.description)
+            rows.append((spec.latex, tex_text(words)))
     rows.append((r"\mathcal{L}", "the objective (ELBO), maximised"))
     rows.append((r"\operatorname{tr}, \left|\cdot\right|", "trace and determinant"))
     return rows
