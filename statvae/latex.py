@@ -366,7 +366,10 @@ def _solve_one(rel: Any, p: Any) -> Any:
         samples = [{s: sp.Rational(rng.randint(2, 60), 13) for s in others} for _ in range(4)]
         good = []
         for r in roots:
-            vals = [complex(r.xreplace(smp).evalf()) for smp in samples]
+            try:
+                vals = [complex(r.xreplace(smp).evalf()) for smp in samples]
+            except (TypeError, ValueError):
+                return None
             if all(abs(v.imag) < 1e-12 and v.real > 0 for v in vals):
                 good.append(r)
         if len(good) != 1:
@@ -374,9 +377,12 @@ def _solve_one(rel: Any, p: Any) -> Any:
         root = sp.factor(sp.simplify(good[0]))
         above = set()
         for smp in samples:  # which side of the root the relation holds on, the same at every sample
-            r0 = float(root.xreplace(smp))
-            hi = bool(inner.xreplace({**smp, p: sp.Float(r0 * 1.25, 30)}))
-            lo = bool(inner.xreplace({**smp, p: sp.Float(r0 * 0.8, 30)}))
+            try:
+                r0 = float(root.xreplace(smp))
+                hi = bool(inner.xreplace({**smp, p: sp.Float(r0 * 1.25, 30)}))
+                lo = bool(inner.xreplace({**smp, p: sp.Float(r0 * 0.8, 30)}))
+            except (TypeError, ValueError):  # a symbol left over, or no real value: no closed form claimed
+                return None
             if hi == lo:
                 return None
             above.add(hi)

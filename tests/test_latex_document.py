@@ -302,3 +302,19 @@ def test_standalone_needs_the_latex_format():
     r = subprocess.run([sys.executable, "-m", "statvae", "derive", "--standalone"], capture_output=True, text=True,
                        timeout=120, cwd=ROOT)
     assert r.returncode != 0 and r.stderr.strip().count("\n") == 0 and "--format latex" in r.stderr
+
+
+@settings(max_examples=20, deadline=None)
+@given(a=st.integers(1, 9), b=st.integers(0, 9), c=st.integers(1, 9), flip=st.booleans(), data=st.data())
+def test_solving_a_relation_quadratic_in_the_parameter(a, b, c, flip, data):
+    """a s^2 + b s - c x > 0 (s, x positive) is s > the positive root; flipped, s < it; checked at random s."""
+    s, x = symbol("sigma2"), sp.Symbol("x_eig_i", positive=True)
+    g = a * s ** 2 + b * s - c * x
+    rel = sp.Lt(-g, 0) if not flip else sp.Lt(g, 0)
+    solved = solved_condition(rel, "sigma2")
+    assert solved.lhs == s and isinstance(solved.rhs, MaxOver if not flip else MinOver)
+    for _ in range(5):
+        xv = sp.Rational(data.draw(st.integers(1, 50)), 7)
+        sv = sp.Rational(data.draw(st.integers(1, 400)), 37)
+        bound = solved.rhs.args[0].xreplace({x: xv})
+        assert bool(rel.xreplace({x: xv, s: sv})) == bool(solved.func(sv, bound))
