@@ -296,7 +296,7 @@ def locate_branch_points(problem: ContinuationProblem, run: BranchRun, k: int, s
             memo[p] = _point_at(problem, run.points, k, p, S, options)
         return memo[p]
 
-    seen: dict[tuple[float, int, int], tuple[float, float]] = {}  # (p, key, rank) -> (value, block size)
+    seen: dict[tuple[float, tuple[int, int]], tuple[float, float]] = {}  # (p, (key, rank)) -> (value, size)
 
     def values(p, wanted):
         """``{(key, rank): crossing eigenvalue / scale}`` at ``p`` for every wanted pair (NaN off the branch)."""
@@ -306,18 +306,18 @@ def locate_branch_points(problem: ContinuationProblem, run: BranchRun, k: int, s
         out = {}
         for kr, v in crossing_eigenvalues(problem, th, p, span, wanted).items():
             out[kr] = v[0]
-            seen[(p, *kr)] = (v[0], float(np.abs(v[2]).max()) if v[2].size else 0.0)
+            seen[(p, kr)] = (v[0], float(np.abs(v[2]).max()) if v[2].size else 0.0)
         return out
 
     def known(p, wanted):
         """As :func:`values` with their block sizes, from what Brent and the brackets computed where they did
         (the checks only read signs and sizes, so a value from another set of blocks serves as well)."""
-        missing = [kr for kr in wanted if (p, *kr) not in seen]
+        missing = [kr for kr in wanted if (p, kr) not in seen]
         if missing:
             if point(p) is None:
                 return {kr: (np.nan, 0.0) for kr in wanted}
             values(p, missing)
-        return {kr: seen[(p, *kr)] for kr in wanted}
+        return {kr: seen[(p, kr)] for kr in wanted}
 
     def _locate_one(key, rank, delta, cls):
         """Brent on the crossing eigenvalue of ``(key, rank)`` between the two points, then its verified bracket."""
@@ -464,8 +464,9 @@ def verify_branch_point(problem: ContinuationProblem, sp: SpecialPoint, span: Sp
       Hessian block (``scales``, else its largest entry at the point), by a Hessian-vector product of the
       whole objective (not the block it was taken from);
     * **index jump = kernel dimension**: each crossing eigenvalue changes sign across the bracket
-      ``(lo, hi)``, and between the two points of the step it goes from not positive to positive where its
-      block's count of positive eigenvalues rose (the other way where it fell), so the Morse index changes
+      ``(lo, hi)``, and between the two points of the step it goes up through zero (from not positive to not
+      negative; zero at a step's end is the end of the range) where its block's count of positive
+      eigenvalues rose, down where it fell, so the Morse index changes
       by one per kernel vector (``index_change`` is their signed sum, ``kernel_dim`` their number).  The
       direction is read at the step's points, not at the bracket's ends: there, within a few ulps of the
       root, the eigenvalue is round-off and its sign says nothing about the direction.
@@ -525,7 +526,7 @@ def verify_branch_point(problem: ContinuationProblem, sp: SpecialPoint, span: Sp
         what = f"the branch point at {name} = {p:.17g}: the eigenvalue of block {problem.characters.describe(kr[0])}"
         if not (np.isfinite(f_lo) and np.isfinite(f_hi) and f_lo * f_hi <= 0 and (f_lo or f_hi)):
             raise ContradictionError(f"{what} does not change sign in the bracket [{lo:.17g}, {hi:.17g}]")
-        if not (np.isfinite(f0) and np.isfinite(f1) and f0 <= 0 < f1):
+        if not (np.isfinite(f0) and np.isfinite(f1) and f0 <= 0 <= f1 and f0 < f1):  # 0 at a step's end: the range's
             raise ContradictionError(f"{what} does not cross zero between the points of the step as the index "
                                      f"change {delta:+d} says")
     if len(crossings) != sp.kernel_dim or abs(sp.index_change) > sp.kernel_dim or \
