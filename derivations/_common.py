@@ -167,20 +167,30 @@ def tex_prose(s: str) -> str:
     return "".join(out)
 
 
-def _display_tex(f: Formula) -> str:
+def referenced(d: Derivation) -> set[str]:
+    """The labels some text of ``d`` refers to with ``[[label]]``: the formulas that are numbered."""
+    import re
+
+    texts = [d.summary] + [t for s in d.sections for t in (s.text, s.after)]
+    texts += [t for c in d.checks for t in (c.claim, c.detail)]
+    return {m for t in texts for m in re.findall(r"\[\[([^\]]+)\]\]", t)}
+
+
+def _display_tex(f: Formula, refs: set[str]) -> str:
     from statvae.latex import display_latex
 
-    return display_latex(f.lhs, _rhs_expr(f), f.relation, width=TEXTWIDTH, label=f.label,
-                         note=f.note.strip())
+    return display_latex(f.lhs, _rhs_expr(f), f.relation, width=TEXTWIDTH,
+                         label=f.label if f.label in refs else None, note=f.note.strip())
 
 
 def render_tex(d: Derivation) -> str:
     """The LaTeX fragment of ``d``: one ``\\section``, its subsections, prose and displayed formulas.
 
     Formulas are broken to the document's line width (:func:`statvae.latex.display_latex`), conditions with a
-    ``parameter`` are solved for it, and only formulas with a label (those the text refers to) are numbered.
+    ``parameter`` are solved for it, and only formulas the text refers to (``[[label]]``) are numbered.
     The first lines are comments ``%% symbol: <LaTeX> :: <meaning>`` for the document's table of symbols.
     """
+    refs = referenced(d)
     out = [f"%% symbol: {k} :: {v}" for k, v in d.symbols.items()]
     out += [f"\\section{{{tex_prose(d.title)}}}\\label{{sec:{d.key}}}", "", tex_prose(d.summary), "",
             f"\\emph{{Reference:}} {tex_prose(d.reference)}.", ""]
@@ -189,7 +199,7 @@ def render_tex(d: Derivation) -> str:
         if s.text:
             out += [tex_prose(s.text), ""]
         for f in s.formulas:
-            out += [_display_tex(f)]
+            out += [_display_tex(f, refs)]
         if s.after:
             out += ["", tex_prose(s.after)]
         out.append("")
@@ -221,9 +231,10 @@ def render_md(d: Derivation) -> str:
     import re
 
     numbers: dict[str, int] = {}
+    refs = referenced(d)
     for s in d.sections:
         for f in s.formulas:
-            if f.label:
+            if f.label and f.label in refs:
                 numbers[f.label] = len(numbers) + 1
 
     def prose(s: str) -> str:
@@ -235,7 +246,7 @@ def render_md(d: Derivation) -> str:
         if s.text:
             out += [prose(s.text), ""]
         for f in s.formulas:
-            tag = f" \\tag{{{numbers[f.label]}}}" if f.label else ""
+            tag = f" \\tag{{{numbers[f.label]}}}" if f.label in numbers else ""
             out += [_display_md(f, tag), ""]
         if s.after:
             out += [prose(s.after), ""]
