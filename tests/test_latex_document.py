@@ -82,6 +82,21 @@ def test_statvae_derive_standalone_compiles_cleanly(args, tmp_path):
 
 
 @needs_tex
+@pytest.mark.parametrize("args", [["--model", "hierarchical", "--latent-dim", "2,1"],
+                                  ["--model-file", "docs/examples/twoview.toml"]], ids=["hierarchical", "twoview"])
+def test_statvae_derive_latex_pasted_into_a_paper_fits(args, tmp_path):
+    """The displays of `derive --format latex`, pasted into an article with amsmath and amssymb: no overfull
+    line (the objective of the hierarchical model once ran 970 pt off the page) and nothing numbered."""
+    r = subprocess.run([sys.executable, "-m", "statvae", "derive", "--format", "latex", *args], capture_output=True,
+                       text=True, timeout=300, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert r"\begin{align}" not in r.stdout and r"\label" not in r.stdout and r"\begin{split}" in r.stdout
+    tex = "\n".join([r"\documentclass{article}", r"\usepackage{amsmath,amssymb}", r"\begin{document}", r.stdout,
+                     r"\end{document}"])
+    assert_clean(*compile_tex(tex, tmp_path))
+
+
+@needs_tex
 @pytest.mark.parametrize("width", [345.0, 250.0])
 def test_a_two_latent_group_graph_fits_the_page(width, tmp_path):
     m = model_from_dict(TWO_GROUPS)

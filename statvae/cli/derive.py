@@ -130,6 +130,7 @@ def _pname(name: str) -> str:
 def _as_latex(d: dict[str, Any], width: float | None = None) -> str:
     """Displays for a paper (amsmath): each formula fits ``width`` points, broken over lines where needed."""
     from ..latex import TEXTWIDTH, display_items, display_latex, solved_condition, symmetric_matrices
+    from ..symbolic.printing import critical_latex
 
     width = width or TEXTWIDTH
     model = d["model"]
@@ -150,7 +151,7 @@ def _as_latex(d: dict[str, Any], width: float | None = None) -> str:
             condition = d["condition"]
     lines.append(display_latex(r"\text{collapse stable}", condition, relation=r"\iff", width=width))
     if d["critical"] is not None:
-        lines.append(display_latex(f"{_pname(d['critical_parameter'])}_{{c}}", d["critical"], width=width))
+        lines.append(display_latex(critical_latex(d["critical_parameter"]), d["critical"], width=width))
     if "explicit_objective" in d:
         lines.append(display_latex(r"\mathcal{L}", d["explicit_objective"].total, width=width))
     return "\n".join(lines)
