@@ -82,6 +82,28 @@ def test_statvae_derive_standalone_compiles_cleanly(args, tmp_path):
 
 
 @needs_tex
+def test_a_fixed_level_one_encoder_variance_compiles(tmp_path):
+    """d_0 at level 1 prints d_1 (it printed d_{0}_{1}, a double subscript pdflatex refuses)."""
+    tex = document(statvae.HierarchicalVAE(3, (2, 1), encoders=(0.7, "diagonal")))
+    assert "d_{0}_{1}" not in tex and "d_{1} = " in tex
+    assert_clean(*compile_tex(tex, tmp_path))
+
+
+@needs_tex
+@pytest.mark.slow
+def test_every_catalogue_model_compiles(tmp_path):
+    """document() of every option of the presets (tests/catalogue.py) compiles cleanly (about 20 s)."""
+    from catalogue import all_models
+
+    for k, (label, model) in enumerate(all_models(small=False)):
+        (tmp_path / str(k)).mkdir()
+        try:
+            assert_clean(*compile_tex(document(model), tmp_path / str(k)))
+        except AssertionError as exc:
+            raise AssertionError(f"{label}: {exc}") from None
+
+
+@needs_tex
 @pytest.mark.parametrize("args", [["--model", "hierarchical", "--latent-dim", "2,1"],
                                   ["--model-file", "docs/examples/twoview.toml"]], ids=["hierarchical", "twoview"])
 def test_statvae_derive_latex_pasted_into_a_paper_fits(args, tmp_path):

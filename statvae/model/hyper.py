@@ -69,6 +69,8 @@ def _level(base: str, latex_base: str, nonneg: bool, desc: str, role: str) -> li
 def _sub(latex_base: str, k: int) -> str:
     if latex_base.endswith("^{2}"):
         return latex_base[: -len("^{2}")] + f"_{{{k}}}^{{2}}"
+    if latex_base.endswith("_{0}"):  # d_0 at level k is d_k (derivations/NOTATION.md), never d_{0}_{k}: a
+        return latex_base[: -len("_{0}")] + f"_{{{k}}}"  # double subscript LaTeX refuses
     return f"{latex_base}_{{{k}}}"
 
 
