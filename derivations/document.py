@@ -112,12 +112,13 @@ def assemble(out: Path = OUT) -> str:
 
 def problems(log: str) -> list[str]:
     """What in a pdflatex log makes the document unclean: errors, undefined or multiply defined references,
-    overfull lines wider than :data:`TOLERANCE_PT`."""
+    overfull lines wider than :data:`TOLERANCE_PT`, a display taller than the page."""
     bad = [line for line in log.splitlines() if line.startswith("!")]
     bad += re.findall(r"LaTeX Warning: (?:Reference|Citation) .*? undefined.*", log)
     bad += re.findall(r"LaTeX Warning: There were undefined references.*", log)
     bad += re.findall(r"LaTeX Warning: Label .*? multiply defined.*", log)
     bad += re.findall(r".*Rerun to get.*", log)
+    bad += re.findall(r"Overfull \\vbox .*", log)  # a display taller than the page
     for m in re.finditer(r"Overfull \\hbox \(([\d.]+)pt too wide\)[^\n]*", log):
         if float(m.group(1)) > TOLERANCE_PT:
             bad.append(m.group(0))

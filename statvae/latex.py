@@ -212,9 +212,11 @@ def display_latex(lhs: str, rhs: Any, relation: str = "=", *, width: float = TEX
 
     A formula that fits (by :func:`latex_width`) is one line: ``\[ ... \]``, or ``equation`` with
     ``\label`` when ``label`` is given (only a formula the text refers to is numbered).  A longer one is
-    broken by :func:`break_lines` at top-level ``+``/``-`` (and ``\wedge``): in ``split`` aligned at the
-    relation when the left-hand side is short, else in ``multline``; room for the number is kept.  It
-    needs amsmath.
+    broken by :func:`break_lines` at top-level ``+``/``-`` (and ``\wedge``) in ``align*`` (``align`` with
+    one number, on the last line, when labelled): aligned at the relation when the left-hand side is short,
+    under it otherwise; room for the number is kept, and with ``\allowdisplaybreaks`` a formula longer than
+    a page continues on the next.  A matrix too wide for a line is displayed entry by entry.  It needs
+    amsmath.
 
     Parameters
     ----------
@@ -247,8 +249,8 @@ def display_latex(lhs: str, rhs: Any, relation: str = "=", *, width: float = TEX
     \]
     >>> obj = statvae.LinearVAE(3, 2).objective(form="matrix")
     >>> tex = display_latex(r"\mathcal{L}", obj.total, width=200)
-    >>> tex.splitlines()[:2], tex.count(r"\\") + 1 > 2
-    (['\\begin{equation*}', '\\begin{split}'], True)
+    >>> tex.splitlines()[0], tex.count(r"\\") + 1 > 2
+    ('\\begin{align*}', True)
     """
     tag = 22.0 if label else 0.0
     head = f"{lhs} {relation} " if lhs else ""
@@ -260,33 +262,46 @@ def display_latex(lhs: str, rhs: Any, relation: str = "=", *, width: float = TEX
         if label:
             return "\n".join([r"\begin{equation}" + lab, whole, r"\end{equation}"])
         return "\n".join([r"\[", whole, r"\]"])
+    if isinstance(rhs, sp.MatrixBase) and rhs.shape != (1, 1):  # too wide: entry by entry
+        return _matrix_entries(lhs, rhs, relation, width, label, note, symmetric)
+    width -= 3.0  # the estimate's own margin: a line TeX sets a little wider than estimated still fits
     wl = latex_width(head)
     wt = latex_width(tail)
-    if wl <= 0.3 * width:  # split, aligned at the relation; continuation lines indented by a quad
+    short = wl <= 0.3 * width
+    if short:  # aligned at the relation; continuation lines indented by a quad
         budget = width - tag - wl - 10.0
         lines = break_lines(rhs, budget, first=-10.0, symmetric=symmetric)
         rows = [f"{lhs} &{relation} {lines[0]}" if lhs else f"&{lines[0]}"]
-        rows += [rf"&\quad {{}} {ln}" if ln[:1] in "+-" else rf"&\quad {ln}" for ln in lines[1:]]
-        if tail:
-            if latex_width(lines[-1]) + wt <= budget:
-                rows[-1] += " " + tail
-            else:
-                rows.append(rf"&\quad {tail}")
-        body = " \\\\\n".join(rows)
-        return "\n".join([rf"\begin{{equation{star}}}" + lab, r"\begin{split}", body, r"\end{split}",
-                          rf"\end{{equation{star}}}"])
-    budget = width - 10.0 - tag  # multline: \multlinegap on the first and the last line
-    lines = break_lines(rhs, budget, first=wl, symmetric=symmetric)
-    rows = [head + lines[0]] + [f"{{}} {ln}" if ln[:1] in "+-" else ln for ln in lines[1:]]
+    else:  # a long left-hand side: the lines start under it, a quad in
+        budget = width - tag - 10.0
+        lines = break_lines(rhs, budget, first=wl - 10.0, symmetric=symmetric)
+        rows = [f"&{head}{lines[0]}"]
+    rows += [rf"&\quad {{}} {ln}" if ln[:1] in "+-" else rf"&\quad {ln}" for ln in lines[1:]]
     if tail:
-        if latex_width(rows[-1]) + wt <= budget:
+        if latex_width(lines[-1]) + wt <= budget:
             rows[-1] += " " + tail
         else:
-            rows.append(tail)
-    if len(rows) == 1:
-        return "\n".join([r"\begin{equation}" + lab if label else r"\[", rows[0],
-                          r"\end{equation}" if label else r"\]"])
-    return "\n".join([rf"\begin{{multline{star}}}" + lab, " \\\\\n".join(rows), rf"\end{{multline{star}}}"])
+            rows.append(rf"&\quad {tail}")
+    if label:  # one number, on the last line
+        rows = [r + r" \notag" for r in rows[:-1]] + [rows[-1] + lab]
+    # align, not split or multline: with \allowdisplaybreaks a long formula may continue on the next page
+    return "\n".join([rf"\begin{{align{star}}}", " \\\\\n".join(rows), rf"\end{{align{star}}}"])
+
+
+def _matrix_entries(lhs: str, m: Any, relation: str, width: float, label: str | None, note: str,
+                    symmetric: Any) -> str:
+    """A matrix too wide for a line, one display per entry (the upper triangle of a symmetric one)."""
+    name = lhs if lhs else "M"
+    base = rf"\left({name}\right)" if "_" in name or "^" in name else name
+    sym = m.is_square and m == m.T
+    out = []
+    for a in range(m.rows):
+        for b in range(a if sym else 0, m.cols):
+            first = not out
+            out.append(display_latex(f"{base}_{{{a + 1}{b + 1}}}", m[a, b], relation, width=width,
+                                     label=label if first else None, note=note if first else "",
+                                     symmetric=symmetric))
+    return "\n".join(out)
 
 
 def display_items(items: Any, width: float = TEXTWIDTH, sep: str = r",\quad ") -> str:

@@ -56,6 +56,7 @@ def compile_tex(tex: str, tmp_path: Path, name: str = "doc") -> tuple[str, list[
 def assert_clean(log: str, overfull: list[float]) -> None:
     errors = [line for line in log.splitlines() if line.startswith("!")]
     assert not errors, errors
+    assert "Overfull \\vbox" not in log, "a display taller than the page"
     assert not re.search(r"undefined|multiply defined|Rerun to get", log), \
         re.findall(r"LaTeX Warning: .*(?:undefined|multiply defined|Rerun).*", log)
     assert max(overfull, default=0.0) <= 1.0, overfull
@@ -76,8 +77,11 @@ def derive_standalone(args: list[str]) -> str:
 def test_statvae_derive_standalone_compiles_cleanly(args, tmp_path):
     tex = derive_standalone(args)
     assert tex.startswith(r"\documentclass") and r"\usepackage{amsmath,amssymb}" in tex
-    assert r"\begin{align}" not in tex  # nothing numbered but what the text refers to
     assert tex.count(r"\label{") == len(set(re.findall(r"\\eqref\{([^}]+)\}", tex))) == 2
+    # nothing numbered but what the text refers to: two numbered environments, each with one number
+    assert tex.count(r"\begin{equation}") + tex.count(r"\begin{align}") == 2
+    for body in re.findall(r"\\begin\{align\}(.*?)\\end\{align\}", tex, flags=re.S):
+        assert body.count(r"\notag") == body.count(r"\\") and r"\label" in body
     assert_clean(*compile_tex(tex, tmp_path))
 
 
@@ -112,7 +116,7 @@ def test_statvae_derive_latex_pasted_into_a_paper_fits(args, tmp_path):
     r = subprocess.run([sys.executable, "-m", "statvae", "derive", "--format", "latex", *args], capture_output=True,
                        text=True, timeout=300, cwd=ROOT)
     assert r.returncode == 0, r.stderr
-    assert r"\begin{align}" not in r.stdout and r"\label" not in r.stdout and r"\begin{split}" in r.stdout
+    assert r"\begin{align}" not in r.stdout and r"\label" not in r.stdout and r"\begin{align*}" in r.stdout
     tex = "\n".join([r"\documentclass{article}", r"\usepackage{amsmath,amssymb}", r"\begin{document}", r.stdout,
                      r"\end{document}"])
     assert_clean(*compile_tex(tex, tmp_path))
@@ -125,7 +129,7 @@ def test_a_two_latent_group_graph_fits_the_page(width, tmp_path):
     one_line = latex_width(r"\mathcal{L} = " + expr_latex(m.objective(form="matrix").total))
     assert one_line > 2 * width  # the objective needs several lines
     tex = document(m, width=width)
-    assert r"\begin{split}" in tex and r"\begin{tabularx}" in tex
+    assert r"\begin{align*}" in tex and r"\begin{tabularx}" in tex
     assert_clean(*compile_tex(tex, tmp_path))
 
 
@@ -287,10 +291,17 @@ def test_display_latex_chooses_the_environment():
     assert display_latex("x", crit).startswith(r"\[")
     assert display_latex("x", crit, label="eq:x").startswith(r"\begin{equation}\label{eq:x}")
     total = statvae.HierarchicalVAE(3, (2, 1)).objective(form="matrix").total
-    split = display_latex(r"\mathcal{L}", total)
-    assert split.startswith(r"\begin{equation*}") and r"\begin{split}" in split and r"\label" not in split
+    broken = display_latex(r"\mathcal{L}", total)
+    assert broken.startswith(r"\begin{align*}") and r"\mathcal{L} &= " in broken and r"\label" not in broken
+    numbered = display_latex(r"\mathcal{L}", total, label="eq:L")
+    rows = numbered.split(r"\\")
+    assert numbered.startswith(r"\begin{align}") and all(r"\notag" in r for r in rows[:-1])
+    assert r"\label{eq:L}" in rows[-1] and r"\notag" not in rows[-1]
     long_lhs = display_latex(r"\text{a rather long left-hand side of the relation}", total, relation=r"\iff")
-    assert long_lhs.startswith(r"\begin{multline*}")
+    assert long_lhs.startswith(r"\begin{align*}") and long_lhs.splitlines()[1].startswith(r"&\text{a rather")
+    wide = sp.Matrix(3, 3, lambda a, b: sp.Add(*[sp.Symbol(f"x_{{{k}}}") ** (a + b + 1) for k in range(8)]))
+    entries = display_latex("H", wide)
+    assert entries.count("H_{") == 6 and r"\begin{matrix}" not in entries  # symmetric: the upper triangle
 
 
 # -- solved conditions -----------------------------------------------------------------------------------------------
