@@ -294,7 +294,7 @@ def _matrix_entries(lhs: str, m: Any, relation: str, width: float, label: str | 
     name = lhs if lhs else "M"
     base = rf"\left({name}\right)" if "_" in name or "^" in name else name
     sym = m.is_square and m == m.T
-    out = []
+    out: list[str] = []
     for a in range(m.rows):
         for b in range(a if sym else 0, m.cols):
             first = not out
