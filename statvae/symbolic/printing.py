@@ -405,7 +405,7 @@ def latex_width(tex: str, size: float = 1.0, display_style: bool = True) -> floa
     >>> 8 < latex_width(r"\frac{\xi_{i}^{2}}{\beta}") < latex_width(r"\frac{\xi_{i}^{2} + 1}{\beta}") < 60
     True
     """
-    sub = 0.7 if size >= 1.0 else 0.5
+    sub = 0.7 if size >= 1.0 else 0.6  # scriptscript glyphs (cmr5/cmmi5) are wider than half their 10 pt size
     frac = size if display_style else sub
     w, i, s, n = 0.0, 0, tex, len(tex)
     last_script = 0.0  # a subscript and a superscript on one base overlap
@@ -568,6 +568,19 @@ def _pieces(expr: Any, budget: float) -> list[str]:
         for k, a in enumerate(expr.args):
             ps = _pieces(a, budget)
             out += ([r"\wedge " + ps[0]] if k else [ps[0]]) + ps[1:]
+        return out
+    if isinstance(expr, (sp.Max, sp.Min)) and latex_width(_print_plain(expr)) > budget:
+        name = r"\max" if isinstance(expr, sp.Max) else r"\min"
+        out = []
+        args = list(expr.args)
+        for k, a in enumerate(args):
+            ps = _pieces(a, budget - 20.0)
+            if k == 0:
+                ps[0] = name + r"\Bigl(" + ps[0]
+            else:
+                out[-1] += ","
+            out += ps
+        out[-1] += r"\Bigr)"
         return out
     if isinstance(expr, sp.core.relational.Relational):
         rel = _RELATIONS.get(expr.rel_op, expr.rel_op)
