@@ -501,7 +501,7 @@ def _same(a: Any, b: Any) -> bool:
 
 
 _PREAMBLE = [r"\documentclass[10pt]{article}", r"\usepackage[T1]{fontenc}", r"\usepackage{amsmath,amssymb}",
-             r"\usepackage{tabularx}", r"\allowdisplaybreaks"]
+             r"\usepackage{longtable}", r"\allowdisplaybreaks"]
 
 
 def tex_text(words: str) -> str:
@@ -536,30 +536,37 @@ def tex_text(words: str) -> str:
     return "".join(out)
 
 
-def symbol_table(rows: Any) -> str:
-    r"""A table of symbols: a ``tabularx`` (package tabularx) as wide as the text, the symbol (math) and its meaning
-    (text, wrapped).
+def symbol_table(rows: Any, width: float = TEXTWIDTH) -> str:
+    r"""A table of symbols: a ``longtable`` (it continues on the next page) as wide as the text, the symbol
+    (math) in a column as wide as the widest one and its meaning (text, wrapped) in the rest.
 
     Parameters
     ----------
     rows : iterable of (str, str)
         ``(LaTeX math of the symbol, meaning in LaTeX text)``.
+    width : float
+        ``\textwidth`` in points.
 
     Returns
     -------
     str
+        The table (package longtable).
 
     Examples
     --------
     >>> print(symbol_table([(r"\beta", "weight of the KL term")]))
-    \begin{tabularx}{\textwidth}{@{}lX@{}}
+    \begin{longtable}{@{}l p{299.3pt}@{}}
     symbol & meaning \\ \hline
+    \endhead
     $\beta$ & weight of the KL term \\
-    \end{tabularx}
+    \end{longtable}
     """
-    out = [r"\begin{tabularx}{\textwidth}{@{}lX@{}}", r"symbol & meaning \\ \hline"]
-    out += [f"${sym}$ & {meaning} \\\\" for sym, meaning in rows]
-    out.append(r"\end{tabularx}")
+    rows = list(rows)
+    first = max([latex_width(sym, display_style=False) for sym, _ in rows] + [latex_width(r"\text{symbol}")])
+    meaning = max(width - first - 12.0 - 3.0, 0.3 * width)  # the column gap, and the estimate's margin
+    out = [rf"\begin{{longtable}}{{@{{}}l p{{{meaning:.1f}pt}}@{{}}}}", r"symbol & meaning \\ \hline", r"\endhead"]
+    out += [f"${sym}$ & {text} \\\\" for sym, text in rows]
+    out.append(r"\end{longtable}")
     return "\n".join(out)
 
 
@@ -682,7 +689,7 @@ def document(model: Any, parameter: str | None = None, *, title: str | None = No
                              r"\begin{document}", r"\sloppy", r"\maketitle", ""]
     out += [r"\section{Model and symbols}", "",
             "Hyper-parameters: " + ", ".join(_hyper_text(k, v) for k, v in model.values.items()) + ".",
-            "", r"\noindent", symbol_table(_model_symbols(model, exprs)), ""]
+            "", symbol_table(_model_symbols(model, exprs), width), ""]
     out += [r"\section{Objective}", "",
             "For symbolic sizes, in matrix form, with centred data and optimal biases:", "",
             display_latex(r"\mathcal{L}", obj.total, width=width, symmetric=sym), ""]

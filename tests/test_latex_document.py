@@ -129,7 +129,7 @@ def test_a_two_latent_group_graph_fits_the_page(width, tmp_path):
     one_line = latex_width(r"\mathcal{L} = " + expr_latex(m.objective(form="matrix").total))
     assert one_line > 2 * width  # the objective needs several lines
     tex = document(m, width=width)
-    assert r"\begin{align*}" in tex and r"\begin{tabularx}" in tex
+    assert r"\begin{align*}" in tex and r"\begin{longtable}" in tex
     assert_clean(*compile_tex(tex, tmp_path))
 
 
@@ -366,3 +366,29 @@ def test_solving_a_relation_quadratic_in_the_parameter(a, b, c, flip, data):
         sv = sp.Rational(data.draw(st.integers(1, 400)), 37)
         bound = solved.rhs.args[0].xreplace({x: xv})
         assert bool(rel.xreplace({x: xv, s: sv})) == bool(solved.func(sv, bound))
+
+
+def _random_graph(seed: int):
+    from graphs import skeleton, solvable, to_statvae
+
+    desc = skeleton(seed)  # round values (random floats make 15-digit roots: not what a paper shows)
+    desc["hyper"] = {k: (0 if k.startswith("eta_") else 1 if k == "prior_variance" else 2) for k in desc["hyper"]}
+    return to_statvae(desc, free=solvable(desc)[:1])
+
+
+@needs_tex
+@pytest.mark.parametrize("seed", [3, 11, 19])
+def test_random_custom_graphs_compile(seed, tmp_path):
+    """Custom graphs with several observed and latent groups (tests/graphs.py), long auto-generated names."""
+    assert_clean(*compile_tex(document(_random_graph(seed)), tmp_path))
+
+
+@needs_tex
+@pytest.mark.slow
+def test_many_random_custom_graphs_compile(tmp_path):
+    for seed in range(60):
+        (tmp_path / str(seed)).mkdir()
+        try:
+            assert_clean(*compile_tex(document(_random_graph(seed)), tmp_path / str(seed)))
+        except AssertionError as exc:
+            raise AssertionError(f"seed {seed}: {exc}") from None
