@@ -63,3 +63,12 @@ def test_only_referenced_formulas_are_numbered():
 def test_unknown_script_is_one_line(capsys):
     assert regenerate.main(["--check", "--only", "no_such_paper"]) == 2
     assert "no derivation named no_such_paper" in capsys.readouterr().err
+
+
+def test_the_committed_document_is_assembled_from_the_committed_fragments():
+    import document
+
+    path = HERE / "out" / f"{document.NAME}.tex"
+    assert path.exists(), f"{path} missing: run python derivations/regenerate.py"
+    assert document.assemble(HERE / "out") == path.read_text(), \
+        f"{path.name} is stale: run python derivations/regenerate.py"
