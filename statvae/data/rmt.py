@@ -278,7 +278,7 @@ def bbp_outlier(rho: Any, alpha: Any, eta: Any = 1.0) -> Any:
     a, e = _positive(alpha, "alpha"), _positive(eta, "eta")
     r, a, e = np.broadcast_arrays(r, a, e)
     above = r > e / np.sqrt(a)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # rho -> 0 lanes, dropped by np.where
         spike = (e + r) * (1 + e / (a * r))
     return _out(np.where(above, spike, e * (1 + np.sqrt(1 / a)) ** 2))
 
@@ -309,7 +309,7 @@ def bbp_overlap(rho: Any, alpha: Any, eta: Any = 1.0) -> Any:
     a, e = _positive(alpha, "alpha"), _positive(eta, "eta")
     r, a, e = np.broadcast_arrays(r, a, e)
     above = r > e / np.sqrt(a)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # rho -> 0 lanes, dropped by np.where
         ov = (1 - e ** 2 / (a * r ** 2)) / (1 + e / (a * r))
     return _out(np.where(above, ov, 0.0))
 
